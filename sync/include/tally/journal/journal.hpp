@@ -1,0 +1,118 @@
+// The device journal: one SQLite file per device that holds every accepted
+// scan, every movement (with its gap-free per-device seq), the session
+// snapshot, the ledger's acknowledgement (acked_seq) and cached master data.
+//
+// Durability: WAL with synchronous=FULL, so a committed append survives power
+// loss (docs/OPERATIONS.md says why). A scan and the movement it completes are
+// written in one transaction; seq and hlc are assigned inside it.
+//
+// Opening refuses (never repairs, recreates or truncates) a journal that is
+// corrupt, from a newer schema, or belongs to another device id or site.
+//
+// Thread-safety: a Journal is thread-compatible (one thread at a time);
+// every call may block on disk I/O, so never call it on the Asio thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tally/scanner/domain.hpp"
+#include "tally/scanner/result.hpp"
+
+namespace tally::journal {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct Options {
+  std::filesystem::path path;  // the journal file, e.g. <data-dir>/journal.db
+  std::string device;          // must match the journal's device id
+  std::string site;            // must match the journal's site
+  bool create_if_missing = true;
+  // synchronous=FULL in WAL mode: fsync on every commit. Only benchmarks and
+  // tests that measure the difference turn this off.
+  bool durable = true;
+};
+
+// One accepted scan as journaled (the evidence behind movements).
+struct ScanRecord {
+  std::string text;
+  std::string symbology;
+  std::string source;
+  std::string operator_id;
+  std::string mode;
+  std::string feedback;  // "good" / "warning"
+  std::string code;      // the session's outcome code
+  std::int64_t time_ms = 0;
+};
+
+// What one append wrote.
+struct Appended {
+  std::int64_t scan_id = 0;          // rowid of the scan
+  std::optional<std::uint64_t> seq;  // seq of the movement, if one was written
+  std::uint64_t hlc = 0;
+};
+
+// One unit of an append: a scan, optionally the movement it completed, and
+// the session snapshot after it (JSON text; empty leaves the snapshot as is).
+struct Entry {
+  ScanRecord scan;
+  std::optional<scanner::Movement> movement;
+  std::string session_snapshot;
+};
+
+struct Status {
+  std::string device;
+  std::string site;
+  std::uint64_t last_seq = 0;   // highest seq written, 0 when none
+  std::uint64_t acked_seq = 0;  // highest seq the ledger acknowledged
+  std::uint64_t pending = 0;    // last_seq - acked_seq
+  std::int64_t scans = 0;       // journaled scans
+};
+
+class Journal {
+ public:
+  // Error codes: "journal_corrupt", "journal_newer_schema",
+  // "journal_foreign_device", "journal_foreign_site", "journal_missing",
+  // "journal_io".
+  static Result<std::unique_ptr<Journal>> open(const Options& options);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Appends one entry in one transaction: the movement (validated first,
+  // "invalid_*" codes from scanner::validate) gets seq = last_seq + 1 and its
+  // hlc; device/site are stamped from the journal. On any error nothing is
+  // written. Error codes: scanner validation codes, "disk_full", "journal_io".
+  Result<Appended> append(const Entry& entry);
+  // Appends many entries in one transaction (all or nothing).
+  Result<std::vector<Appended>> append_batch(const std::vector<Entry>& entries);
+
+  // Movements with seq > after, ascending, at most `limit`.
+  Result<std::vector<scanner::Movement>> movements_after(std::uint64_t after, std::size_t limit) const;
+  // The outbox: movements_after(acked_seq, limit).
+  Result<std::vector<scanner::Movement>> outbox(std::size_t limit) const;
+
+  // Records the ledger's acknowledgement. Monotonic: a lower value is
+  // ignored; a value above last_seq is refused ("ack_beyond_last_seq").
+  Result<void> set_acked(std::uint64_t applied_through);
+
+  Status status() const;
+  // The last stored session snapshot (JSON text), if any.
+  std::optional<std::string> session_snapshot() const;
+
+  // Cached master data ("catalog", "locations", "tasks"): the whole version
+  // replaces the previous one atomically.
+  Result<void> put_master_data(const std::string& kind, std::int64_t version, const std::string& json);
+  std::optional<std::pair<std::int64_t, std::string>> master_data(const std::string& kind) const;
+
+ private:
+  struct Impl;
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally::journal

@@ -1,0 +1,50 @@
+// What the tallyd HTTP API needs from the device: the seam between ui/
+// (which owns no state) and firmware-host/ (which owns the session and the
+// journal). Implemented by tally::device::Engine; tests may implement it.
+//
+// Every call is asynchronous: it returns at once and invokes its callback
+// exactly once, from any thread. The HTTP server posts the callback back to
+// the connection's executor, so implementations need not.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace tally::ui {
+
+struct ApiReply {
+  unsigned status = 200;  // HTTP status
+  nlohmann::json body;    // errors: {"error":{"code","message"}}
+};
+
+struct ScanRequest {
+  std::string text;
+  std::string symbology;  // optional
+  std::string source = "http";
+};
+
+class DeviceApi {
+ public:
+  using Reply = std::function<void(ApiReply)>;
+  virtual ~DeviceApi() = default;
+
+  // The path a hardware scan takes. 2xx only after any movement it made is
+  // durable; 4xx when the session refused it (body says why, nothing
+  // changed); 503 when the device is overloaded; 507 when the disk is full.
+  virtual void submit_scan(ScanRequest request, Reply reply) = 0;
+  // GET /api/v1/status body.
+  virtual void status(Reply reply) = 0;
+  // GET /api/v1/movements body: {"movements":[…],"next_after":N}.
+  virtual void movements(std::uint64_t after, std::size_t limit, Reply reply) = 0;
+  // GET /metrics: Prometheus text exposition.
+  virtual void metrics(std::function<void(std::string)> reply) = 0;
+};
+
+inline nlohmann::json error_body(const std::string& code, const std::string& message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+}  // namespace tally::ui

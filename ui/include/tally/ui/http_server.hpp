@@ -1,0 +1,49 @@
+// The local HTTP API and UI of tallyd (Boost.Beast), on the caller's
+// io_context. Routes: GET / (handheld UI), POST /api/v1/scans,
+// GET /api/v1/status, GET /api/v1/movements?after=SEQ&limit=N, GET /metrics.
+// Malformed requests get a 4xx JSON error and never reach the DeviceApi.
+//
+// Thread-safety: all methods on the io_context's thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "tally/scanner/result.hpp"
+#include "tally/ui/device_api.hpp"
+
+namespace tally::ui {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";  // loopback by default (no TLS/token yet)
+  std::uint16_t port = 8080;       // 0: an ephemeral port
+  std::size_t body_bytes_max = 64 * 1024;
+  std::size_t connections_max = 64;  // further connections are closed at once
+  std::chrono::seconds idle_timeout{30};
+  std::size_t movements_limit_max = 1000;
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, DeviceApi& api, HttpOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts accepting. Error code: "http_bind".
+  Result<boost::asio::ip::tcp::endpoint> start();
+  // Stops accepting and closes open connections.
+  void stop();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tally::ui
