@@ -1,1 +1,155 @@
-// placeholder
+#include "tally/device/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+namespace tally::device {
+namespace {
+
+Error bad(std::string message) { return make_error("bad_config", std::move(message)); }
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+// "HOST:PORT" → host, port. IPv6 hosts are written [::1]:8080.
+Result<void> parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return bad("--http expects HOST:PORT, got '" + text + "'");
+  }
+  std::string h = text.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  const std::string p = text.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc{} || end != p.data() + p.size() || value > 65535) {
+    return bad("--http port must be 0..65535, got '" + p + "'");
+  }
+  host = h;
+  port = static_cast<std::uint16_t>(value);
+  return {};
+}
+
+template <typename T>
+Result<void> read_key(const toml::table& t, std::string_view section, std::string_view key, T& out) {
+  const auto node = t[section][key];
+  if (!node) return {};
+  if (auto v = node.template value<T>()) {
+    out = *v;
+    return {};
+  }
+  return bad("config key " + std::string(section) + "." + std::string(key) + " has the wrong type");
+}
+
+Result<void> load_file(const std::filesystem::path& path, Config& c) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "cannot read config " << path.string() << ": " << e.description() << " (line "
+        << e.source().begin.line << ")";
+    return bad(msg.str());
+  }
+  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "engine", "input", "log"};
+  for (const auto& [k, v] : t) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
+      return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
+    }
+  }
+  std::string data_dir = c.data_dir.string();
+  std::string listen;
+  std::int64_t queue_max = static_cast<std::int64_t>(c.queue_max);
+  for (auto r : {read_key(t, "device", "id", c.device_id), read_key(t, "device", "site", c.site),
+                 read_key(t, "device", "data_dir", data_dir), read_key(t, "http", "listen", listen),
+                 read_key(t, "mqtt", "uri", c.mqtt_uri),
+                 read_key(t, "receiving", "location", c.receiving_location),
+                 read_key(t, "engine", "queue_max", queue_max), read_key(t, "input", "stdin", c.stdin_scans),
+                 read_key(t, "log", "level", c.log_level)}) {
+    if (!r) return r.error();
+  }
+  if (queue_max < 1 || queue_max > 65536) return bad("engine.queue_max must be 1..65536");
+  c.queue_max = static_cast<std::size_t>(queue_max);
+  c.data_dir = data_dir;
+  if (!listen.empty()) {
+    if (auto r = parse_listen(listen, c.http_host, c.http_port); !r) return r.error();
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> validate(const Config& c) {
+  if (!is_identifier(c.device_id)) {
+    return bad("device id '" + c.device_id + "' must be 1-64 characters of A-Z a-z 0-9 _ . -");
+  }
+  if (!is_identifier(c.site)) return bad("site '" + c.site + "' must be 1-64 characters of A-Z a-z 0-9 _ . -");
+  if (c.data_dir.empty()) return bad("data dir must not be empty");
+  if (c.http_host.empty()) return bad("http host must not be empty");
+  if (c.queue_max < 1 || c.queue_max > 65536) return bad("queue_max must be 1..65536");
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    return bad("log level '" + c.log_level + "' must be one of trace debug info warn error off");
+  }
+  return {};
+}
+
+Result<LoadResult> load_config(const std::vector<std::string>& args) {
+  LoadResult out;
+  CLI::App app{"tallyd: the Tally edge scanning daemon", "tallyd"};
+  std::string config_file, data_dir, device_id, site, http, mqtt, log_level;
+  app.add_option("--config", config_file, "TOML config file (flags override it)");
+  app.add_option("--data-dir", data_dir, "folder of the journal (journal.db)");
+  app.add_option("--device-id", device_id, "this device's id (MQTT client id, journal owner)");
+  app.add_option("--site", site, "site id");
+  app.add_option("--http", http, "HTTP listen address HOST:PORT (port 0: ephemeral)");
+  app.add_option("--mqtt", mqtt, "MQTT broker URI");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+  app.add_flag("--stdin", out.config.stdin_scans, "read one scan per line from stdin (keyboard wedge)");
+  app.set_version_flag("--version", std::string("tallyd ") + TALLY_VERSION);
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them reversed
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out.exit_now = true;
+    out.output = app.help();
+    return out;
+  } catch (const CLI::CallForVersion&) {
+    out.exit_now = true;
+    out.output = std::string("tallyd ") + TALLY_VERSION + "\n";
+    return out;
+  } catch (const CLI::ParseError& e) {
+    return bad(e.what());
+  }
+
+  Config& c = out.config;
+  const bool stdin_flag = c.stdin_scans;
+  if (!config_file.empty()) {
+    c.config_file = config_file;
+    if (auto r = load_file(c.config_file, c); !r) return r.error();
+    c.stdin_scans = c.stdin_scans || stdin_flag;
+  }
+  if (!data_dir.empty()) c.data_dir = data_dir;
+  if (!device_id.empty()) c.device_id = device_id;
+  if (!site.empty()) c.site = site;
+  if (!mqtt.empty()) c.mqtt_uri = mqtt;
+  if (!log_level.empty()) c.log_level = log_level;
+  if (!http.empty()) {
+    if (auto r = parse_listen(http, c.http_host, c.http_port); !r) return r.error();
+  }
+  if (auto r = validate(c); !r) return r.error();
+  return out;
+}
+
+}  // namespace tally::device

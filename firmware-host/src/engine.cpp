@@ -1,1 +1,302 @@
-// placeholder
+#include "tally/device/engine.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "tally/wire/movement_json.hpp"
+
+namespace tally::device {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// HTTP status for a journal error: the disk is full (507), anything else is
+// the device's fault (500). Either way nothing was written.
+unsigned status_for_journal_error(const Error& e) { return e.code == "disk_full" ? 507U : 500U; }
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions options;
+  std::unique_ptr<journal::Journal> journal;  // worker thread only (after open)
+  scanner::Session session;                   // worker thread only (after open)
+
+  // What status() shows without queueing behind appends. Updated by the worker.
+  struct View {
+    journal::Status journal;
+    std::string operator_id;
+    std::string mode;
+    std::string prompt;
+    std::string last_error;
+  };
+  mutable std::mutex view_mutex;
+  View view;  // GUARDED_BY(view_mutex)
+
+  // The bounded job queue in front of the worker.
+  mutable std::mutex queue_mutex;
+  std::condition_variable queue_cv;
+  std::deque<std::function<void()>> queue;  // GUARDED_BY(queue_mutex), size <= options.queue_max
+  bool stopping = false;                    // GUARDED_BY(queue_mutex)
+  std::thread worker;
+
+  // Metrics (relaxed atomics: monotonic counters read for /metrics).
+  std::atomic<std::uint64_t> scans_accepted{0}, scans_refused{0}, movements_recorded{0};
+  std::atomic<std::uint64_t> journal_errors{0}, overloaded{0};
+  std::atomic<std::uint64_t> append_us_sum{0}, append_count{0};
+  std::atomic<std::uint64_t> queue_depth_max{0};
+
+  Impl(EngineOptions o, std::unique_ptr<journal::Journal> j, scanner::Session s)
+      : options(std::move(o)), journal(std::move(j)), session(std::move(s)) {
+    refresh_view();
+    worker = std::thread(&Impl::work, this);
+  }
+
+  void refresh_view() {
+    View v;
+    v.journal = journal->status();
+    v.operator_id = session.operator_id();
+    v.mode = session.mode();
+    v.prompt = session.prompt();
+    std::lock_guard lock(view_mutex);
+    v.last_error = view.last_error;
+    view = std::move(v);
+  }
+
+  // Queues a job; false when the queue is full or the engine is stopping.
+  bool enqueue(std::function<void()> job) {
+    {
+      std::lock_guard lock(queue_mutex);
+      if (stopping || queue.size() >= options.queue_max) return false;
+      queue.push_back(std::move(job));
+      const auto depth = static_cast<std::uint64_t>(queue.size());
+      if (depth > queue_depth_max.load(std::memory_order_relaxed)) {
+        queue_depth_max.store(depth, std::memory_order_relaxed);
+      }
+    }
+    queue_cv.notify_one();
+    return true;
+  }
+
+  void work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(queue_mutex);
+        queue_cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        job = std::move(queue.front());
+        queue.pop_front();
+      }
+      job();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(queue_mutex);
+      stopping = true;
+    }
+    queue_cv.notify_all();
+    if (worker.joinable()) worker.join();
+  }
+
+  // Worker thread: the whole life of one scan.
+  ui::ApiReply handle_scan(const ui::ScanRequest& request, std::int64_t time_ms) {
+    scanner::Session next = session;
+    const scanner::Scan scan{request.text, request.symbology, request.source, time_ms};
+    scanner::Outcome outcome = next.handle(scan);
+
+    json body = {{"feedback", scanner::to_string(outcome.feedback)},
+                 {"code", outcome.code},
+                 {"message", outcome.message},
+                 {"prompt", outcome.prompt}};
+    if (!outcome.accepted()) {
+      scans_refused.fetch_add(1, std::memory_order_relaxed);
+      body["error"] = {{"code", outcome.code}, {"message", outcome.message}};
+      body["operator"] = session.operator_id();
+      body["mode"] = session.mode();
+      return {422, std::move(body)};
+    }
+
+    journal::Entry entry;
+    entry.scan = journal::ScanRecord{request.text,
+                                     request.symbology,
+                                     request.source,
+                                     next.operator_id(),
+                                     next.mode(),
+                                     std::string(scanner::to_string(outcome.feedback)),
+                                     outcome.code,
+                                     time_ms};
+    entry.movement = outcome.movement;
+    entry.session_snapshot = next.snapshot().dump();
+
+    const auto started = std::chrono::steady_clock::now();
+    auto appended = journal->append(entry);
+    const auto took = std::chrono::steady_clock::now() - started;
+    append_us_sum.fetch_add(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()),
+        std::memory_order_relaxed);
+    append_count.fetch_add(1, std::memory_order_relaxed);
+
+    if (!appended) {
+      // Nothing was written: keep the old session and say so loudly.
+      journal_errors.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard lock(view_mutex);
+        view.last_error = appended.error().code + ": " + appended.error().message;
+      }
+      json err = {{"error", {{"code", appended.error().code}, {"message", appended.error().message}}},
+                  {"feedback", "error"},
+                  {"prompt", session.prompt()}};
+      return {status_for_journal_error(appended.error()), std::move(err)};
+    }
+
+    session = std::move(next);
+    scans_accepted.fetch_add(1, std::memory_order_relaxed);
+    if (outcome.movement) {
+      scanner::Movement recorded = *outcome.movement;
+      recorded.device = options.journal.device;
+      recorded.site = options.journal.site;
+      recorded.seq = appended->seq.value_or(0);
+      recorded.hlc = appended->hlc;
+      body["movement"] = wire::to_json(recorded);
+      movements_recorded.fetch_add(1, std::memory_order_relaxed);
+    }
+    body["operator"] = session.operator_id();
+    body["mode"] = session.mode();
+    refresh_view();
+    return {outcome.movement ? 201U : 200U, std::move(body)};
+  }
+
+  json status_body() const {
+    std::lock_guard lock(view_mutex);
+    json j = {{"device", options.journal.device},
+              {"site", options.journal.site},
+              {"version", options.version},
+              {"operator", view.operator_id},
+              {"mode", view.mode},
+              {"prompt", view.prompt},
+              {"journal",
+               {{"last_seq", view.journal.last_seq},
+                {"acked_seq", view.journal.acked_seq},
+                {"pending", view.journal.pending},
+                {"scans", view.journal.scans},
+                {"path", options.journal.path.string()}}},
+              {"broker", {{"uri", options.mqtt_uri}, {"connected", false}}},
+              {"last_ack", nullptr}};
+    if (!view.last_error.empty()) j["last_error"] = view.last_error;
+    return j;
+  }
+
+  std::string metrics_text() const {
+    View v;
+    {
+      std::lock_guard lock(view_mutex);
+      v = view;
+    }
+    std::size_t depth = 0;
+    {
+      std::lock_guard lock(queue_mutex);
+      depth = queue.size();
+    }
+    std::ostringstream m;
+    const auto counter = [&m](const char* name, const char* help, auto value) {
+      m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n" << name << ' ' << value << '\n';
+    };
+    const auto gauge = [&m](const char* name, const char* help, std::uint64_t value) {
+      m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n" << name << ' ' << value << '\n';
+    };
+    counter("tally_scans_accepted_total", "Scans accepted and journaled.", scans_accepted.load());
+    counter("tally_scans_refused_total", "Scans the session refused (nothing changed).", scans_refused.load());
+    counter("tally_movements_recorded_total", "Movements made durable in the journal.", movements_recorded.load());
+    counter("tally_journal_errors_total", "Appends that failed (nothing written).", journal_errors.load());
+    counter("tally_overloaded_total", "Requests refused because the queue was full.", overloaded.load());
+    counter("tally_journal_append_seconds_sum", "Time spent in durable appends.",
+            static_cast<double>(append_us_sum.load()) / 1e6);
+    counter("tally_journal_append_seconds_count", "Durable appends.", append_count.load());
+    gauge("tally_queue_depth", "Jobs waiting for the journal worker.", depth);
+    gauge("tally_queue_depth_max", "Highest queue depth seen.", queue_depth_max.load());
+    gauge("tally_journal_last_seq", "Highest movement seq written.", v.journal.last_seq);
+    gauge("tally_journal_acked_seq", "Highest seq acknowledged by the ledger.", v.journal.acked_seq);
+    gauge("tally_journal_pending", "Movements not yet acknowledged.", v.journal.pending);
+    return m.str();
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { stop(); }
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
+  auto journal = journal::Journal::open(options.journal);
+  if (!journal) return journal.error();
+  scanner::Session session(options.session);
+  if (auto snapshot = (*journal)->session_snapshot(); snapshot && !snapshot->empty()) {
+    const json parsed = json::parse(*snapshot, nullptr, /*allow_exceptions=*/false);
+    auto restored = scanner::Session::restore(options.session, parsed);
+    if (!restored) return restored.error();
+    session = std::move(restored).value();
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(journal).value(), std::move(session));
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+void Engine::submit_scan(ui::ScanRequest request, Reply reply) {
+  const std::int64_t time_ms = now_ms();
+  auto shared_reply = std::make_shared<Reply>(std::move(reply));
+  Impl* impl = impl_.get();
+  const bool queued = impl->enqueue([impl, request = std::move(request), time_ms, shared_reply] {
+    (*shared_reply)(impl->handle_scan(request, time_ms));
+  });
+  if (!queued) {
+    impl->overloaded.fetch_add(1, std::memory_order_relaxed);
+    (*shared_reply)({503, ui::error_body("overloaded", "the journal is busy or stopping; scan again")});
+  }
+}
+
+void Engine::status(Reply reply) { reply({200, impl_->status_body()}); }
+
+void Engine::movements(std::uint64_t after, std::size_t limit, Reply reply) {
+  auto shared_reply = std::make_shared<Reply>(std::move(reply));
+  Impl* impl = impl_.get();
+  const bool queued = impl->enqueue([impl, after, limit, shared_reply] {
+    auto rows = impl->journal->movements_after(after, limit);
+    if (!rows) {
+      (*shared_reply)({500, ui::error_body(rows.error().code, rows.error().message)});
+      return;
+    }
+    json list = json::array();
+    std::uint64_t next = after;
+    for (const auto& m : *rows) {
+      list.push_back(wire::to_json(m));
+      next = m.seq;
+    }
+    (*shared_reply)({200, {{"movements", std::move(list)}, {"next_after", next}}});
+  });
+  if (!queued) {
+    impl->overloaded.fetch_add(1, std::memory_order_relaxed);
+    (*shared_reply)({503, ui::error_body("overloaded", "the journal is busy or stopping; try again")});
+  }
+}
+
+void Engine::metrics(std::function<void(std::string)> reply) { reply(impl_->metrics_text()); }
+
+void Engine::stop() { impl_->stop(); }
+
+}  // namespace tally::device

@@ -1,1 +1,8 @@
-int main() { return 0; }
+#include <string>
+#include <vector>
+
+#include "tally/device/app.hpp"
+
+int main(int argc, char** argv) {
+  return tally::device::run(std::vector<std::string>(argv + 1, argv + argc));
+}

@@ -1,0 +1,56 @@
+// tallyd configuration: a TOML file (optional) overridden by command-line
+// flags. Every field states its default; deploy/tallyd.example.toml shows
+// them all. Pure parsing apart from reading the config file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tally/scanner/result.hpp"
+
+namespace tally::device {
+
+struct Config {
+  std::filesystem::path config_file;  // empty: none given
+  // [device]
+  std::string device_id = "tally-dev";  // also the MQTT client id and topic level
+  std::string site = "local";
+  std::filesystem::path data_dir = "tally-data";  // holds journal.db
+  // [http]
+  std::string http_host = "127.0.0.1";  // loopback only until TLS/token exist
+  std::uint16_t http_port = 8080;       // 0 picks an ephemeral port
+  // [mqtt]
+  std::string mqtt_uri = "tcp://127.0.0.1:1883";
+  // [receiving]
+  std::string receiving_location = "DOCK-1";  // where blind receipts land
+  // [engine]
+  std::size_t queue_max = 256;  // scans/jobs waiting for the journal; beyond: 503
+  // [input]
+  bool stdin_scans = false;  // --stdin: one scan per line (keyboard wedge)
+  // [log]
+  std::string log_level = "info";
+
+  std::filesystem::path journal_path() const { return data_dir / "journal.db"; }
+};
+
+// What load_config decided besides the config itself.
+struct LoadResult {
+  Config config;
+  bool exit_now = false;  // --help / --version printed; exit with exit_code
+  int exit_code = 0;
+  std::string output;     // text to print for --help / --version
+};
+
+// Parses argv (flags as in docs/OPERATIONS.md) and the TOML file named by
+// --config. Error code "bad_config" with a one-line message naming the
+// offending flag, key or value.
+Result<LoadResult> load_config(const std::vector<std::string>& args);
+
+// Validates identifiers and values (device id and site: [A-Za-z0-9_.-]{1,64},
+// no MQTT wildcards or '/'; host:port syntax; queue_max 1..65536).
+Result<void> validate(const Config& config);
+
+}  // namespace tally::device

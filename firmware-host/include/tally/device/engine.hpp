@@ -1,0 +1,60 @@
+// The scan engine of tallyd: owns the workflow session and the journal, and
+// serialises all work on them on one worker thread fed by a bounded queue,
+// so the Asio thread never blocks on SQLite or fsync.
+//
+// A scan is handled as: session.handle() on a copy → if accepted, journal
+// append (scan + movement + session snapshot, one transaction, fsync) →
+// only then the copy becomes the session and the reply says "recorded".
+// If the append fails, the session is left as it was and the reply is an
+// error (507 on a full disk).
+//
+// Thread-safety: the DeviceApi methods may be called from any thread; their
+// replies are invoked on the worker thread (or the caller's, for refusals).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tally/journal/journal.hpp"
+#include "tally/scanner/result.hpp"
+#include "tally/scanner/session.hpp"
+#include "tally/ui/device_api.hpp"
+
+namespace tally::device {
+
+struct EngineOptions {
+  scanner::SessionOptions session;
+  journal::Options journal;
+  std::size_t queue_max = 256;
+  std::string version = TALLY_VERSION;
+  std::string mqtt_uri;  // shown in status until the edge client exists
+};
+
+class Engine final : public ui::DeviceApi {
+ public:
+  // Opens the journal (blocking; call before the event loop serves) and
+  // restores the session from its snapshot. Journal errors pass through
+  // (journal_corrupt, journal_foreign_device, …); "bad_snapshot" if the
+  // stored session cannot be restored.
+  static Result<std::unique_ptr<Engine>> open(EngineOptions options);
+  ~Engine() override;  // stop()s
+
+  void submit_scan(ui::ScanRequest request, Reply reply) override;
+  void status(Reply reply) override;
+  void movements(std::uint64_t after, std::size_t limit, Reply reply) override;
+  void metrics(std::function<void(std::string)> reply) override;
+
+  // Refuses new work, finishes what is queued (the in-flight append
+  // included) and joins the worker. Idempotent. Blocks: not on the Asio thread
+  // while it still serves.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally::device

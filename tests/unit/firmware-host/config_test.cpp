@@ -1,0 +1,128 @@
+#include "tally/device/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace tally::device {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tally-config-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& text) {
+    const auto path = dir_ / "tallyd.toml";
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  static Result<LoadResult> load(std::vector<std::string> args) { return load_config(args); }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigTest, DefaultsAreLoopbackAndValid) {
+  auto r = load({});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.http_host, "127.0.0.1");
+  EXPECT_EQ(r->config.http_port, 8080);
+  EXPECT_EQ(r->config.device_id, "tally-dev");
+  EXPECT_FALSE(r->config.stdin_scans);
+  EXPECT_EQ(r->config.journal_path(), std::filesystem::path("tally-data") / "journal.db");
+}
+
+TEST_F(ConfigTest, FlagsSetEveryField) {
+  auto r = load({"--data-dir", "/tmp/x", "--device-id", "hh-07", "--site", "berlin", "--http", "0.0.0.0:9000",
+                 "--mqtt", "ssl://broker:8883", "--stdin", "--log-level", "debug"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.data_dir, "/tmp/x");
+  EXPECT_EQ(r->config.device_id, "hh-07");
+  EXPECT_EQ(r->config.site, "berlin");
+  EXPECT_EQ(r->config.http_host, "0.0.0.0");
+  EXPECT_EQ(r->config.http_port, 9000);
+  EXPECT_EQ(r->config.mqtt_uri, "ssl://broker:8883");
+  EXPECT_TRUE(r->config.stdin_scans);
+  EXPECT_EQ(r->config.log_level, "debug");
+}
+
+TEST_F(ConfigTest, FileIsReadAndFlagsOverrideIt) {
+  const auto file = write(R"(
+[device]
+id = "dock-2"
+site = "hamburg"
+data_dir = "/var/lib/tally"
+[http]
+listen = "[::1]:8181"
+[receiving]
+location = "DOCK-7"
+[engine]
+queue_max = 32
+)");
+  auto r = load({"--config", file, "--site", "override"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.device_id, "dock-2");
+  EXPECT_EQ(r->config.site, "override");
+  EXPECT_EQ(r->config.data_dir, "/var/lib/tally");
+  EXPECT_EQ(r->config.http_host, "::1");
+  EXPECT_EQ(r->config.http_port, 8181);
+  EXPECT_EQ(r->config.receiving_location, "DOCK-7");
+  EXPECT_EQ(r->config.queue_max, 32U);
+}
+
+TEST_F(ConfigTest, RefusesWithOneLineReasons) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string needle;
+  };
+  const std::vector<Case> cases = {
+      {{"--device-id", "a/b"}, "device id"},
+      {{"--device-id", "dev+#"}, "device id"},
+      {{"--site", ""}, "site"},
+      {{"--http", "localhost"}, "HOST:PORT"},
+      {{"--http", "127.0.0.1:70000"}, "0..65535"},
+      {{"--http", "127.0.0.1:80x"}, "0..65535"},
+      {{"--log-level", "loud"}, "log level"},
+      {{"--no-such-flag"}, "no-such-flag"},
+      {{"--config", "/nonexistent/tallyd.toml"}, "cannot read config"},
+  };
+  for (const auto& c : cases) {
+    auto r = load(c.args);
+    ASSERT_FALSE(r) << c.args.front();
+    EXPECT_EQ(r.error().code, "bad_config");
+    EXPECT_NE(r.error().message.find(c.needle), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << "one line: " << r.error().message;
+  }
+}
+
+TEST_F(ConfigTest, RefusesBadFiles) {
+  for (const std::string text : {"[device]\nid = 7\n", "[devcie]\nid = \"x\"\n", "not toml at all [",
+                                 "[engine]\nqueue_max = 0\n", "[http]\nlisten = \"nope\"\n"}) {
+    auto r = load({"--config", write(text)});
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, "bad_config") << text;
+  }
+}
+
+TEST_F(ConfigTest, HelpAndVersionExitNow) {
+  auto help = load({"--help"});
+  ASSERT_TRUE(help);
+  EXPECT_TRUE(help->exit_now);
+  EXPECT_NE(help->output.find("--stdin"), std::string::npos);
+  auto version = load({"--version"});
+  ASSERT_TRUE(version);
+  EXPECT_TRUE(version->exit_now);
+  EXPECT_NE(version->output.find(TALLY_VERSION), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tally::device
