@@ -8,6 +8,11 @@
 // serialises to JSON (snapshot/restore) so an unfinished step survives a
 // crash: the journal stores the snapshot in the same transaction as the scan.
 //
+// Workflows (move, putaway, blind receipt), their prompts and outcome codes:
+// docs/DOMAIN.md. In receive mode a different item while a line is open
+// commits the open line (that outcome carries its receipt) and starts a new
+// line of 1 for the new item.
+//
 // Thread-compatible: one thread at a time.
 #pragma once
 
@@ -39,9 +44,9 @@ std::string_view to_string(Feedback f);
 
 struct Outcome {
   Feedback feedback = Feedback::error;
-  std::string code;     // stable, e.g. "scan_bin", "movement_recorded", "no_operator"
-  std::string message;  // what happened, for the operator
-  std::string prompt;   // what to scan next
+  std::string code;                  // stable, e.g. "scan_bin", "movement_recorded", "no_operator"
+  std::string message;               // what happened, for the operator
+  std::string prompt;                // what to scan next
   std::optional<Movement> movement;  // completed by this scan (seq/hlc unset)
 
   // The scan changed the session (or made a movement) and must be journaled.
@@ -72,16 +77,30 @@ class Session {
   static Result<Session> restore(SessionOptions options, const nlohmann::json& snapshot);
 
  private:
+  struct Impl;  // the step machines (session.cpp)
+  friend struct Impl;
+
+  enum class Mode : std::uint8_t { idle, move, putaway, receive };
+
+  // Receipt-level context (receive mode); outlives the lines of a receipt.
+  struct Context {
+    std::string reference;         // PO:/ASN: scanned for the receipt
+    std::optional<Location> dock;  // scanned dock; options.receiving_location if none
+    bool operator==(const Context&) const = default;
+  };
+
   SessionOptions options_;
-  std::vector<std::string> evidence_;
   std::string operator_;
-  std::string mode_ = "idle";
-  std::string step_;  // position inside the mode's step machine
-  std::optional<Location> from_;
-  std::optional<Location> to_;
-  std::optional<Item> item_;
+  Mode mode_ = Mode::idle;
+  // The open step is `evidence_` (its effective scans, in order) applied on
+  // top of `base_` (the context when the step began). Everything below is
+  // derived from those two: undo and restore() replay them.
+  Context base_;
+  std::vector<std::string> evidence_;
+  Context ctx_;
+  std::optional<Location> from_;  // move/putaway: source
+  std::optional<Item> item_;      // set exactly when qty_ > 0
   std::int64_t qty_ = 0;
-  std::string reference_;
   std::string reason_;
 };
 
