@@ -140,12 +140,14 @@ Result<LoadResult> load_config(const std::vector<std::string>& args) {
     if (auto r = load_file(c.config_file, c); !r) return r.error();
     c.stdin_scans = c.stdin_scans || stdin_flag;
   }
-  if (!data_dir.empty()) c.data_dir = data_dir;
-  if (!device_id.empty()) c.device_id = device_id;
-  if (!site.empty()) c.site = site;
-  if (!mqtt.empty()) c.mqtt_uri = mqtt;
-  if (!log_level.empty()) c.log_level = log_level;
-  if (!http.empty()) {
+  // A flag given (even as "") overrides the file; validate() refuses empties.
+  const auto given = [&app](const char* flag) { return app.count(flag) > 0; };
+  if (given("--data-dir")) c.data_dir = data_dir;
+  if (given("--device-id")) c.device_id = device_id;
+  if (given("--site")) c.site = site;
+  if (given("--mqtt")) c.mqtt_uri = mqtt;
+  if (given("--log-level")) c.log_level = log_level;
+  if (given("--http")) {
     if (auto r = parse_listen(http, c.http_host, c.http_port); !r) return r.error();
   }
   if (auto r = validate(c); !r) return r.error();

@@ -168,6 +168,7 @@ struct Engine::Impl {
     }
 
     session = std::move(next);
+    body["scan_id"] = appended->scan_id;
     scans_accepted.fetch_add(1, std::memory_order_relaxed);
     if (outcome.movement) {
       scanner::Movement recorded = *outcome.movement;

@@ -30,14 +30,22 @@ struct ExitStatus {
 
 class Daemon {
  public:
-  // Starts `path args…` with stdout and stderr on pipes.
-  Daemon(const std::string& path, const std::vector<std::string>& args) {
+  // Starts `path args…` with stdout and stderr on pipes; stdin is /dev/null
+  // or, with pipe_stdin, a pipe that write_stdin() feeds.
+  Daemon(const std::string& path, const std::vector<std::string>& args, bool pipe_stdin = false) {
     int out[2];
     int err[2];
+    int in[2] = {-1, -1};
+    ::signal(SIGPIPE, SIG_IGN);  // a dead child must fail a write, not kill the test
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    if (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (pipe_stdin) {
+      posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    }
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
     std::vector<std::string> storage{path};
@@ -49,6 +57,10 @@ class Daemon {
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     ::close(err[1]);
+    if (pipe_stdin) {
+      ::close(in[0]);
+      in_ = in[1];
+    }
     out_ = out[0];
     err_ = err[0];
     if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
@@ -62,8 +74,23 @@ class Daemon {
       ::kill(pid_, SIGKILL);
       wait();
     }
+    close_stdin();
     ::close(out_);
     ::close(err_);
+  }
+
+  // Types into the child's stdin (REQUIRES: started with pipe_stdin).
+  void write_stdin(const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = ::write(in_, text.data() + done, text.size() - done);
+      if (n <= 0) throw std::runtime_error("write to stdin failed");
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  void close_stdin() {
+    if (in_ >= 0) ::close(in_);
+    in_ = -1;
   }
 
   // Reads stdout until a line matches `pattern` (ECMAScript) or the timeout
@@ -151,6 +178,7 @@ class Daemon {
   }
 
   pid_t pid_ = -1;
+  int in_ = -1;
   int out_ = -1;
   int err_ = -1;
   std::string stdout_;
