@@ -1,1 +1,707 @@
-// placeholder
+// The device journal on the raw sqlite3 C API. Format and rules are written
+// up in docs/JOURNAL.md; the contract is in journal.hpp.
+//
+// Layout of this file: a tiny RAII layer (Db, Stmt, Use), the schema and its
+// migrations, the open-time checks, then the Journal methods.
+#include "tally/journal/journal.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "tally/wire/movement_json.hpp"
+
+namespace tally::journal {
+
+namespace {
+
+// ---------------------------------------------------------------- RAII layer
+
+struct DbClose {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalize {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbClose>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+// Resets a cached statement when a use of it ends, however it ends, so no
+// statement keeps a read transaction open or holds stale bindings' effects.
+class Use {
+ public:
+  explicit Use(sqlite3_stmt* s) : s_(s) {}
+  ~Use() { sqlite3_reset(s_); }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+int bind_text(sqlite3_stmt* s, int index, std::string_view text) {
+  // SQLITE_STATIC: every caller keeps `text` alive until the step is done.
+  return sqlite3_bind_text64(s, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+std::string column_text(sqlite3_stmt* s, int col) {
+  const auto* p = sqlite3_column_text(s, col);
+  const int n = sqlite3_column_bytes(s, col);
+  if (p == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+}
+
+bool is_full(int rc) { return (rc & 0xff) == SQLITE_FULL; }
+bool is_corrupt(int rc) { return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB; }
+
+// Maps a failed SQLite call to the journal's error codes.
+Error sql_error(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
+                    " (sqlite " + std::to_string(rc) + ")";
+  if (is_full(rc)) return make_error("disk_full", "journal: " + msg);
+  if (is_corrupt(rc)) return make_error("journal_corrupt", "journal: " + msg);
+  return make_error("journal_io", "journal: " + msg);
+}
+
+// Runs SQL without results (pragmas, DDL). Returns the sqlite result code.
+int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
+
+// -------------------------------------------------------------- the schema
+
+// Migration i (0-based) takes the file from user_version i to i + 1. Each
+// runs in the same transaction as the user_version bump. Append only: a
+// shipped migration is never edited.
+constexpr std::array<const char*, kSchemaVersion> kMigrations{
+    // v0 → v1
+    R"sql(
+CREATE TABLE meta(
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE scans(
+  id        INTEGER PRIMARY KEY,
+  time_ms   INTEGER NOT NULL,
+  text      TEXT NOT NULL,
+  symbology TEXT NOT NULL,
+  source    TEXT NOT NULL,
+  operator  TEXT NOT NULL,
+  mode      TEXT NOT NULL,
+  feedback  TEXT NOT NULL,
+  code      TEXT NOT NULL
+);
+CREATE TABLE movements(
+  seq     INTEGER PRIMARY KEY CHECK (seq > 0),
+  scan_id INTEGER NOT NULL REFERENCES scans(id),
+  hlc     INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  type    TEXT NOT NULL,
+  payload TEXT NOT NULL
+);
+-- acked_seq: the ledger's applied_through, monotonic.
+-- last_hlc: a floor under the clock, refreshed on every ack. The clock's
+-- current value is MAX(last_hlc, hlc of the newest movement), so appends do
+-- not rewrite this row; the floor keeps the clock monotonic if movement rows
+-- are ever pruned.
+CREATE TABLE sync_state(
+  id        INTEGER PRIMARY KEY CHECK (id = 1),
+  acked_seq INTEGER NOT NULL,
+  last_hlc  INTEGER NOT NULL
+);
+INSERT INTO sync_state(id, acked_seq, last_hlc) VALUES (1, 0, 0);
+CREATE TABLE session(
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  snapshot TEXT NOT NULL
+);
+CREATE TABLE master_data(
+  kind    TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  payload TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+// Hybrid logical clock: the upper 48 bits are Unix milliseconds, the lower
+// 16 a logical counter. A new hlc is max(last_hlc + 1, time_ms << 16): it
+// follows the wall clock when that moves forward and still increases by one
+// when the clock stalls or steps back, so hlc order always equals seq order.
+constexpr int kHlcLogicalBits = 16;
+constexpr std::int64_t kHlcMaxMs = (std::int64_t{1} << (63 - kHlcLogicalBits)) - 1;  // keeps hlc < 2^63
+
+std::uint64_t next_hlc(std::uint64_t last_hlc, std::int64_t time_ms) {
+  const auto ms = static_cast<std::uint64_t>(std::clamp<std::int64_t>(time_ms, 0, kHlcMaxMs));
+  return std::max(last_hlc + 1, ms << kHlcLogicalBits);
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Makes a newly created file's directory entry durable (SQLite syncs the
+// directory for its WAL, not for the main file it was asked to create).
+void sync_parent_dir(const std::filesystem::path& file) {
+  auto dir = file.parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------- Impl
+
+struct Journal::Impl {
+  DbPtr db;
+  std::string path;  // for messages
+  std::string device;
+  std::string site;
+
+  // Cached counters, equal to the file after every commit; an append reads
+  // last_seq/last_hlc again inside its transaction, so they can never drift.
+  std::uint64_t last_seq = 0;
+  std::uint64_t last_hlc = 0;
+  std::uint64_t acked_seq = 0;
+  std::int64_t scans = 0;
+  // Set when a ROLLBACK failed and the connection may still be inside a
+  // transaction: every later write is refused until the journal is reopened.
+  bool broken = false;
+
+  // Prepared once at open (SQLITE_PREPARE_PERSISTENT): the hot path only
+  // binds, steps and resets.
+  StmtPtr begin, commit, rollback;
+  StmtPtr read_state;  // last_seq, last_hlc, acked_seq inside the txn
+  StmtPtr insert_scan, insert_movement, upsert_session;
+  StmtPtr select_after, update_acked, select_session;
+  StmtPtr upsert_master, select_master;
+
+  Result<void> prepare(StmtPtr& out, const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    const int rc = sqlite3_prepare_v3(db.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+    out.reset(s);
+    if (rc != SQLITE_OK) return sql_error(db.get(), rc, std::string("prepare ") + sql);
+    return {};
+  }
+
+  Result<void> prepare_all() {
+    const std::pair<StmtPtr*, const char*> all[] = {
+        {&begin, "BEGIN IMMEDIATE"},
+        {&commit, "COMMIT"},
+        {&rollback, "ROLLBACK"},
+        // last_seq and last_hlc come from the newest movement (hlc grows with
+        // seq). acked_seq and sync_state.last_hlc are floors under them, so
+        // neither could go back even if acknowledged rows were pruned.
+        {&read_state,
+         "SELECT MAX(s.acked_seq, IFNULL(newest.seq, 0)), MAX(s.last_hlc, IFNULL(newest.hlc, 0)), s.acked_seq "
+         "FROM sync_state AS s LEFT JOIN (SELECT seq, hlc FROM movements ORDER BY seq DESC LIMIT 1) AS newest "
+         "WHERE s.id = 1"},
+        {&insert_scan,
+         "INSERT INTO scans(time_ms, text, symbology, source, operator, mode, feedback, code) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+        {&insert_movement,
+         "INSERT INTO movements(seq, scan_id, hlc, time_ms, type, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+        {&upsert_session,
+         "INSERT INTO session(id, snapshot) VALUES (1, ?1) "
+         "ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot"},
+        {&select_after, "SELECT seq, payload FROM movements WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
+        {&update_acked,
+         "UPDATE sync_state SET acked_seq = ?1, last_hlc = MAX(last_hlc, ?2) WHERE id = 1 AND acked_seq < ?1"},
+        {&select_session, "SELECT snapshot FROM session WHERE id = 1"},
+        {&upsert_master,
+         "INSERT INTO master_data(kind, version, payload) VALUES (?1, ?2, ?3) "
+         "ON CONFLICT(kind) DO UPDATE SET version = excluded.version, payload = excluded.payload"},
+        {&select_master, "SELECT version, payload FROM master_data WHERE kind = ?1"},
+    };
+    for (const auto& [stmt, sql] : all) {
+      if (auto r = prepare(*stmt, sql); !r) return r;
+    }
+    return {};
+  }
+
+  // Steps a statement that returns no rows.
+  int step_done(sqlite3_stmt* s) {
+    Use use(s);
+    const int rc = sqlite3_step(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+
+  // Reads acked/last_seq/last_hlc; inside a write transaction on the hot path.
+  Result<void> load_state(std::uint64_t& seq, std::uint64_t& hlc, std::uint64_t& acked) {
+    Use use(read_state.get());
+    const int rc = sqlite3_step(read_state.get());
+    if (rc != SQLITE_ROW) {
+      if (rc == SQLITE_DONE) return make_error("journal_corrupt", "journal: sync_state row missing in " + path);
+      return sql_error(db.get(), rc, "read sync state");
+    }
+    seq = static_cast<std::uint64_t>(sqlite3_column_int64(read_state.get(), 0));
+    hlc = static_cast<std::uint64_t>(sqlite3_column_int64(read_state.get(), 1));
+    acked = static_cast<std::uint64_t>(sqlite3_column_int64(read_state.get(), 2));
+    return {};
+  }
+
+  // Ends a failed write transaction. If even ROLLBACK fails the connection
+  // is marked broken, because its transaction state is no longer known.
+  void abort_txn() {
+    if (sqlite3_get_autocommit(db.get()) != 0) return;  // SQLite already rolled back
+    step_done(rollback.get());
+    if (sqlite3_get_autocommit(db.get()) == 0) broken = true;
+  }
+
+  // Scratch space of the hot path, reused across appends so that copy-
+  // assignment recycles buffers instead of allocating.
+  scanner::Movement scratch;  // a movement stamped for validation
+  std::string payload;        // the movement's wire text
+
+  Result<std::vector<Appended>> append_entries(std::span<const Entry> entries);
+};
+
+// ------------------------------------------------------------------- open
+
+namespace {
+
+// Reads a single integer from a one-row query; used only at open.
+Result<std::int64_t> query_int(sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+  StmtPtr s(raw);
+  if (rc != SQLITE_OK) return sql_error(db, rc, sql);
+  rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) return sqlite3_column_int64(s.get(), 0);
+  if (rc == SQLITE_DONE) return std::int64_t{0};
+  return sql_error(db, rc, sql);
+}
+
+Error corrupt(const std::string& path, const std::string& why) {
+  return make_error("journal_corrupt", "journal " + path + " is corrupt: " + why);
+}
+
+// PRAGMA quick_check: the b-tree structure of every page (O(file size)).
+// Returns the first problem it reports, or nothing when the file is sound.
+Result<void> quick_check(sqlite3* db, const std::string& path) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &raw, nullptr);
+  StmtPtr s(raw);
+  if (rc != SQLITE_OK) {
+    if (is_corrupt(rc)) return corrupt(path, sqlite3_errmsg(db));
+    return sql_error(db, rc, "quick_check of " + path);
+  }
+  rc = sqlite3_step(s.get());
+  if (rc != SQLITE_ROW) {
+    if (is_corrupt(rc)) return corrupt(path, sqlite3_errmsg(db));
+    return sql_error(db, rc, "quick_check of " + path);
+  }
+  std::string verdict = column_text(s.get(), 0);
+  if (verdict != "ok") return corrupt(path, "quick_check: " + verdict);
+  return {};
+}
+
+Result<std::optional<std::string>> meta_value(sqlite3* db, const char* key) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &raw, nullptr);
+  StmtPtr s(raw);
+  if (rc != SQLITE_OK) return sql_error(db, rc, "read meta");
+  bind_text(s.get(), 1, key);
+  rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) return std::optional<std::string>(column_text(s.get(), 0));
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  return sql_error(db, rc, "read meta");
+}
+
+// Runs the migrations from `from` to kSchemaVersion in one transaction; on
+// a brand-new file also writes meta (device, site, created).
+Result<void> migrate(sqlite3* db, int from, const Options& options) {
+  int rc = exec(db, "BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) return sql_error(db, rc, "begin migration");
+  auto fail = [db](int code, std::string_view what) {
+    Error e = sql_error(db, code, what);
+    if (sqlite3_get_autocommit(db) == 0) exec(db, "ROLLBACK");
+    return e;
+  };
+  for (int v = from; v < kSchemaVersion; ++v) {
+    rc = exec(db, kMigrations[static_cast<std::size_t>(v)]);
+    if (rc != SQLITE_OK) return fail(rc, "migration to v" + std::to_string(v + 1));
+  }
+  if (from == 0) {
+    sqlite3_stmt* raw = nullptr;
+    rc = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES (?1, ?2)", -1, &raw, nullptr);
+    StmtPtr s(raw);
+    if (rc != SQLITE_OK) return fail(rc, "write meta");
+    const std::string created = std::to_string(now_ms());
+    const std::pair<const char*, const std::string*> rows[] = {
+        {"device", &options.device}, {"site", &options.site}, {"created", &created}};
+    for (const auto& [key, value] : rows) {
+      sqlite3_reset(s.get());
+      bind_text(s.get(), 1, key);
+      bind_text(s.get(), 2, *value);
+      rc = sqlite3_step(s.get());
+      if (rc != SQLITE_DONE) return fail(rc, "write meta");
+    }
+  }
+  // user_version lives in the database header and is transactional.
+  const std::string bump = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
+  rc = exec(db, bump.c_str());
+  if (rc != SQLITE_OK) return fail(rc, "set user_version");
+  rc = exec(db, "COMMIT");
+  if (rc != SQLITE_OK) return fail(rc, "commit migration");
+  return {};
+}
+
+}  // namespace
+
+Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Journal::~Journal() = default;
+
+Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
+  const std::string path = options.path.string();
+  if (options.device.empty() || options.site.empty()) {
+    return make_error("journal_io", "journal " + path + ": device and site must not be empty");
+  }
+
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(options.path, ec);
+  if (ec) return make_error("journal_io", "journal " + path + ": " + ec.message());
+  if (!exists && !options.create_if_missing) {
+    return make_error("journal_missing", "journal " + path + " does not exist");
+  }
+
+  // READWRITE always; CREATE only when we are the ones creating the file.
+  // NOMUTEX: a Journal is used by one thread at a time.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  if (!exists) flags |= SQLITE_OPEN_CREATE;
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) {
+    if (is_corrupt(rc)) return corrupt(path, db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc));
+    return make_error("journal_io", "journal " + path + ": cannot open: " +
+                                        (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+
+  // Until every check has passed, closing must not checkpoint a WAL left by
+  // a crash into the main file: a refused journal stays byte-for-byte as found.
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+
+  // Connection-only settings (nothing is written by these):
+  //  * synchronous=FULL when durable. In WAL mode NORMAL syncs the WAL only
+  //    at checkpoints, so the last commits can vanish on power loss; FULL
+  //    fsyncs the WAL on every COMMIT, which is what lets the beep follow the
+  //    append. NORMAL (benchmarks only) is still crash-safe, just not durable.
+  //  * foreign_keys=ON: movements.scan_id must name a journaled scan.
+  //  * busy_timeout: wait, rather than fail, if a tool holds the write lock.
+  const std::string pragmas = std::string("PRAGMA synchronous = ") + (options.durable ? "FULL" : "NORMAL") +
+                              "; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = " +
+                              std::to_string(std::max(options.busy_timeout_ms, 0)) + ";";
+  rc = exec(db.get(), pragmas.c_str());
+  if (rc != SQLITE_OK) {
+    if (is_corrupt(rc)) return corrupt(path, sqlite3_errmsg(db.get()));
+    return sql_error(db.get(), rc, "pragmas on " + path);
+  }
+
+  // Checks, read-only, in order: structure, schema version, owner.
+  if (exists) {
+    if (auto r = quick_check(db.get(), path); !r) return r.error();
+  }
+  auto user_version = query_int(db.get(), "PRAGMA user_version");
+  if (!user_version) return user_version.error();
+  if (*user_version > kSchemaVersion) {
+    return make_error("journal_newer_schema", "journal " + path + " has schema version " +
+                                                  std::to_string(*user_version) + ", this build knows up to " +
+                                                  std::to_string(kSchemaVersion));
+  }
+  if (*user_version < 0) return corrupt(path, "negative user_version");
+  if (*user_version == 0) {
+    // Version 0 is only acceptable for an empty file (new, or a creation that
+    // crashed before its first commit). Anything else is not our journal.
+    auto objects = query_int(db.get(), "SELECT COUNT(*) FROM sqlite_schema");
+    if (!objects) return objects.error();
+    if (*objects != 0) return corrupt(path, "tables present but no schema version (not a Tally journal?)");
+    if (exists && !options.create_if_missing) {
+      return make_error("journal_missing", "journal " + path + " is empty and create_if_missing is off");
+    }
+  } else {
+    auto device = meta_value(db.get(), "device");
+    if (!device) return device.error();
+    auto site = meta_value(db.get(), "site");
+    if (!site) return site.error();
+    if (!*device || !*site) return corrupt(path, "meta has no device or site");
+    if (**device != options.device) {
+      return make_error("journal_foreign_device", "journal " + path + " belongs to device \"" + **device +
+                                                      "\", not to this device \"" + options.device + "\"");
+    }
+    if (**site != options.site) {
+      return make_error("journal_foreign_site", "journal " + path + " belongs to site \"" + **site +
+                                                    "\", not to this site \"" + options.site + "\"");
+    }
+  }
+
+  // Every check passed: from here on the file may be written.
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
+  {
+    sqlite3_stmt* s = nullptr;
+    rc = sqlite3_prepare_v2(db.get(), "PRAGMA journal_mode = WAL", -1, &s, nullptr);
+    StmtPtr stmt(s);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt.get());
+    if (rc != SQLITE_ROW) return sql_error(db.get(), rc, "journal_mode=WAL on " + path);
+    if (column_text(stmt.get(), 0) != "wal") {
+      return make_error("journal_io", "journal " + path + ": WAL mode not available (" +
+                                          column_text(stmt.get(), 0) + ")");
+    }
+  }
+  if (options.max_page_count > 0) {
+    const std::string limit = "PRAGMA max_page_count = " + std::to_string(options.max_page_count);
+    if (auto r = query_int(db.get(), limit.c_str()); !r) return r.error();
+  }
+  if (*user_version < kSchemaVersion) {
+    if (auto r = migrate(db.get(), static_cast<int>(*user_version), options); !r) return r.error();
+    if (!exists) sync_parent_dir(options.path);
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->db = std::move(db);
+  impl->path = path;
+  impl->device = options.device;
+  impl->site = options.site;
+  if (auto r = impl->prepare_all(); !r) return r.error();
+  if (auto r = impl->load_state(impl->last_seq, impl->last_hlc, impl->acked_seq); !r) return r.error();
+  auto scans = query_int(impl->db.get(), "SELECT COUNT(*) FROM scans");
+  if (!scans) return scans.error();
+  impl->scans = *scans;
+  return std::unique_ptr<Journal>(new Journal(std::move(impl)));
+}
+
+// ------------------------------------------------------------------ append
+
+Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entry> entries) {
+  if (broken) return make_error("journal_io", "journal " + path + ": a failed rollback left it unusable; reopen it");
+  if (entries.empty()) return std::vector<Appended>{};
+
+  // Validate every movement as it will be written, i.e. with this journal's
+  // device and site, before touching the file (seq/hlc do not take part in
+  // validation). Movements from the session already carry both, so the copy
+  // into `scratch` is only made for those that do not.
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].movement) continue;
+    const scanner::Movement& m = *entries[i].movement;
+    const bool stamped = m.device == device && m.site == site;
+    if (!stamped) {
+      scratch = m;
+      scratch.device = device;
+      scratch.site = site;
+    }
+    if (auto valid = scanner::validate(stamped ? m : scratch); !valid) {
+      if (entries.size() == 1) return valid.error();
+      return make_error(valid.error().code, "entry " + std::to_string(i) + ": " + valid.error().message);
+    }
+  }
+
+  int rc = step_done(begin.get());
+  if (rc != SQLITE_OK) {
+    Error e = sql_error(db.get(), rc, "begin");
+    abort_txn();
+    return e;
+  }
+  // From here on every failure leaves through `fail`: the error is taken
+  // first, the failed statement reset, the transaction rolled back; the
+  // cached counters are untouched.
+  auto fail = [this](int code, std::string_view what, sqlite3_stmt* failed) {
+    Error e = sql_error(db.get(), code, what);
+    if (failed != nullptr) sqlite3_reset(failed);
+    abort_txn();
+    return e;
+  };
+
+  std::uint64_t seq = 0, hlc = 0, acked = 0;
+  if (auto r = load_state(seq, hlc, acked); !r) {
+    abort_txn();
+    return r.error();
+  }
+
+  std::vector<Appended> out;
+  out.reserve(entries.size());
+  const Entry* last_snapshot = nullptr;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& entry = entries[i];
+    const ScanRecord& scan = entry.scan;
+    {
+      sqlite3_stmt* s = insert_scan.get();
+      Use use(s);
+      sqlite3_bind_int64(s, 1, scan.time_ms);
+      bind_text(s, 2, scan.text);
+      bind_text(s, 3, scan.symbology);
+      bind_text(s, 4, scan.source);
+      bind_text(s, 5, scan.operator_id);
+      bind_text(s, 6, scan.mode);
+      bind_text(s, 7, scan.feedback);
+      bind_text(s, 8, scan.code);
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return fail(rc, "insert scan", s);
+    }
+    Appended a;
+    a.scan_id = sqlite3_last_insert_rowid(db.get());
+
+    if (entry.movement) {
+      const scanner::Movement& m = *entry.movement;
+      const wire::Stamp stamp{device, site, seq + 1, next_hlc(hlc, m.wall_time_ms)};
+      // The canonical wire text of the movement with its stamp. Non-UTF-8
+      // bytes (binary barcode content in evidence) become U+FFFD rather than
+      // refusing a movement that was physically done; scans.text keeps the
+      // raw bytes.
+      wire::to_json_text(m, stamp, payload);
+      sqlite3_stmt* s = insert_movement.get();
+      Use use(s);
+      sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(stamp.seq));
+      sqlite3_bind_int64(s, 2, a.scan_id);
+      sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(stamp.hlc));
+      sqlite3_bind_int64(s, 4, m.wall_time_ms);
+      bind_text(s, 5, scanner::to_string(m.type));
+      bind_text(s, 6, payload);
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return fail(rc, "insert movement " + std::to_string(stamp.seq), s);
+      seq = stamp.seq;
+      hlc = stamp.hlc;
+      a.seq = seq;
+      a.hlc = hlc;
+    }
+    if (!entry.session_snapshot.empty()) last_snapshot = &entry;
+    out.push_back(a);
+  }
+
+  // Once per transaction: only the final snapshot matters. (last_seq and
+  // last_hlc need no write of their own: they are read back from the
+  // newest movement row, which keeps the commit to the rows raw SQLite
+  // would write.)
+  if (last_snapshot != nullptr) {
+    sqlite3_stmt* s = upsert_session.get();
+    bind_text(s, 1, last_snapshot->session_snapshot);
+    rc = step_done(s);
+    if (rc != SQLITE_OK) return fail(rc, "store session snapshot", nullptr);
+  }
+
+  rc = step_done(commit.get());
+  if (rc != SQLITE_OK) return fail(rc, "commit", nullptr);
+
+  last_seq = seq;
+  last_hlc = hlc;
+  acked_seq = acked;
+  scans += static_cast<std::int64_t>(entries.size());
+  return out;
+}
+
+Result<Appended> Journal::append(const Entry& entry) {
+  auto r = impl_->append_entries(std::span<const Entry>(&entry, 1));
+  if (!r) return r.error();
+  return r->front();
+}
+
+Result<std::vector<Appended>> Journal::append_batch(const std::vector<Entry>& entries) {
+  return impl_->append_entries(entries);
+}
+
+// ------------------------------------------------------------------- reads
+
+Result<std::vector<scanner::Movement>> Journal::movements_after(std::uint64_t after, std::size_t limit) const {
+  std::vector<scanner::Movement> out;
+  if (limit == 0) return out;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (after >= kMax) return out;
+  sqlite3_stmt* s = impl_->select_after.get();
+  Use use(s);
+  sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(after));
+  sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax)));
+  out.reserve(std::min<std::size_t>(limit, 1024));
+  int rc = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+    const auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
+    // Data read back is checked like data received: a row that does not
+    // parse, or disagrees with its key, is corruption, never skipped.
+    auto corrupt_row = [&](const std::string& why) {
+      return make_error("journal_corrupt", "journal " + impl_->path + ": movement " + std::to_string(seq) + " " + why);
+    };
+    if (text == nullptr) return corrupt_row("has no payload");
+    auto j = nlohmann::json::parse(text, text + n, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return corrupt_row("payload is not JSON");
+    auto m = wire::movement_from_json(j);
+    if (!m) return corrupt_row("payload is invalid: " + m.error().code + ": " + m.error().message);
+    if (m->seq != seq) return corrupt_row("payload says seq " + std::to_string(m->seq));
+    out.push_back(std::move(m).value());
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read movements");
+  return out;
+}
+
+Result<std::vector<scanner::Movement>> Journal::outbox(std::size_t limit) const {
+  return movements_after(impl_->acked_seq, limit);
+}
+
+Result<void> Journal::set_acked(std::uint64_t applied_through) {
+  Impl& d = *impl_;
+  if (applied_through > d.last_seq) {
+    return make_error("ack_beyond_last_seq", "ack " + std::to_string(applied_through) + " is beyond last seq " +
+                                                 std::to_string(d.last_seq) + " of journal " + d.path);
+  }
+  if (applied_through <= d.acked_seq) return {};  // monotonic: an old ack changes nothing
+  if (d.broken) return make_error("journal_io", "journal " + d.path + ": a failed rollback left it unusable");
+  sqlite3_stmt* s = d.update_acked.get();
+  sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(applied_through));
+  sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(d.last_hlc));
+  const int rc = d.step_done(s);
+  if (rc != SQLITE_OK) return sql_error(d.db.get(), rc, "set acked_seq");
+  d.acked_seq = applied_through;
+  return {};
+}
+
+Status Journal::status() const {
+  const Impl& d = *impl_;
+  Status s;
+  s.device = d.device;
+  s.site = d.site;
+  s.last_seq = d.last_seq;
+  s.acked_seq = d.acked_seq;
+  s.pending = d.last_seq - d.acked_seq;
+  s.scans = d.scans;
+  return s;
+}
+
+std::optional<std::string> Journal::session_snapshot() const {
+  sqlite3_stmt* s = impl_->select_session.get();
+  Use use(s);
+  if (sqlite3_step(s) != SQLITE_ROW) return std::nullopt;
+  return column_text(s, 0);
+}
+
+Result<void> Journal::put_master_data(const std::string& kind, std::int64_t version, const std::string& json) {
+  Impl& d = *impl_;
+  if (d.broken) return make_error("journal_io", "journal " + d.path + ": a failed rollback left it unusable");
+  // One statement in autocommit mode: the row is replaced atomically.
+  sqlite3_stmt* s = d.upsert_master.get();
+  bind_text(s, 1, kind);
+  sqlite3_bind_int64(s, 2, version);
+  bind_text(s, 3, json);
+  const int rc = d.step_done(s);
+  if (rc != SQLITE_OK) return sql_error(d.db.get(), rc, "store master data " + kind);
+  return {};
+}
+
+std::optional<std::pair<std::int64_t, std::string>> Journal::master_data(const std::string& kind) const {
+  sqlite3_stmt* s = impl_->select_master.get();
+  Use use(s);
+  bind_text(s, 1, kind);
+  if (sqlite3_step(s) != SQLITE_ROW) return std::nullopt;
+  return std::make_pair(sqlite3_column_int64(s, 0), column_text(s, 1));
+}
+
+}  // namespace tally::journal

@@ -3,7 +3,7 @@
 // snapshot, the ledger's acknowledgement (acked_seq) and cached master data.
 //
 // Durability: WAL with synchronous=FULL, so a committed append survives power
-// loss (docs/OPERATIONS.md says why). A scan and the movement it completes are
+// loss (docs/JOURNAL.md says why). A scan and the movement it completes are
 // written in one transaction; seq and hlc are assigned inside it.
 //
 // Opening refuses (never repairs, recreates or truncates) a journal that is
@@ -35,6 +35,14 @@ struct Options {
   // synchronous=FULL in WAL mode: fsync on every commit. Only benchmarks and
   // tests that measure the difference turn this off.
   bool durable = true;
+  // How long a write waits for another connection's lock (PRAGMA
+  // busy_timeout). Only tools reading the same file ever hold one.
+  int busy_timeout_ms = 5000;
+  // Fault-injection seam for tests: PRAGMA max_page_count on this connection
+  // (0 = unlimited, the default). Writes that would grow the file past it fail
+  // with SQLITE_FULL, exactly like a full disk ("disk_full"). Never set in
+  // production.
+  std::uint32_t max_page_count = 0;
 };
 
 // One accepted scan as journaled (the evidence behind movements).

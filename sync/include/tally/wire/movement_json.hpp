@@ -3,6 +3,10 @@
 // domain rules, so a parsed movement is always valid.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "tally/scanner/domain.hpp"
@@ -11,6 +15,26 @@
 namespace tally::wire {
 
 nlohmann::json to_json(const scanner::Movement& m);
+// The canonical text of a movement (the journal's stored payload, the MQTT
+// batch element): byte-identical to to_json(m).dump() with invalid UTF-8
+// replaced by U+FFFD (nlohmann's error_handler_t::replace), so it never
+// throws. Written directly rather than through a json tree, which makes it
+// several times faster on the journal's hot path.
+std::string to_json_text(const scanner::Movement& m);
+// The same into `out` (replacing its content, reusing its capacity).
+void to_json_text(const scanner::Movement& m, std::string& out);
+
+// The fields the journal assigns to a movement. to_json_text(m, stamp, out)
+// writes exactly what to_json_text would write for a copy of `m` with these
+// fields set, without making that copy (the journal's hot path).
+struct Stamp {
+  std::string_view device;
+  std::string_view site;
+  std::uint64_t seq = 0;
+  std::uint64_t hlc = 0;
+};
+void to_json_text(const scanner::Movement& m, const Stamp& stamp, std::string& out);
+
 // Error codes: "bad_json" (shape/type), then scanner::validate's codes.
 Result<scanner::Movement> movement_from_json(const nlohmann::json& j);
 

@@ -1,0 +1,521 @@
+// The device journal on real SQLite files, one temp directory per test.
+// Covers seq assignment, all-or-nothing appends, the outbox and acks, the
+// open-time refusals (which must leave the file byte-identical) and a full
+// disk provoked through the max_page_count fault-injection seam.
+#include "tally/journal/journal.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace tally::journal {
+namespace {
+
+namespace fs = std::filesystem;
+using scanner::Endpoint;
+using scanner::Location;
+using scanner::Movement;
+using scanner::MovementType;
+using scanner::StockState;
+
+constexpr std::int64_t kT0 = 1'790'000'000'000;  // a Unix ms in 2026
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_at(const fs::path& p, std::uintmax_t offset, const std::string& bytes) {
+  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Runs one SQL statement on the file with a plain connection (a "stray tool").
+void raw_sql(const fs::path& p, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+Movement move(std::int64_t qty = 1, std::int64_t time_ms = kT0) {
+  Movement m;
+  m.operator_id = "alice";
+  m.type = MovementType::move;
+  m.item.gtin = "09506000134352";
+  m.item.lot = "L42";
+  m.qty = qty;
+  m.from = Endpoint{Location{"A-01-01-1"}, StockState::available};
+  m.to = Endpoint{Location{"B-02-01-1"}, StockState::available};
+  m.evidence = {"A-01-01-1", "(01)09506000134352(10)L42", "B-02-01-1"};
+  m.wall_time_ms = time_ms;
+  return m;
+}
+
+ScanRecord scan(const std::string& text, std::int64_t time_ms = kT0) {
+  return ScanRecord{text, "code128", "hid:0", "alice", "move", "good", "movement_recorded", time_ms};
+}
+
+Entry entry_with_move(std::int64_t qty = 1, std::int64_t time_ms = kT0) {
+  return Entry{scan("B-02-01-1", time_ms), move(qty, time_ms), ""};
+}
+
+Entry scan_only(const std::string& text = "A-01-01-1") { return Entry{scan(text), std::nullopt, ""}; }
+
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "tally-journal-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ / "journal.db";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Options options(std::string device = "hh-07", std::string site = "berlin-1") const {
+    Options o;
+    o.path = path_;
+    o.device = std::move(device);
+    o.site = std::move(site);
+    return o;
+  }
+
+  std::unique_ptr<Journal> open_ok(const Options& o) {
+    auto r = Journal::open(o);
+    EXPECT_TRUE(r.ok()) << r.error().code << ": " << r.error().message;
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+  std::unique_ptr<Journal> open_ok() { return open_ok(options()); }
+
+  // Creates a journal with `n` movements and closes it (WAL checkpointed).
+  void make_journal(int n) {
+    auto j = open_ok();
+    ASSERT_NE(j, nullptr);
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(j->append(entry_with_move(1 + i % 5, kT0 + i)).ok());
+  }
+
+  std::vector<std::uint64_t> seqs(const Journal& j, std::uint64_t after = 0) {
+    auto r = j.movements_after(after, 1'000'000);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    std::vector<std::uint64_t> out;
+    if (r.ok()) {
+      for (const auto& m : *r) out.push_back(m.seq);
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  fs::path path_;
+};
+
+// ---------------------------------------------------------------- appends
+
+TEST_F(JournalTest, NewJournalIsEmpty) {
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  const Status s = j->status();
+  EXPECT_EQ(s.device, "hh-07");
+  EXPECT_EQ(s.site, "berlin-1");
+  EXPECT_EQ(s.last_seq, 0U);
+  EXPECT_EQ(s.acked_seq, 0U);
+  EXPECT_EQ(s.pending, 0U);
+  EXPECT_EQ(s.scans, 0);
+  EXPECT_FALSE(j->session_snapshot().has_value());
+  EXPECT_TRUE(fs::exists(path_));
+}
+
+TEST_F(JournalTest, AppendAssignsSeqOneTwoThreeAndStampsDeviceAndSite) {
+  auto j = open_ok();
+  for (std::uint64_t want = 1; want <= 3; ++want) {
+    Entry e = entry_with_move();
+    e.movement->device = "someone-else";  // the journal's identity wins
+    auto r = j->append(e);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->seq, want);
+    EXPECT_EQ(r->scan_id, static_cast<std::int64_t>(want));
+  }
+  auto ms = j->movements_after(0, 10);
+  ASSERT_TRUE(ms.ok());
+  ASSERT_EQ(ms->size(), 3U);
+  for (const auto& m : *ms) {
+    EXPECT_EQ(m.device, "hh-07");
+    EXPECT_EQ(m.site, "berlin-1");
+    EXPECT_EQ(m.item.lot, "L42");
+  }
+  EXPECT_EQ(j->status().last_seq, 3U);
+  EXPECT_EQ(j->status().scans, 3);
+}
+
+TEST_F(JournalTest, ScanWithoutMovementDoesNotConsumeASeq) {
+  auto j = open_ok();
+  auto a = j->append(scan_only());
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->seq.has_value());
+  auto b = j->append(entry_with_move());
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->seq, 1U);
+  EXPECT_EQ(j->status().scans, 2);
+}
+
+TEST_F(JournalTest, HlcFollowsTheClockAndNeverGoesBack) {
+  auto j = open_ok();
+  auto a = j->append(entry_with_move(1, kT0));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->hlc, static_cast<std::uint64_t>(kT0) << 16);
+  auto b = j->append(entry_with_move(1, kT0));  // clock stalled
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->hlc, a->hlc + 1);
+  auto c = j->append(entry_with_move(1, kT0 - 60'000));  // clock stepped back
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->hlc, b->hlc + 1);
+  auto d = j->append(entry_with_move(1, kT0 + 5));  // clock moved on
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->hlc, static_cast<std::uint64_t>(kT0 + 5) << 16);
+  auto ms = j->movements_after(0, 10);
+  ASSERT_TRUE(ms.ok());
+  EXPECT_EQ((*ms)[2].hlc, c->hlc);
+}
+
+TEST_F(JournalTest, SeqAndHlcContinueGapFreeAcrossReopen) {
+  std::uint64_t last_hlc = 0;
+  {
+    auto j = open_ok();
+    ASSERT_TRUE(j->append(entry_with_move()).ok());
+    auto r = j->append(entry_with_move());
+    ASSERT_TRUE(r.ok());
+    last_hlc = r->hlc;
+  }
+  auto j = open_ok();
+  EXPECT_EQ(j->status().last_seq, 2U);
+  EXPECT_EQ(j->status().scans, 2);
+  auto r = j->append(entry_with_move(1, kT0 - 1000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->seq, 3U);
+  EXPECT_GT(r->hlc, last_hlc);
+  EXPECT_EQ(seqs(*j), (std::vector<std::uint64_t>{1, 2, 3}));
+}
+
+TEST_F(JournalTest, InvalidMovementWritesNothingAndKeepsTheSeq) {
+  auto j = open_ok();
+  ASSERT_TRUE(j->append(entry_with_move()).ok());
+  Entry bad = entry_with_move(0);  // qty 0 on a move
+  bad.session_snapshot = R"({"step":"bad"})";
+  auto r = j->append(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "invalid_qty");
+  EXPECT_EQ(j->status().last_seq, 1U);
+  EXPECT_EQ(j->status().scans, 1);
+  EXPECT_FALSE(j->session_snapshot().has_value());
+
+  Entry bad_stamped = entry_with_move(0);  // already carrying this journal's identity
+  bad_stamped.movement->device = "hh-07";
+  bad_stamped.movement->site = "berlin-1";
+  auto r2 = j->append(bad_stamped);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.error().code, "invalid_qty");
+
+  auto ok = j->append(entry_with_move());
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->seq, 2U);
+  EXPECT_EQ(ok->scan_id, 2);
+  EXPECT_EQ(seqs(*j), (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST_F(JournalTest, BatchIsAllOrNothing) {
+  auto j = open_ok();
+  std::vector<Entry> batch{entry_with_move(), scan_only(), entry_with_move(0), entry_with_move()};
+  auto r = j->append_batch(batch);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "invalid_qty");
+  EXPECT_NE(r.error().message.find("entry 2"), std::string::npos) << r.error().message;
+  EXPECT_EQ(j->status().last_seq, 0U);
+  EXPECT_EQ(j->status().scans, 0);
+
+  batch[2] = entry_with_move(2);
+  batch[3].session_snapshot = R"({"step":"done"})";
+  auto ok = j->append_batch(batch);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  ASSERT_EQ(ok->size(), 4U);
+  EXPECT_EQ((*ok)[0].seq, 1U);
+  EXPECT_FALSE((*ok)[1].seq.has_value());
+  EXPECT_EQ((*ok)[2].seq, 2U);
+  EXPECT_EQ((*ok)[3].seq, 3U);
+  EXPECT_LT((*ok)[2].hlc, (*ok)[3].hlc);
+  EXPECT_EQ(j->status().scans, 4);
+  EXPECT_EQ(j->session_snapshot(), R"({"step":"done"})");
+  EXPECT_TRUE(j->append_batch({}).ok());
+}
+
+TEST_F(JournalTest, NonUtf8EvidenceIsStillRecorded) {
+  auto j = open_ok();
+  Entry e = entry_with_move();
+  e.scan.text = std::string("\xff\xfe binary", 9);
+  e.movement->evidence.push_back(e.scan.text);
+  auto r = j->append(e);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto ms = j->movements_after(0, 10);
+  ASSERT_TRUE(ms.ok()) << ms.error().message;
+  EXPECT_EQ(ms->size(), 1U);
+}
+
+// ------------------------------------------------------------ outbox, acks
+
+TEST_F(JournalTest, OutboxIsAscendingAndAckAdvancesIt) {
+  auto j = open_ok();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(j->append(entry_with_move(i + 1)).ok());
+  auto all = j->outbox(10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 5U);
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    EXPECT_EQ((*all)[i].seq, i + 1);
+    EXPECT_EQ((*all)[i].qty, static_cast<std::int64_t>(i + 1));
+  }
+  auto two = j->outbox(2);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->size(), 2U);
+  EXPECT_EQ((*two)[1].seq, 2U);
+
+  ASSERT_TRUE(j->set_acked(3).ok());
+  auto rest = j->outbox(10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 2U);
+  EXPECT_EQ(rest->front().seq, 4U);
+  EXPECT_EQ(j->status().pending, 2U);
+  EXPECT_EQ(seqs(*j, 4), (std::vector<std::uint64_t>{5}));
+  EXPECT_TRUE(j->movements_after(5, 10)->empty());
+  EXPECT_TRUE(j->movements_after(0, 0)->empty());
+  EXPECT_TRUE(j->movements_after(UINT64_MAX, 10)->empty());
+
+  j.reset();
+  j = open_ok();
+  EXPECT_EQ(j->status().acked_seq, 3U);
+  EXPECT_EQ(j->outbox(10)->size(), 2U);
+}
+
+TEST_F(JournalTest, SetAckedIsMonotonicAndRefusesBeyondLastSeq) {
+  auto j = open_ok();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(j->append(entry_with_move()).ok());
+  ASSERT_TRUE(j->set_acked(4).ok());
+  ASSERT_TRUE(j->set_acked(2).ok());  // stale ack: ignored
+  EXPECT_EQ(j->status().acked_seq, 4U);
+  auto beyond = j->set_acked(6);
+  ASSERT_FALSE(beyond.ok());
+  EXPECT_EQ(beyond.error().code, "ack_beyond_last_seq");
+  EXPECT_EQ(j->status().acked_seq, 4U);
+  ASSERT_TRUE(j->set_acked(5).ok());
+  EXPECT_EQ(j->status().pending, 0U);
+  EXPECT_TRUE(j->outbox(10)->empty());
+  j.reset();
+  EXPECT_EQ(open_ok()->status().acked_seq, 5U);
+}
+
+TEST_F(JournalTest, AckedSeqAndHlcFloorSurvivePrunedRows) {
+  std::uint64_t hlc_before = 0;
+  {
+    auto j = open_ok();
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(j->append(entry_with_move(1, kT0 + 1000)).ok());
+    hlc_before = j->movements_after(3, 1)->front().hlc;
+    ASSERT_TRUE(j->set_acked(4).ok());
+  }
+  // What a future pruning of acknowledged movements would leave behind.
+  raw_sql(path_, "DELETE FROM movements");
+  auto j = open_ok();
+  EXPECT_EQ(j->status().last_seq, 4U);
+  EXPECT_EQ(j->status().pending, 0U);
+  auto r = j->append(entry_with_move(1, kT0));  // the clock is behind the floor
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->seq, 5U);
+  EXPECT_GT(r->hlc, hlc_before);
+}
+
+// --------------------------------------------------------- session, master
+
+TEST_F(JournalTest, SessionSnapshotRoundTrip) {
+  {
+    auto j = open_ok();
+    Entry e = scan_only("OP:alice");
+    e.session_snapshot = R"({"operator":"alice"})";
+    ASSERT_TRUE(j->append(e).ok());
+    ASSERT_TRUE(j->append(scan_only("CMD:MOVE")).ok());  // empty: leaves it as is
+    EXPECT_EQ(j->session_snapshot(), R"({"operator":"alice"})");
+    e.session_snapshot = R"({"operator":"alice","mode":"move"})";
+    ASSERT_TRUE(j->append(e).ok());
+  }
+  EXPECT_EQ(open_ok()->session_snapshot(), R"({"operator":"alice","mode":"move"})");
+}
+
+TEST_F(JournalTest, MasterDataIsReplacedPerKind) {
+  {
+    auto j = open_ok();
+    EXPECT_FALSE(j->master_data("catalog").has_value());
+    ASSERT_TRUE(j->put_master_data("catalog", 1, R"({"items":[1]})").ok());
+    ASSERT_TRUE(j->put_master_data("locations", 7, R"({"bins":[]})").ok());
+    ASSERT_TRUE(j->put_master_data("catalog", 2, R"({"items":[1,2]})").ok());
+  }
+  auto j = open_ok();
+  auto catalog = j->master_data("catalog");
+  ASSERT_TRUE(catalog.has_value());
+  EXPECT_EQ(catalog->first, 2);
+  EXPECT_EQ(catalog->second, R"({"items":[1,2]})");
+  EXPECT_EQ(j->master_data("locations")->first, 7);
+  EXPECT_FALSE(j->master_data("tasks").has_value());
+}
+
+// ------------------------------------------------------------- refusals
+
+TEST_F(JournalTest, MissingWithoutCreateIsRefused) {
+  Options o = options();
+  o.create_if_missing = false;
+  auto r = Journal::open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_missing");
+  EXPECT_FALSE(fs::exists(path_));
+}
+
+TEST_F(JournalTest, ExistingJournalOpensWithoutCreate) {
+  make_journal(2);
+  Options o = options();
+  o.create_if_missing = false;
+  auto j = open_ok(o);
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->status().last_seq, 2U);
+}
+
+TEST_F(JournalTest, ForeignDeviceIsRefusedAndTheFileIsUntouched) {
+  make_journal(3);
+  const std::string before = read_bytes(path_);
+  auto r = Journal::open(options("hh-99"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_foreign_device");
+  EXPECT_NE(r.error().message.find("hh-07"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("hh-99"), std::string::npos) << r.error().message;
+  EXPECT_EQ(read_bytes(path_), before);
+  EXPECT_EQ(open_ok()->status().last_seq, 3U);  // still the owner's, intact
+}
+
+TEST_F(JournalTest, ForeignSiteIsRefusedAndTheFileIsUntouched) {
+  make_journal(1);
+  const std::string before = read_bytes(path_);
+  auto r = Journal::open(options("hh-07", "paris-2"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_foreign_site");
+  EXPECT_NE(r.error().message.find("berlin-1"), std::string::npos) << r.error().message;
+  EXPECT_EQ(read_bytes(path_), before);
+}
+
+TEST_F(JournalTest, GarbageFileIsCorruptAndLeftAlone) {
+  std::string junk(8192, '\0');
+  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 131 + 7) % 251);
+  { std::ofstream(path_, std::ios::binary) << junk; }
+  auto r = Journal::open(options());  // create_if_missing must not recreate it
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_corrupt");
+  EXPECT_NE(r.error().message.find(path_.string()), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("not a database"), std::string::npos) << r.error().message;
+  EXPECT_EQ(read_bytes(path_), junk);
+}
+
+TEST_F(JournalTest, CorruptedPageIsDetected) {
+  make_journal(300);
+  const auto size = fs::file_size(path_);
+  ASSERT_GT(size, 8U * 4096U);
+  // Overwrite one whole page in the middle, as a torn or bit-rotted write would.
+  const std::uintmax_t page = (size / 4096) / 2;
+  write_at(path_, page * 4096, std::string(4096, '\x5a'));
+  const std::string before = read_bytes(path_);
+  auto r = Journal::open(options());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_corrupt") << r.error().message;
+  EXPECT_NE(r.error().message.find(path_.string()), std::string::npos) << r.error().message;
+  EXPECT_EQ(read_bytes(path_), before);
+}
+
+TEST_F(JournalTest, NewerSchemaIsRefused) {
+  make_journal(1);
+  raw_sql(path_, "PRAGMA user_version = 99");
+  const std::string before = read_bytes(path_);
+  auto r = Journal::open(options());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_newer_schema");
+  EXPECT_NE(r.error().message.find("99"), std::string::npos) << r.error().message;
+  EXPECT_EQ(read_bytes(path_), before);
+}
+
+TEST_F(JournalTest, SomeOtherDatabaseIsRefused) {
+  raw_sql(path_, "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+  const std::string before = read_bytes(path_);
+  auto r = Journal::open(options());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_corrupt");
+  EXPECT_EQ(read_bytes(path_), before);
+}
+
+TEST_F(JournalTest, UnparsableMovementRowIsCorrupt) {
+  make_journal(3);
+  raw_sql(path_, "UPDATE movements SET payload = '{\"seq\":' WHERE seq = 2");
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  auto r = j->movements_after(0, 10);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_corrupt");
+  EXPECT_NE(r.error().message.find("movement 2"), std::string::npos) << r.error().message;
+  EXPECT_EQ(j->movements_after(2, 10)->size(), 1U);
+}
+
+// ------------------------------------------------------------- disk full
+
+TEST_F(JournalTest, DiskFullIsReportedAndWritesNothing) {
+  make_journal(1);
+  Options o = options();
+  o.max_page_count = 40;  // ~160 KiB: fills after a few dozen fat entries
+  auto j = open_ok(o);
+  ASSERT_NE(j, nullptr);
+  Entry fat = entry_with_move();
+  fat.scan.text = std::string(3000, 'x');
+  fat.movement->evidence.push_back(std::string(3000, 'y'));
+
+  Result<Appended> r = Appended{};
+  Status before;
+  for (int i = 0; i < 1000 && r.ok(); ++i) {
+    before = j->status();
+    r = j->append(fat);
+  }
+  ASSERT_FALSE(r.ok()) << "the page limit was never reached";
+  EXPECT_EQ(r.error().code, "disk_full") << r.error().message;
+  const Status after = j->status();
+  EXPECT_EQ(after.last_seq, before.last_seq);
+  EXPECT_EQ(after.scans, before.scans);
+  EXPECT_EQ(seqs(*j).size(), before.last_seq);
+
+  // A batch hitting the limit is rolled back as a whole.
+  std::vector<Entry> batch(5, fat);
+  auto b = j->append_batch(batch);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code, "disk_full");
+  EXPECT_EQ(j->status().last_seq, before.last_seq);
+
+  // Space comes back: the next append takes the very next seq.
+  j.reset();
+  j = open_ok();
+  EXPECT_EQ(j->status().last_seq, before.last_seq);
+  EXPECT_EQ(j->status().scans, before.scans);
+  auto next = j->append(entry_with_move());
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(next->seq, before.last_seq + 1);
+}
+
+}  // namespace
+}  // namespace tally::journal
