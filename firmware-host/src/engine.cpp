@@ -36,6 +36,7 @@ struct Engine::Impl {
   EngineOptions options;
   std::unique_ptr<journal::Journal> journal;  // worker thread only (after open)
   scanner::Session session;                   // worker thread only (after open)
+  std::shared_ptr<const scanner::MasterData> master;  // worker thread only
 
   // What status() shows without queueing behind appends. Updated by the worker.
   struct View {
@@ -63,8 +64,41 @@ struct Engine::Impl {
 
   Impl(EngineOptions o, std::unique_ptr<journal::Journal> j, scanner::Session s)
       : options(std::move(o)), journal(std::move(j)), session(std::move(s)) {
+    if (auto r = load_master_data(); !r) {
+      view.last_error = "stored master data ignored: " + r.error().message;
+    }
     refresh_view();
     worker = std::thread(&Impl::work, this);
+  }
+
+  // Parses every stored master-data kind (worker thread or before it starts).
+  // A stored version that no longer parses is skipped with a log line: the
+  // device keeps working without it rather than refusing to start.
+  Result<void> load_master_data() {
+    auto data = std::make_shared<scanner::MasterData>();
+    for (const char* kind : {"catalog", "locations", "tasks"}) {
+      const auto stored = journal->master_data(kind);
+      if (!stored) continue;
+      const json parsed = json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
+      if (auto r = scanner::apply_master_data(kind, parsed, *data); !r) return r;
+    }
+    master = data;
+    session.set_master_data(master);
+    return {};
+  }
+
+  Result<void> store_master_data(const std::string& kind, std::int64_t version, const std::string& payload) {
+    if (!scanner::is_master_data_kind(kind)) {
+      return make_error("bad_master_data", "unknown master data kind '" + kind + "'");
+    }
+    if (const auto stored = journal->master_data(kind); stored && stored->first >= version) return {};
+    auto next = std::make_shared<scanner::MasterData>(master ? *master : scanner::MasterData{});
+    const json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (auto r = scanner::apply_master_data(kind, parsed, *next); !r) return r;
+    if (auto r = journal->put_master_data(kind, version, payload); !r) return r;
+    master = std::move(next);
+    session.set_master_data(master);
+    return {};
   }
 
   void refresh_view() {
@@ -297,6 +331,16 @@ void Engine::movements(std::uint64_t after, std::size_t limit, Reply reply) {
 }
 
 void Engine::metrics(std::function<void(std::string)> reply) { reply(impl_->metrics_text()); }
+
+void Engine::store_master_data(std::string kind, std::int64_t version, std::string payload,
+                               std::function<void(Result<void>)> done) {
+  auto shared_done = std::make_shared<std::function<void(Result<void>)>>(std::move(done));
+  Impl* impl = impl_.get();
+  const bool queued = impl->enqueue([impl, kind = std::move(kind), version, payload = std::move(payload), shared_done] {
+    (*shared_done)(impl->store_master_data(kind, version, payload));
+  });
+  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
+}
 
 void Engine::stop() { impl_->stop(); }
 

@@ -417,6 +417,8 @@ std::string Session::mode() const { return std::string(Impl::mode_name(mode_)); 
 
 std::string Session::prompt() const { return Impl::prompt(*this); }
 
+void Session::set_master_data(std::shared_ptr<const MasterData> data) { master_ = std::move(data); }
+
 nlohmann::json Session::snapshot() const {
   nlohmann::json state = Impl::context_json(ctx_);
   state["from"] = opt_location_json(from_);

@@ -148,6 +148,18 @@ class Daemon {
   }
 
   bool running() const { return !exited_; }
+  pid_t pid() const { return pid_; }
+
+  // True once the process has exited (reaps it without blocking).
+  bool has_exited() {
+    if (exited_) return true;
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) != pid_) return false;
+    exited_ = true;
+    if (WIFEXITED(st)) status_.code = WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) status_.signal = WTERMSIG(st);
+    return true;
+  }
 
   // Everything written to stderr so far (reads what is available).
   std::string drain_stderr() {

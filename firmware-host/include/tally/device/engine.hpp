@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,14 @@ class Engine final : public ui::DeviceApi {
   void status(Reply reply) override;
   void movements(std::uint64_t after, std::size_t limit, Reply reply) override;
   void metrics(std::function<void(std::string)> reply) override;
+
+  // Stores one complete master-data version received from the ledger
+  // ("catalog", "locations", "tasks") in the journal, atomically, and hands
+  // the parsed form to the session. An older or equal version is ignored
+  // (ok). Queued on the worker; `done` is called there with the result
+  // ("bad_master_data", journal errors, "overloaded").
+  void store_master_data(std::string kind, std::int64_t version, std::string payload,
+                         std::function<void(Result<void>)> done);
 
   // Refuses new work, finishes what is queued (the in-flight append
   // included) and joins the worker. Idempotent. Blocks: not on the Asio thread

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "tally/scanner/domain.hpp"
+#include "tally/scanner/master_data.hpp"
 #include "tally/scanner/result.hpp"
 
 namespace tally::scanner {
@@ -71,6 +73,11 @@ class Session {
   std::string mode() const;                // "idle", "move", "receive", …
   std::string prompt() const;              // what the session waits for
 
+  // The master data the workflows check against (catalog, locations,
+  // tasks). Shared and immutable; the engine swaps in a new one when a new
+  // version is stored. Null means none yet.
+  void set_master_data(std::shared_ptr<const MasterData> data);
+
   // Serialisable state (operator, mode, the open step and its evidence).
   nlohmann::json snapshot() const;
   // Error code: "bad_snapshot".
@@ -90,6 +97,7 @@ class Session {
   };
 
   SessionOptions options_;
+  std::shared_ptr<const MasterData> master_;
   std::string operator_;
   Mode mode_ = Mode::idle;
   // The open step is `evidence_` (its effective scans, in order) applied on

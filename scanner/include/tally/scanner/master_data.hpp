@@ -1,0 +1,78 @@
+// Cached master data the device works with offline: the catalog, the known
+// locations and the tasks assigned to this device. The ledger publishes each
+// kind as a versioned JSON snapshot (docs/PROTOCOL.md); the device stores the
+// last complete version in its journal and hands the parsed form to the
+// Session. Pure parsing; no I/O.
+//
+// Payloads (every one has "v":1 and an integer "version"):
+//   catalog:   {"v":1,"version":N,"items":[{"gtin":"…","sku":"…","description":"…",
+//               "pack_size":N,"suggested_bin":"…"}]}
+//   locations: {"v":1,"version":N,"locations":[{"code":"A-01-01-1","kind":"bin|dock|staging"}]}
+//   tasks:     {"v":1,"version":N,"tasks":[{"id":"TASK:17","type":"pick|receive|count|putaway",
+//               "reference":"ORD:…","lines":[{"line":1,"gtin":"…","sku":"…","qty":N,
+//               "bin":"…","lot":"…","lot_rule":"fefo|fifo|any"}]}]}
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "tally/scanner/result.hpp"
+
+namespace tally::scanner {
+
+struct CatalogItem {
+  std::string gtin;  // 14 digits, or empty
+  std::string sku;
+  std::string description;
+  std::int64_t pack_size = 1;
+  std::string suggested_bin;
+};
+
+struct KnownLocation {
+  std::string code;
+  std::string kind;  // "bin", "dock", "staging", …
+};
+
+struct TaskLine {
+  int line = 0;
+  std::string gtin;
+  std::string sku;
+  std::int64_t qty = 0;
+  std::string bin;
+  std::string lot;
+  std::string lot_rule = "any";
+};
+
+struct Task {
+  std::string id;    // "TASK:17"
+  std::string type;  // "pick", "receive", "count", "putaway"
+  std::string reference;
+  std::vector<TaskLine> lines;
+};
+
+struct MasterData {
+  std::int64_t catalog_version = 0;  // 0: none received yet
+  std::int64_t locations_version = 0;
+  std::int64_t tasks_version = 0;
+  std::vector<CatalogItem> catalog;
+  std::vector<KnownLocation> locations;
+  std::vector<Task> tasks;
+
+  const CatalogItem* find_item(const std::string& gtin_or_sku) const;
+  const Task* find_task(const std::string& id) const;
+  bool knows_location(const std::string& code) const;
+};
+
+// The kinds, as used in topics and in the journal: "catalog", "locations", "tasks".
+bool is_master_data_kind(const std::string& kind);
+
+// Parses one kind's payload into `into` (replacing that kind only).
+// Error code "bad_master_data" with a message naming the field.
+Result<void> apply_master_data(const std::string& kind, const nlohmann::json& payload, MasterData& into);
+
+}  // namespace tally::scanner

@@ -1,0 +1,115 @@
+// A real mosquitto broker for a test: its own config and persistence in a
+// temp dir, on a free loopback port (never 1883), started and waited for
+// until it accepts connections; stop()/start() restart it on the same port
+// (for broker-outage tests); killed at the end of the test.
+//
+//   tally::test::Mosquitto broker;           // started
+//   broker.uri()  → "tcp://127.0.0.1:41234"
+//   broker.stop(); …; broker.start();
+//
+// Skips nothing: ./deploy/check installs mosquitto.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "daemon.hpp"
+#include "temp_dir.hpp"
+
+namespace tally::test {
+
+// A loopback TCP port that was free a moment ago.
+inline std::uint16_t free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+inline bool accepts_connections(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+class Mosquitto {
+ public:
+  // extra_config is appended to the generated mosquitto.conf.
+  explicit Mosquitto(std::string extra_config = "", bool start_now = true)
+      : extra_(std::move(extra_config)), port_(free_loopback_port()) {
+    if (start_now) start();
+  }
+
+  void start() {
+    const auto conf = dir_.path() / "mosquitto.conf";
+    std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\n"
+                        << "allow_anonymous true\n"
+                        << "persistence true\n"
+                        << "persistence_location " << dir_.str() << "/\n"
+                        << "log_dest stderr\n"
+                        << "max_queued_messages 100000\n"
+                        << extra_ << '\n';
+    // As root mosquitto drops to its own user unless told otherwise.
+    if (::geteuid() == 0) std::ofstream(conf, std::ios::app) << "user root\n";
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      process_ = std::make_unique<Daemon>("/usr/sbin/mosquitto", std::vector<std::string>{"-c", conf.string()});
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (accepts_connections(port_)) return;
+        if (!alive()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      process_.reset();
+      port_ = free_loopback_port();  // the port was taken meanwhile: try another
+    }
+    throw std::runtime_error("mosquitto did not start");
+  }
+
+  // SIGTERM (mosquitto saves its persistence) and wait.
+  void stop() {
+    if (!process_) return;
+    process_->signal(SIGTERM);
+    process_->wait();
+    process_.reset();
+  }
+  void kill9() {
+    if (process_) process_->kill9();
+    process_.reset();
+  }
+
+  std::uint16_t port() const { return port_; }
+  std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  std::string log() { return process_ ? process_->drain_stderr() : std::string(); }
+
+ private:
+  bool alive() { return process_ && !process_->has_exited(); }
+
+  TempDir dir_{"tally-mosquitto"};
+  std::string extra_;
+  std::uint16_t port_;
+  std::unique_ptr<Daemon> process_;
+};
+
+}  // namespace tally::test
