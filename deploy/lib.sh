@@ -9,9 +9,9 @@ TALLY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TALLY_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates curl
   libboost-dev libusb-1.0-0-dev libsqlite3-dev sqlite3
-  libpaho-mqttpp-dev libpaho-mqtt-dev libzxing-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev libzxing-dev libstb-dev libzbar-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libsystemd-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   mosquitto mosquitto-clients umockdev libumockdev-dev
 )
 

@@ -1,14 +1,17 @@
-// classify(): scan text → Label, default label grammar (docs/DOMAIN.md).
+// classify(): scan text → Label, label grammar of docs/DOMAIN.md, adjustable
+// per site with LabelOptions.
 //
 // The text is offered to a list of recognisers in order; each one either
 // declines (nullopt: "not my kind of label") or owns the text and returns a
-// Label or an Error. A GS1 element-string / Digital Link recogniser slots in
-// before `digits` (it owns "(01)…", "]C1…", "https://…/01/…").
+// Label or an Error. The GS1 recogniser owns "(01)…", "https://…/01/…" and
+// wedge element strings that start with a GS1 key AI; symbology identifiers
+// ("]C1…", "]E0…") are handled before the list.
 #include "tally/scanner/label.hpp"
 
 #include <array>
 #include <charconv>
 #include <optional>
+#include <regex>
 #include <string>
 #include <utility>
 
@@ -19,7 +22,7 @@ namespace tally::scanner {
 namespace {
 
 using Recognized = std::optional<Result<Label>>;
-using Recognizer = Recognized (*)(std::string_view);
+using Recognizer = Recognized (*)(std::string_view, const LabelOptions&);
 
 constexpr std::int64_t kMaxQty = 1'000'000;
 
@@ -38,7 +41,7 @@ Label make(LabelKind kind, std::string value) {
   return l;
 }
 
-Recognized badge(std::string_view t) {
+Recognized badge(std::string_view t, const LabelOptions& /*o*/) {
   if (!text::starts_with_ci(t, "OP:")) return std::nullopt;
   const auto id = t.substr(3);
   if (!text::is_code(id)) return Result<Label>(unknown(t, "bad operator badge"));
@@ -56,7 +59,7 @@ Result<Label> quantity(std::string_view t, std::string_view n) {
   return l;
 }
 
-Recognized command(std::string_view t) {
+Recognized command(std::string_view t, const LabelOptions& /*o*/) {
   if (!text::starts_with_ci(t, "CMD:")) return std::nullopt;
   const auto rest = t.substr(4);
   if (text::starts_with_ci(rest, "QTY:")) return quantity(t, rest.substr(4));
@@ -71,17 +74,19 @@ Recognized command(std::string_view t) {
   return Result<Label>(make_error("bad_command", "unknown command \"" + text::quote(t) + "\""));
 }
 
-Recognized tote(std::string_view t) {
+Recognized tote(std::string_view t, const LabelOptions& /*o*/) {
   if (!text::starts_with_ci(t, "TOTE:")) return std::nullopt;
   const auto id = t.substr(5);
   if (!text::is_code(id)) return Result<Label>(unknown(t, "bad tote label"));
   return Result<Label>(make(LabelKind::container, text::upper(id)));
 }
 
-// PO:/ASN:/ORD:/TASK: + a value of printable ASCII without spaces (≤ 64).
-Recognized document(std::string_view t) {
-  for (std::string_view prefix : {"PO:", "ASN:", "ORD:", "TASK:"}) {
-    if (!text::starts_with_ci(t, prefix)) continue;
+// PO:/ASN:/ORD:/TASK: (or the site's prefixes) + a value of printable ASCII
+// without spaces (≤ 64).
+Recognized document(std::string_view t, const LabelOptions& o) {
+  for (const std::string& p : o.document_prefixes) {
+    const std::string prefix = text::upper(p);
+    if (prefix.empty() || !text::starts_with_ci(t, prefix)) continue;
     const auto v = t.substr(prefix.size());
     bool ok = !v.empty() && v.size() <= text::kMaxQuote;
     for (char c : v) ok = ok && c > ' ' && c < 0x7F;
@@ -93,8 +98,20 @@ Recognized document(std::string_view t) {
 
 // Bins and LOC:<code>. External parties ("@customer") are not labels: stock
 // leaves for a party only through the workflow that means it (ship, …).
-Recognized location(std::string_view t) {
+Recognized location(std::string_view t, const LabelOptions& o) {
   if (t.front() == '@') return std::nullopt;
+  if (!o.bin_regex.empty() && !text::starts_with_ci(t, "LOC:")) {
+    if (t.size() > text::kMaxCodeLength) return std::nullopt;
+    try {
+      const std::regex re(o.bin_regex, std::regex::ECMAScript | std::regex::icase);
+      if (!std::regex_match(t.begin(), t.end(), re)) return std::nullopt;
+    } catch (const std::exception& e) {
+      return Result<Label>(make_error("bad_options", std::string("bin_regex: ") + e.what()));
+    }
+    Label l = make(LabelKind::location, text::upper(t));
+    l.location.code = l.value;
+    return l;
+  }
   auto loc = Location::parse(t);
   if (!loc) {
     if (text::starts_with_ci(t, "LOC:")) return Result<Label>(unknown(t, "bad location label"));
@@ -106,7 +123,7 @@ Recognized location(std::string_view t) {
 }
 
 // Digits only: GTIN-8/12/13/14 (item) or an 18-digit SSCC (container).
-Recognized digits(std::string_view t) {
+Recognized digits(std::string_view t, const LabelOptions& /*o*/) {
   if (!text::all_digits(t)) return std::nullopt;
   const auto n = t.size();
   const bool sscc = n == 18;
@@ -120,16 +137,85 @@ Recognized digits(std::string_view t) {
   return l;
 }
 
-constexpr std::array<Recognizer, 6> kRecognizers = {badge, command, tote, document, location, digits};
+// Parsed GS1 data → Label (see label.hpp for the mapping).
+Result<Label> from_gs1(Result<Gs1Data> parsed) {
+  if (!parsed) return parsed.error();
+  Gs1Data& d = *parsed;
+  auto raw = [&](std::string_view ai) -> std::string {
+    const auto* e = d.find(ai);
+    return e != nullptr ? e->raw : std::string();
+  };
+  Label l;
+  if (const auto* e = d.find("01"); e != nullptr)
+    l.item.gtin = e->raw;
+  else if (const auto* c = d.find("02"); c != nullptr)
+    l.item.gtin = c->raw;
+  l.item.lot = raw("10");
+  if (const auto* e = d.find("17"); e != nullptr && e->date_iso) l.item.expiry = *e->date_iso;
+  l.item.serial = raw("21");
+  if (const auto* e = d.find("37"); e != nullptr && e->integer) l.number = *e->integer;
+  if (const auto* e = d.find("00"); e != nullptr) {
+    l.kind = LabelKind::container;
+    l.value = e->raw;
+  } else if (const auto* g = d.find("414"); g != nullptr) {
+    l.kind = LabelKind::location;
+    const auto ext = raw("254");
+    l.location.code = ext.empty() ? g->raw : text::upper(ext);
+    l.value = l.location.code;
+  } else if (!l.item.gtin.empty()) {
+    l.kind = LabelKind::item;
+    l.value = l.item.gtin;
+  } else {
+    return make_error("unknown_label", "GS1 data \"" + text::quote(d.to_hri()) +
+                                           "\" has no item, SSCC or location key (AI 01, 02, 00 or 414)");
+  }
+  l.gs1 = std::move(d);
+  return l;
+}
+
+// Element strings typed on a keyboard wedge start with a key AI. Digits-only
+// texts of GTIN/SSCC length are left to `digits`.
+bool wedge_element_string(std::string_view t, const LabelOptions& o) {
+  if (!text::is_digit(t.front())) return false;
+  const auto n = t.size();
+  if (text::all_digits(t) && (n == 8 || n == 12 || n == 13 || n == 14 || n == 18)) return false;
+  if (t.find('\x1D') != std::string_view::npos) return true;
+  for (const auto& sub : o.gs1.gs_substitutes)
+    if (!sub.empty() && t.find(sub) != std::string_view::npos && n > 2) return true;
+  for (std::string_view key : {"00", "01", "02", "253", "414", "8003", "8004"})
+    if (t.starts_with(key) && n > key.size() + 1) return true;
+  return false;
+}
+
+// GS1 HRI "(01)…", Digital Link URIs and wedge element strings.
+Recognized gs1_data(std::string_view t, const LabelOptions& o) {
+  if (t.size() >= 4 && t.front() == '(' && text::is_digit(t[1])) return from_gs1(parse_hri(t, o.gs1));
+  if (looks_like_digital_link(t)) return from_gs1(parse_digital_link(t, o.gs1));
+  if (wedge_element_string(t, o)) return from_gs1(parse_element_string(t, o.gs1));
+  return std::nullopt;
+}
+
+constexpr std::array<Recognizer, 7> kRecognizers = {badge, command, tote, document, gs1_data, location, digits};
 
 }  // namespace
 
-Result<Label> classify(std::string_view raw) {
-  const auto t = text::trim(raw);
+Result<Label> classify(std::string_view raw, const LabelOptions& options) {
+  auto t = text::trim(raw);
   if (t.empty()) return make_error("empty_scan", "the scan is empty");
+  const auto sym = split_symbology(t);
+  if (sym.gs1 || sym.gtin) return from_gs1(parse_gs1(t, options.gs1));
+  if (!sym.id.empty()) {
+    t = text::trim(sym.rest);
+    if (t.empty()) return make_error("empty_scan", "the scan is empty after its symbology identifier");
+  }
   for (Recognizer r : kRecognizers)
-    if (auto got = r(t)) return std::move(*got);
+    if (auto got = r(t, options)) return std::move(*got);
   return unknown(t);
+}
+
+Result<Label> classify(std::string_view raw) {
+  static const LabelOptions kDefaults;
+  return classify(raw, kDefaults);
 }
 
 std::string_view to_string(LabelKind k) {

@@ -1,13 +1,18 @@
-// Classification of one scan's text into what it means, using the default
-// label grammar of docs/DOMAIN.md (OP:, CMD:, bins, LOC:, TOTE:, PO:/ASN:/
-// ORD:/TASK:, GTINs). Pure; no I/O.
+// Classification of one scan's text into what it means, using the label
+// grammar of docs/DOMAIN.md (OP:, CMD:, bins, LOC:, TOTE:, PO:/ASN:/ORD:/
+// TASK:, GTINs, GS1 element strings / HRI / Digital Link). The grammar is
+// configurable per site through LabelOptions; the defaults are the design's.
+// Pure; no I/O; never throws.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tally/scanner/domain.hpp"
+#include "tally/scanner/gs1.hpp"
 #include "tally/scanner/result.hpp"
 
 namespace tally::scanner {
@@ -22,6 +27,10 @@ enum class LabelKind : std::uint8_t {
   document,        // PO:/ASN:/ORD:/TASK:   value = "PO:4500012" (kept whole)
   item,            // GTIN-8/12/13/14       item set (gtin 14 digits)
 };
+// GS1 data classifies as: (00) SSCC -> container, value = the 18 digits;
+// (414) -> location, code = the (254) extension upper-cased, else the GLN;
+// (01) or (02) -> item {gtin, lot (10), expiry (17, ISO), serial (21)},
+// number = count (37) or 0. Label::gs1 holds every element either way.
 
 struct Label {
   LabelKind kind{};
@@ -29,11 +38,30 @@ struct Label {
   std::int64_t number = 0;
   Location location;
   Item item;
+  std::optional<Gs1Data> gs1;  // set when the scan was GS1 data
+};
+
+// A site's label grammar. Defaults = docs/DOMAIN.md.
+struct LabelOptions {
+  // ECMAScript regex a bin must match in full (case-insensitive); empty =
+  // the default <zone>-<aisle>-<rack>-<level> grammar. LOC:<code> always works.
+  std::string bin_regex;
+  // Document label prefixes, matched case-insensitively, kept upper-cased.
+  std::vector<std::string> document_prefixes{"PO:", "ASN:", "ORD:", "TASK:"};
+  // GS substitutes, unknown-AI policy, century reference year.
+  Gs1Options gs1;
 };
 
 // Error codes: "empty_scan", "unknown_label", "bad_check_digit",
-// "bad_command", "bad_quantity".
-Result<Label> classify(std::string_view text);
+// "bad_command", "bad_quantity"; for GS1 data also "bad_gs1", "unknown_ai",
+// "gs1_ambiguous", "bad_digital_link" (see gs1.hpp); "bad_options" for a
+// bin_regex that does not compile.
+//
+// A symbology identifier prefix ("]C1", "]Q1", …) is understood first: GS1
+// ones (]C1 ]e0 ]d2 ]Q3 ]J1) and EAN/UPC/ITF (]E0 ]E4 ]I0 ]I1) make the
+// content GS1 data; any other is stripped and the rest classified.
+Result<Label> classify(std::string_view text, const LabelOptions& options);
+Result<Label> classify(std::string_view text);  // default LabelOptions
 
 std::string_view to_string(LabelKind k);
 

@@ -1,0 +1,247 @@
+// Frame decoding strategy on top of the ZXing adapter; see decode.hpp.
+#include "tally/scanner/decode.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <vector>
+
+#include "zxing_adapter.hpp"
+
+namespace tally::scanner {
+
+namespace {
+
+using detail::LumView;
+using detail::ZxSettings;
+
+bool contains(const std::vector<Symbol>& found, const Symbol& s) {
+  return std::any_of(found.begin(), found.end(),
+                     [&](const Symbol& f) { return f.format == s.format && f.text == s.text; });
+}
+
+// Copies a luminance view into a tight buffer (1 byte per pixel).
+std::vector<std::uint8_t> copy_lum(const LumView& v) {
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(v.width) * static_cast<std::size_t>(v.height));
+  for (int y = 0; y < v.height; ++y) {
+    const std::uint8_t* row = v.data + static_cast<std::ptrdiff_t>(y) * v.row_stride;
+    std::uint8_t* dst = out.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(v.width);
+    if (v.pix_stride == 1) {
+      std::copy(row, row + v.width, dst);
+    } else {
+      for (int x = 0; x < v.width; ++x) dst[x] = row[static_cast<std::ptrdiff_t>(x) * v.pix_stride];
+    }
+  }
+  return out;
+}
+
+// Paints over a found linear symbol so the next single-symbol read finds
+// another one. ZXing reports a linear symbol's position as the span of the
+// scan lines that read it, which may be thin: the box is widened across the
+// bars by `spread` times the symbol's length (each side).
+void mask_symbol(std::vector<std::uint8_t>& pixels, int width, int height, const Symbol& s, double spread) {
+  int x0 = s.position[0].x, x1 = x0, y0 = s.position[0].y, y1 = y0;
+  for (const Point& p : s.position) {
+    x0 = std::min(x0, p.x);
+    x1 = std::max(x1, p.x);
+    y0 = std::min(y0, p.y);
+    y1 = std::max(y1, p.y);
+  }
+  const int grow = static_cast<int>(spread * std::max(x1 - x0, y1 - y0));
+  const int pad = 8;
+  if (x1 - x0 >= y1 - y0) {  // bars run top-down: widen vertically
+    y0 -= grow;
+    y1 += grow;
+  } else {
+    x0 -= grow;
+    x1 += grow;
+  }
+  x0 = std::max(0, x0 - pad);
+  y0 = std::max(0, y0 - pad);
+  x1 = std::min(width - 1, x1 + pad);
+  y1 = std::min(height - 1, y1 + pad);
+  for (int y = y0; y <= y1; ++y) {
+    std::uint8_t* row = pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(width);
+    std::fill(row + x0, row + x1 + 1, std::uint8_t{255});
+  }
+}
+
+// One pass: matrix symbols in one multi-symbol read, linear symbols one at a
+// time (ZXing 1.4 cannot safely read several linear symbols in one call).
+void read_pass(const LumView& view, SymbologySet formats, ZxSettings settings, int max_symbols,
+               std::vector<Symbol>& found) {
+  const SymbologySet matrix = formats & detail::matrix_symbologies();
+  const SymbologySet linear = formats & detail::linear_symbologies();
+  if (matrix != 0) {
+    settings.formats = matrix;
+    settings.max_symbols = max_symbols;
+    for (Symbol& s : detail::zxing_read(view, settings)) {
+      if (static_cast<int>(found.size()) < max_symbols && !contains(found, s)) found.push_back(std::move(s));
+    }
+  }
+  if (linear == 0 || static_cast<int>(found.size()) >= max_symbols) return;
+  settings.formats = linear;
+  settings.max_symbols = 1;
+  // One symbol per read; each one found is masked and the frame read again.
+  // A symbol read a second time (on scan lines the mask missed, or found by
+  // an earlier pass) is masked wider. The number of reads is bounded.
+  std::vector<std::uint8_t> masked;  // copied only when a second read is wanted
+  LumView current = view;
+  const int max_reads = max_symbols + 6;
+  double spread = 0.15;
+  for (int reads = 0; reads < max_reads; ++reads) {
+    std::vector<Symbol> next = detail::zxing_read(current, settings);
+    if (next.empty()) return;
+    Symbol s = std::move(next.front());
+    if (contains(found, s)) {
+      spread *= 2;
+    } else {
+      found.push_back(s);
+      spread = 0.15;
+      if (static_cast<int>(found.size()) >= max_symbols) return;
+    }
+    if (masked.empty()) masked = copy_lum(view);
+    mask_symbol(masked, view.width, view.height, s, spread);
+    current = LumView{masked.data(), view.width, view.height, view.width, 1};
+  }
+}
+
+// A 2x bilinear upscale of a luminance view (tight, 1 byte per pixel).
+std::vector<std::uint8_t> upscale2(const LumView& v) {
+  const int w2 = v.width * 2;
+  const int h2 = v.height * 2;
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(w2) * static_cast<std::size_t>(h2));
+  auto at = [&](int x, int y) {
+    return static_cast<int>(v.data[static_cast<std::ptrdiff_t>(y) * v.row_stride + static_cast<std::ptrdiff_t>(x) * v.pix_stride]);
+  };
+  for (int y = 0; y < h2; ++y) {
+    // Source coordinate (y - 0.5) / 2 in quarter steps: rows y0, y1 weighted (4 - fy) : fy.
+    const int sy4 = std::max(0, 2 * y - 1);
+    const int y0 = std::min(sy4 / 4, v.height - 1);
+    const int y1 = std::min(y0 + 1, v.height - 1);
+    const int fy = sy4 % 4;
+    for (int x = 0; x < w2; ++x) {
+      const int sx4 = std::max(0, 2 * x - 1);
+      const int x0 = std::min(sx4 / 4, v.width - 1);
+      const int x1 = std::min(x0 + 1, v.width - 1);
+      const int fx = sx4 % 4;
+      const int top = at(x0, y0) * (4 - fx) + at(x1, y0) * fx;
+      const int bottom = at(x0, y1) * (4 - fx) + at(x1, y1) * fx;
+      out[static_cast<std::size_t>(y) * static_cast<std::size_t>(w2) + static_cast<std::size_t>(x)] =
+          static_cast<std::uint8_t>((top * (4 - fy) + bottom * fy + 8) / 16);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int bytes_per_pixel(PixelFormat fmt) { return fmt == PixelFormat::yuyv ? 2 : 1; }
+
+std::size_t frame_span(const Frame& frame) {
+  const int bpp = bytes_per_pixel(frame.fmt);
+  const std::size_t row = static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(bpp);
+  const std::size_t stride = frame.stride == 0 ? row : static_cast<std::size_t>(frame.stride);
+  return stride * static_cast<std::size_t>(frame.height - 1) + row;
+}
+
+Result<void> validate_frame(const Frame& frame) {
+  if (frame.data == nullptr) return make_error("bad_frame", "frame has no pixel data");
+  if (frame.fmt != PixelFormat::grey && frame.fmt != PixelFormat::yuyv) {
+    return make_error("bad_frame", "unknown pixel format");
+  }
+  if (frame.width <= 0 || frame.height <= 0) return make_error("bad_frame", "frame width and height must be positive");
+  if (frame.width > kMaxFrameSide || frame.height > kMaxFrameSide ||
+      static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(frame.height) > kMaxFramePixels) {
+    return make_error("bad_frame", "frame too large: " + std::to_string(frame.width) + "x" +
+                                       std::to_string(frame.height) + " (max " + std::to_string(kMaxFrameSide) +
+                                       " per side, " + std::to_string(kMaxFramePixels) + " pixels)");
+  }
+  if (frame.fmt == PixelFormat::yuyv && frame.width % 2 != 0) {
+    return make_error("bad_frame", "yuyv frame width must be even");
+  }
+  if (frame.stride != 0 && frame.stride < frame.width * bytes_per_pixel(frame.fmt)) {
+    return make_error("bad_frame", "stride smaller than one row");
+  }
+  return {};
+}
+
+Result<SymbologySet> parse_symbologies(std::string_view names) {
+  auto norm = [](std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '-' || c == '_' || c == ' ') continue;
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    return out;
+  };
+  SymbologySet set = 0;
+  std::size_t i = 0;
+  while (i <= names.size()) {
+    const std::size_t end = names.find_first_of(",| ", i);
+    const std::string_view token = names.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i);
+    if (!token.empty()) {
+      const std::string want = norm(token);
+      bool known = false;
+      for (const auto& [name, bit] : detail::all_symbologies()) {
+        if (norm(name) == want) {
+          set |= bit;
+          known = true;
+        }
+      }
+      if (!known) return make_error("bad_format", "unknown barcode format: " + std::string(token));
+    }
+    if (end == std::string_view::npos) break;
+    i = end + 1;
+  }
+  return set;
+}
+
+Result<std::vector<Symbol>> decode(const Frame& frame, const DecodeOptions& options) {
+  if (auto ok = validate_frame(frame); !ok) return ok.error();
+  if (options.max_symbols < 1 || options.max_symbols > 255) {
+    return make_error("bad_options", "max_symbols must be 1..255");
+  }
+  if (options.downscale_threshold < 0) return make_error("bad_options", "downscale_threshold must be >= 0");
+  const int bpp = bytes_per_pixel(frame.fmt);
+  // YUYV: Y0 U Y1 V — luminance is every other byte, read in place.
+  const LumView view{frame.data, frame.width, frame.height,
+                     frame.stride == 0 ? frame.width * bpp : frame.stride, bpp};
+  const SymbologySet formats = options.formats == 0
+                                   ? (detail::linear_symbologies() | detail::matrix_symbologies())
+                                   : options.formats;
+  std::vector<Symbol> found;
+  try {
+    ZxSettings fast;  // no try-harder, no rotation, no downscale
+    read_pass(view, formats, fast, options.max_symbols, found);
+    if (options.try_harder_fallback && (found.empty() || options.exhaustive)) {
+      ZxSettings slow;
+      slow.try_harder = true;
+      slow.try_rotate = true;
+      slow.try_downscale = options.downscale_threshold > 0;
+      slow.downscale_threshold = options.downscale_threshold;
+      read_pass(view, formats, slow, options.max_symbols, found);
+    }
+    if (found.empty() && options.try_harder_fallback && options.upscale_fallback_max_pixels > 0 &&
+        static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(frame.height) <=
+            static_cast<std::size_t>(options.upscale_fallback_max_pixels)) {
+      // Last resort: thin bars (downscaled, blurred) read better at 2x.
+      const std::vector<std::uint8_t> up = upscale2(view);
+      const LumView uv{up.data(), view.width * 2, view.height * 2, view.width * 2, 1};
+      ZxSettings rescue;
+      rescue.try_harder = true;
+      rescue.try_rotate = true;
+      std::vector<Symbol> big;
+      read_pass(uv, formats, rescue, options.max_symbols, big);
+      for (Symbol& s : big) {
+        for (Point& p : s.position) p = Point{p.x / 2, p.y / 2};
+        found.push_back(std::move(s));
+      }
+    }
+  } catch (const std::exception& e) {
+    return make_error("decode_failed", std::string("decoder error: ") + e.what());
+  }
+  return found;
+}
+
+}  // namespace tally::scanner

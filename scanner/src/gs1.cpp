@@ -1,0 +1,718 @@
+// GS1 element strings, HRI and Digital Link → Gs1Data (see gs1.hpp).
+//
+// One validator (make_element) turns an (AI, data) pair into a typed
+// Gs1Element whatever form it came from; the three front ends only find the
+// pairs. Offsets in messages are byte offsets into the text the caller gave.
+#include "tally/scanner/gs1.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "gs1_table.hpp"
+#include "text.hpp"
+
+namespace tally::scanner {
+
+namespace {
+
+using gs1::AiSpec;
+using gs1::Kind;
+
+constexpr char kGS = '\x1D';
+constexpr std::size_t kMaxText = 4096;  // longer than any GS1 symbol holds
+constexpr std::string_view kCset82 =
+    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+bool cset82(char c) { return c != '\0' && kCset82.find(c) != std::string_view::npos; }
+
+std::string where(std::string_view ai, std::size_t off) {
+  return "AI " + std::string(ai) + " at offset " + std::to_string(off) + ": ";
+}
+
+Error fail(std::string code, std::string_view ai, std::size_t off, const std::string& what) {
+  return make_error(std::move(code), where(ai, off) + what);
+}
+
+std::string show_char(char c) {
+  if (c > ' ' && c < 0x7F) return std::string("'") + c + "'";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const auto u = static_cast<unsigned char>(c);
+  return std::string("byte 0x") + kHex[u >> 4] + kHex[u & 0xF];
+}
+
+int two(std::string_view s, std::size_t i) { return (s[i] - '0') * 10 + (s[i + 1] - '0'); }
+
+bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int days_in_month(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && leap(y) ? 29 : kDays[m - 1];
+}
+
+int current_year() {
+  const std::time_t now = std::time(nullptr);
+  // Civil year from days since 1970-01-01 (H. Hinnant's algorithm).
+  const long long z = static_cast<long long>(now) / 86400 + 719468;
+  const long long era = (z >= 0 ? z : z - 146096) / 146097;
+  const long long doe = z - era * 146097;
+  const long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const long long mp = (5 * doy + 2) / 153;
+  const long long m = mp < 10 ? mp + 3 : mp - 9;
+  return static_cast<int>(yoe + era * 400 + (m <= 2 ? 1 : 0));
+}
+
+// GS1 General Specifications §7.12: YY minus the reference year's YY in
+// 51..99 is the previous century, in -99..-50 the next one, else the same
+// (so a year is at most 50 years ahead or 49 behind the reference year).
+int full_year(int yy, int ref) {
+  const int cur = ref % 100;
+  const int century = ref - cur;
+  const int diff = yy - cur;
+  if (diff >= 51) return century - 100 + yy;
+  if (diff <= -50) return century + 100 + yy;
+  return century + yy;
+}
+
+std::string pad(int v, int width) {
+  std::string s = std::to_string(v);
+  if (static_cast<int>(s.size()) < width) s.insert(0, static_cast<std::size_t>(width) - s.size(), '0');
+  return s;
+}
+
+struct Ctx {
+  std::string_view ai;
+  std::size_t off;       // of the AI
+  std::size_t data_off;  // of the data
+  int ref_year;
+};
+
+// YYMMDD at d[0..6) → ISO date; DD = 00 is the last day of the month when dd0.
+Result<std::string> date6(const Ctx& c, std::string_view d, bool dd0) {
+  const int yy = two(d, 0);
+  const int mm = two(d, 2);
+  const int dd = two(d, 4);
+  if (mm < 1 || mm > 12) return fail("bad_gs1", c.ai, c.off, "month " + pad(mm, 2));
+  const int y = full_year(yy, c.ref_year);
+  const int last = days_in_month(y, mm);
+  int day = dd;
+  if (dd == 0) {
+    if (!dd0) return fail("bad_gs1", c.ai, c.off, "day 00");
+    day = last;
+  } else if (dd > last) {
+    return fail("bad_gs1", c.ai, c.off, "day " + pad(dd, 2) + " of " + pad(y, 4) + "-" + pad(mm, 2));
+  }
+  return pad(y, 4) + "-" + pad(mm, 2) + "-" + pad(day, 2);
+}
+
+std::string place_decimal(std::string_view d, int n) {
+  std::string digits(d);
+  const auto un = static_cast<std::size_t>(n);
+  if (digits.size() <= un) digits.insert(0, un + 1 - digits.size(), '0');
+  std::string whole = digits.substr(0, digits.size() - un);
+  const auto nz = whole.find_first_not_of('0');
+  whole = nz == std::string::npos ? "0" : whole.substr(nz);
+  if (n == 0) return whole;
+  return whole + "." + digits.substr(digits.size() - un);
+}
+
+std::optional<Error> need_digits(const Ctx& c, std::string_view d, std::size_t from = 0) {
+  for (std::size_t i = from; i < d.size(); ++i)
+    if (!text::is_digit(d[i]))
+      return fail("bad_gs1", c.ai, c.off,
+                  show_char(d[i]) + " at offset " + std::to_string(c.data_off + i) + " where a digit is required");
+  return std::nullopt;
+}
+
+std::optional<Error> need_cset82(const Ctx& c, std::string_view d, std::size_t from = 0) {
+  for (std::size_t i = from; i < d.size(); ++i)
+    if (!cset82(d[i]))
+      return fail("bad_gs1", c.ai, c.off,
+                  show_char(d[i]) + " at offset " + std::to_string(c.data_off + i) + " is not in GS1 CSET 82");
+  return std::nullopt;
+}
+
+std::optional<Error> need_csum(const Ctx& c, std::string_view digits) {
+  if (text::gs1_check_digit_ok(digits)) return std::nullopt;
+  int sum = 0;
+  bool three = true;
+  for (std::size_t i = digits.size() - 1; i-- > 0;) {
+    const int v = digits[i] - '0';
+    sum += three ? 3 * v : v;
+    three = !three;
+  }
+  const int expect = (10 - sum % 10) % 10;
+  return fail("bad_check_digit", c.ai, c.off,
+              "check digit of " + std::string(digits) + " is " + digits.back() + ", expected " +
+                  std::to_string(expect));
+}
+
+// Validates `data` for `spec` (or an unknown AI when spec is null) and fills
+// in the typed fields.
+Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::string_view data, const Ctx& c) {
+  Gs1Element e;
+  e.ai = std::string(ai);
+  e.raw = std::string(data);
+  e.offset = c.off;
+  if (spec == nullptr) {
+    e.known = false;
+    if (data.empty()) return fail("bad_gs1", ai, c.off, "no data");
+    if (data.size() > 90) return fail("bad_gs1", ai, c.off, std::to_string(data.size()) + " characters, at most 90");
+    if (auto err = need_cset82(c, data)) return *err;
+    return e;
+  }
+  e.title = std::string(spec->title);
+  e.unit = std::string(spec->unit);
+  const std::size_t len = data.size();
+  if (len < spec->min || len > spec->max) {
+    std::string what;
+    if (spec->min == spec->max)
+      what = std::to_string(spec->min) + " characters expected, " + std::to_string(len) + " found";
+    else if (len == 0)
+      what = "no data";
+    else if (len < spec->min)
+      what = std::to_string(len) + " characters, at least " + std::to_string(spec->min);
+    else
+      what = std::to_string(len) + " characters, at most " + std::to_string(spec->max) +
+             (spec->predefined ? "" : " (a missing GS separator?)");
+    return fail("bad_gs1", ai, c.off, what);
+  }
+  const int n = ai.size() == 4 ? ai[3] - '0' : 0;
+  switch (spec->kind) {
+    case Kind::digits:
+      if (auto err = need_digits(c, data)) return *err;
+      break;
+    case Kind::digits_csum:
+      if (auto err = need_digits(c, data)) return *err;
+      if (auto err = need_csum(c, data)) return *err;
+      break;
+    case Kind::text:
+      if (auto err = need_cset82(c, data)) return *err;
+      break;
+    case Kind::date: {
+      if (auto err = need_digits(c, data)) return *err;
+      auto d = date6(c, data, true);
+      if (!d) return d.error();
+      e.date_iso = std::move(*d);
+      break;
+    }
+    case Kind::datetime: {
+      if (auto err = need_digits(c, data)) return *err;
+      if (len % 2 != 0) return fail("bad_gs1", ai, c.off, "incomplete time (" + std::to_string(len) + " digits)");
+      auto d = date6(c, data, false);
+      if (!d) return d.error();
+      std::string iso = std::move(*d);
+      const int hh = two(data, 6);
+      if (hh > 23) return fail("bad_gs1", ai, c.off, "hour " + pad(hh, 2));
+      iso += "T" + pad(hh, 2);
+      if (len >= 10) {
+        const int mi = two(data, 8);
+        if (mi > 59) return fail("bad_gs1", ai, c.off, "minute " + pad(mi, 2));
+        iso += ":" + pad(mi, 2);
+      }
+      if (len >= 12) {
+        const int ss = two(data, 10);
+        if (ss > 59) return fail("bad_gs1", ai, c.off, "second " + pad(ss, 2));
+        iso += ":" + pad(ss, 2);
+      }
+      e.date_iso = std::move(iso);
+      break;
+    }
+    case Kind::measure:
+    case Kind::amount:
+      if (n > spec->max_n)
+        return fail("bad_gs1", ai, c.off, "decimal point indicator " + std::to_string(n) + " is over " +
+                                              std::to_string(spec->max_n));
+      if (auto err = need_digits(c, data)) return *err;
+      e.decimal = place_decimal(data, n);
+      break;
+    case Kind::amount_iso:
+      if (auto err = need_digits(c, data)) return *err;
+      e.unit = std::string(data.substr(0, 3));
+      e.decimal = place_decimal(data.substr(3), n);
+      break;
+    case Kind::count: {
+      if (auto err = need_digits(c, data)) return *err;
+      std::int64_t v = 0;
+      std::from_chars(data.data(), data.data() + data.size(), v);  // <= 8 digits: fits
+      e.integer = v;
+      break;
+    }
+    case Kind::gdti:
+    case Kind::grai: {
+      const std::size_t key = spec->kind == Kind::grai ? 14 : 13;
+      if (auto err = need_digits(c, data.substr(0, key))) return *err;
+      if (spec->kind == Kind::grai && data[0] != '0')
+        return fail("bad_gs1", ai, c.off, "the first digit must be 0");
+      if (auto err = need_csum(c, data.substr(key - 13, 13))) return *err;
+      if (auto err = need_cset82(c, data, key)) return *err;
+      break;
+    }
+    case Kind::gcn:
+      if (auto err = need_digits(c, data)) return *err;
+      if (auto err = need_csum(c, data.substr(0, 13))) return *err;
+      break;
+    case Kind::country:
+      if (auto err = need_digits(c, data)) return *err;
+      break;
+    case Kind::post_iso:
+      if (auto err = need_digits(c, data.substr(0, 3))) return *err;
+      if (auto err = need_cset82(c, data, 3)) return *err;
+      break;
+    case Kind::itip:
+      if (auto err = need_digits(c, data)) return *err;
+      if (auto err = need_csum(c, data.substr(0, 14))) return *err;
+      break;
+  }
+  return e;
+}
+
+// "31nn" matches "3103"; "02" matches "02".
+bool ai_matches(std::string_view pattern, std::string_view ai) {
+  if (pattern.size() != ai.size()) return false;
+  for (std::size_t i = 0; i < ai.size(); ++i)
+    if (pattern[i] != 'n' && pattern[i] != ai[i]) return false;
+  return true;
+}
+
+template <typename F>
+void split(std::string_view s, char sep, F&& f) {
+  std::size_t b = 0;
+  while (b <= s.size()) {
+    auto e = s.find(sep, b);
+    if (e == std::string_view::npos) e = s.size();
+    if (e > b) f(s.substr(b, e - b));
+    b = e + 1;
+  }
+}
+
+// Duplicates (error when the values differ), then the Syntax Dictionary's
+// req= and ex= rules as warnings.
+std::optional<Error> lint(Gs1Data& d) {
+  auto& els = d.elements;
+  std::set<std::string> seen;
+  auto warn = [&](std::string w) {
+    if (seen.insert(w).second) d.warnings.push_back(std::move(w));
+  };
+  for (std::size_t i = 0; i < els.size(); ++i)
+    for (std::size_t j = i + 1; j < els.size(); ++j) {
+      if (els[i].ai != els[j].ai) continue;
+      if (els[i].raw != els[j].raw)
+        return fail("bad_gs1", els[j].ai, els[j].offset, "repeated with a different value");
+      warn("AI " + els[i].ai + " appears more than once");
+    }
+  for (const auto& e : els) {
+    const AiSpec* spec = e.known ? gs1::find_ai(e.ai) : nullptr;
+    if (spec == nullptr) continue;
+    split(spec->req, ' ', [&](std::string_view group) {
+      bool ok = false;
+      std::string names;
+      split(group, ',', [&](std::string_view alt) {
+        for (const auto& o : els)
+          if (&o != &e && ai_matches(alt, o.ai)) ok = true;
+        names += (names.empty() ? "" : ", ") + std::string(alt);
+      });
+      if (!ok)
+        warn("AI " + e.ai + " requires " + (names.find(',') == std::string::npos ? "AI " : "one of AI ") + names);
+    });
+    auto exclusive = [&](const Gs1Element& o) {
+      const auto& a = e.ai < o.ai ? e.ai : o.ai;
+      const auto& b = e.ai < o.ai ? o.ai : e.ai;
+      warn("AI " + a + " and AI " + b + " are mutually exclusive");
+    };
+    split(spec->ex, ',', [&](std::string_view alt) {
+      for (const auto& o : els)
+        if (&o != &e && o.ai != e.ai && ai_matches(alt, o.ai)) exclusive(o);
+    });
+    if (spec->family)  // 3102 with 3103: one measure of a kind
+      for (const auto& o : els)
+        if (&o != &e && o.ai != e.ai && o.ai.size() == 4 && o.ai.compare(0, 3, spec->ai) == 0) exclusive(o);
+  }
+  return std::nullopt;
+}
+
+int ref_year(const Gs1Options& o) { return o.reference_year > 0 ? o.reference_year : current_year(); }
+
+// ---- element strings -------------------------------------------------------
+
+struct EsParser {
+  std::string_view s;
+  const Gs1Options& o;
+  int year;
+
+  std::size_t sep_len(std::size_t p) const {
+    if (s[p] == kGS) return 1;
+    for (const auto& sub : o.gs_substitutes)
+      if (!sub.empty() && s.substr(p).starts_with(sub)) return sub.size();
+    return 0;
+  }
+
+  bool has_separator(std::size_t from) const {
+    for (std::size_t p = from; p < s.size(); ++p)
+      if (sep_len(p) != 0) return true;
+    return false;
+  }
+
+  // Parses s[p…]. strict: known AIs only and no ambiguity probing (used to
+  // test whether a tail could be read as more AIs). may_have_lost_gs: probe
+  // a variable-length field that runs to the end.
+  Result<std::vector<Gs1Element>> run(std::size_t p, bool strict, bool may_have_lost_gs,
+                                      std::vector<std::string>* warnings) const {
+    std::vector<Gs1Element> out;
+    const std::size_t n = s.size();
+    while (true) {
+      while (p < n && sep_len(p) != 0) p += sep_len(p);
+      if (p >= n) break;
+      std::size_t ai_len = 0;
+      const AiSpec* spec = gs1::lookup(s.substr(p), ai_len);
+      if (spec == nullptr) {
+        std::size_t k = p;
+        while (k < n && k - p < 4 && text::is_digit(s[k])) ++k;
+        if (k - p < 2)
+          return make_error("bad_gs1", "offset " + std::to_string(p) + ": expected an AI (2 to 4 digits), found " +
+                                           (p < n ? show_char(s[p]) : std::string("the end")));
+        ai_len = gs1::unknown_ai_length(s.substr(p));
+        if (p + ai_len > n || k - p < ai_len) ai_len = k - p;
+        const auto ai = s.substr(p, ai_len);
+        if (strict || o.unknown_ai == UnknownAiPolicy::error)
+          return fail("unknown_ai", ai, p, "unknown AI");
+        std::size_t r = p + ai_len;
+        while (r < n && sep_len(r) == 0) ++r;
+        const Ctx c{ai, p, p + ai_len, year};
+        auto el = make_element(nullptr, ai, s.substr(p + ai_len, r - p - ai_len), c);
+        if (!el) return el.error();
+        if (warnings != nullptr)
+          warnings->push_back("unknown AI " + std::string(ai) + " at offset " + std::to_string(p) +
+                              ": kept as raw data up to the next GS");
+        out.push_back(std::move(*el));
+        p = r;
+        continue;
+      }
+      const auto ai = s.substr(p, ai_len);
+      const std::size_t q = p + ai_len;
+      const Ctx c{ai, p, q, year};
+      std::size_t r = q;
+      if (spec->min == spec->max) {
+        if (q + spec->max > n)
+          return fail("bad_gs1", ai, p,
+                      std::to_string(spec->max) + " characters expected, " + std::to_string(n - q) + " found");
+        r = q + spec->max;
+      } else {
+        while (r < n && sep_len(r) == 0) ++r;
+      }
+      auto el = make_element(spec, ai, s.substr(q, r - q), c);
+      if (!el) return el.error();
+      // GS may have been lost: the field ran to the end. If its tail reads
+      // as further (known, non-internal) AIs, refuse to guess.
+      if (spec->min != spec->max && r == n && may_have_lost_gs && !strict) {
+        for (std::size_t k = q + 1; k + 1 < n; ++k) {
+          auto tail = run(k, true, false, nullptr);
+          if (tail && !tail->empty() && (tail->front().ai.size() != 2 || tail->front().ai[0] != '9'))
+            return fail("gs1_ambiguous", ai, p,
+                        "no GS separator: the data could end at offset " + std::to_string(k) + " before AI " +
+                            tail->front().ai + "; scan with GS (FNC1) or a GS substitute");
+        }
+      }
+      out.push_back(std::move(*el));
+      p = r;
+    }
+    return out;
+  }
+};
+
+Result<Gs1Data> element_string(std::string_view text, std::size_t begin, std::string_view sym,
+                               const Gs1Options& o) {
+  Gs1Data d;
+  d.source_form = "element_string";
+  d.symbology = std::string(sym);
+  const EsParser parser{text, o, ref_year(o)};
+  const bool lost = sym.empty() && !parser.has_separator(begin);
+  auto els = parser.run(begin, false, lost, &d.warnings);
+  if (!els) return els.error();
+  if (els->empty()) return make_error("bad_gs1", "offset " + std::to_string(begin) + ": no GS1 data");
+  d.elements = std::move(*els);
+  if (auto err = lint(d)) return *err;
+  return d;
+}
+
+// ---- HRI ----------------------------------------------------------------
+
+// "(" + 2–4 digits + ")" at p? Returns the AI length or 0.
+std::size_t hri_ai_at(std::string_view s, std::size_t p) {
+  if (p >= s.size() || s[p] != '(') return 0;
+  std::size_t k = p + 1;
+  while (k < s.size() && text::is_digit(s[k]) && k - p - 1 < 4) ++k;
+  const std::size_t len = k - p - 1;
+  if (len < 2 || k >= s.size() || s[k] != ')') return 0;
+  return len;
+}
+
+// ---- Digital Link -------------------------------------------------------
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+Result<std::string> percent_decode(std::string_view s, std::size_t off) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    const int h = i + 2 < s.size() ? hex(s[i + 1]) : -1;
+    const int l = h >= 0 ? hex(s[i + 2]) : -1;
+    if (l < 0)
+      return make_error("bad_digital_link", "offset " + std::to_string(off + i) + ": bad percent-encoding");
+    out.push_back(static_cast<char>(h * 16 + l));
+    i += 2;
+  }
+  return out;
+}
+
+constexpr std::string_view kPrimaryKeys[] = {"00",  "01",  "253",  "255",  "401",  "402",  "414", "417",
+                                             "8003", "8004", "8006", "8010", "8013", "8017", "8018"};
+
+bool primary_key(std::string_view ai) {
+  return std::find(std::begin(kPrimaryKeys), std::end(kPrimaryKeys), ai) != std::end(kPrimaryKeys);
+}
+
+bool ai_like(std::string_view s) { return s.size() >= 2 && s.size() <= 4 && text::all_digits(s); }
+
+struct Segment {
+  std::string_view text;
+  std::size_t off;
+};
+
+// Scheme and authority checked; the path (without query/fragment) split.
+std::optional<std::size_t> dl_path_start(std::string_view s) {
+  std::size_t p = 0;
+  if (text::starts_with_ci(s, "https://"))
+    p = 8;
+  else if (text::starts_with_ci(s, "http://"))
+    p = 7;
+  else
+    return std::nullopt;
+  const auto slash = s.find('/', p);
+  if (slash == std::string_view::npos || slash == p) return std::nullopt;
+  for (std::size_t i = p; i < slash; ++i)
+    if (s[i] <= ' ' || s[i] >= 0x7F || s[i] == '?' || s[i] == '#') return std::nullopt;
+  return slash;
+}
+
+std::vector<Segment> path_segments(std::string_view s, std::size_t start, std::size_t end) {
+  std::vector<Segment> segs;
+  std::size_t b = start + 1;
+  while (b <= end) {
+    auto e = s.find('/', b);
+    if (e == std::string_view::npos || e > end) e = end;
+    segs.push_back({s.substr(b, e - b), b});
+    b = e + 1;
+  }
+  if (!segs.empty() && segs.back().text.empty()) segs.pop_back();  // trailing '/'
+  return segs;
+}
+
+// Index of the segment holding the primary key AI, or npos.
+std::size_t dl_key_index(const std::vector<Segment>& segs) {
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    if (!primary_key(segs[i].text) || (segs.size() - i) % 2 != 0) continue;
+    bool pairs = true;
+    for (std::size_t k = i; k < segs.size(); k += 2) pairs = pairs && ai_like(segs[k].text);
+    if (pairs) return i;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+// ---- public ---------------------------------------------------------------
+
+const Gs1Element* Gs1Data::find(std::string_view ai) const {
+  for (const auto& e : elements)
+    if (e.ai == ai) return &e;
+  return nullptr;
+}
+
+std::string Gs1Data::to_hri() const {
+  std::string out;
+  for (const auto& e : elements) {
+    out += "(" + e.ai + ")";
+    for (char c : e.raw) {
+      if (c == '(') out.push_back('\\');
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string Gs1Data::to_element_string() const {
+  std::string out;
+  bool need_gs = false;
+  for (const auto& e : elements) {
+    if (need_gs) out.push_back(kGS);
+    out += e.ai + e.raw;
+    const AiSpec* spec = e.known ? gs1::find_ai(e.ai) : nullptr;
+    need_gs = spec == nullptr || !spec->predefined;
+  }
+  return out;
+}
+
+SymbologyId split_symbology(std::string_view t) {
+  SymbologyId s;
+  s.rest = t;
+  if (t.size() < 3 || t[0] != ']' || !text::is_alpha(t[1])) return s;
+  s.id = t.substr(0, 3);
+  s.rest = t.substr(3);
+  for (std::string_view g : {"]C1", "]e0", "]d2", "]Q3", "]J1"})
+    if (s.id == g) s.gs1 = true;
+  for (std::string_view g : {"]E0", "]E4", "]I0", "]I1"})
+    if (s.id == g) s.gtin = true;
+  return s;
+}
+
+bool looks_like_digital_link(std::string_view t) {
+  if (t.size() > kMaxText) return false;
+  const auto start = dl_path_start(t);
+  if (!start) return false;
+  const auto end = std::min(t.find_first_of("?#"), t.size());
+  if (end < *start) return false;
+  return dl_key_index(path_segments(t, *start, end)) != std::string_view::npos;
+}
+
+Result<Gs1Data> parse_element_string(std::string_view text, const Gs1Options& o) {
+  if (text.size() > kMaxText) return make_error("bad_gs1", "the text is longer than 4096 bytes");
+  const auto sym = split_symbology(text);
+  return element_string(text, sym.id.size(), sym.id, o);
+}
+
+Result<Gs1Data> parse_hri(std::string_view s, const Gs1Options& o) {
+  if (s.size() > kMaxText) return make_error("bad_gs1", "the text is longer than 4096 bytes");
+  Gs1Data d;
+  d.source_form = "hri";
+  const int year = ref_year(o);
+  std::size_t p = 0;
+  if (s.empty()) return make_error("bad_gs1", "offset 0: no GS1 data");
+  while (p < s.size()) {
+    const std::size_t len = hri_ai_at(s, p);
+    if (len == 0) return make_error("bad_gs1", "offset " + std::to_string(p) + ": expected \"(AI)\"");
+    const auto ai = s.substr(p + 1, len);
+    const std::size_t q = p + len + 2;
+    std::string data;
+    std::size_t r = q;
+    while (r < s.size() && hri_ai_at(s, r) == 0) {
+      if (s[r] == '\\' && r + 1 < s.size() && s[r + 1] == '(') ++r;
+      data.push_back(s[r]);
+      ++r;
+    }
+    const AiSpec* spec = gs1::find_ai(ai);
+    if (spec == nullptr && o.unknown_ai == UnknownAiPolicy::error) return fail("unknown_ai", ai, p, "unknown AI");
+    const Ctx c{ai, p, q, year};
+    auto el = make_element(spec, ai, data, c);
+    if (!el) return el.error();
+    if (spec == nullptr)
+      d.warnings.push_back("unknown AI " + std::string(ai) + " at offset " + std::to_string(p) + ": kept as raw data");
+    d.elements.push_back(std::move(*el));
+    p = r;
+  }
+  if (auto err = lint(d)) return *err;
+  return d;
+}
+
+Result<Gs1Data> parse_digital_link(std::string_view s, const Gs1Options& o) {
+  if (s.size() > kMaxText) return make_error("bad_digital_link", "the URI is longer than 4096 bytes");
+  const auto start = dl_path_start(s);
+  if (!start) return make_error("bad_digital_link", "not an http(s) URI with a host and a path");
+  const auto frag = std::min(s.find('#'), s.size());
+  const auto qpos = std::min(s.find('?'), frag);
+  if (qpos < *start) return make_error("bad_digital_link", "not an http(s) URI with a host and a path");
+  for (std::size_t i = 0; i < frag; ++i)
+    if (s[i] <= ' ' || s[i] >= 0x7F)
+      return make_error("bad_digital_link",
+                        "offset " + std::to_string(i) + ": " + show_char(s[i]) + " is not allowed in a URI");
+  const auto segs = path_segments(s, *start, qpos);
+  const auto key = dl_key_index(segs);
+  if (key == std::string_view::npos)
+    return make_error("bad_digital_link", "no GS1 primary key (01, 00, 414, …) followed by its value in the path");
+  Gs1Data d;
+  d.source_form = "digital_link";
+  const int year = ref_year(o);
+  auto add = [&](std::string_view ai, std::string_view raw_value, std::size_t off,
+                 std::size_t value_off) -> std::optional<Error> {
+    auto value = percent_decode(raw_value, value_off);
+    if (!value) return value.error();
+    std::string v = std::move(*value);
+    const AiSpec* spec = gs1::find_ai(ai);
+    if (ai == "01" && (v.size() == 8 || v.size() == 12 || v.size() == 13) && text::all_digits(v))
+      v.insert(0, 14 - v.size(), '0');  // GTIN-8/12/13 in a URI are padded to 14
+    if (spec == nullptr && o.unknown_ai == UnknownAiPolicy::error) return fail("unknown_ai", ai, off, "unknown AI");
+    auto el = make_element(spec, ai, v, Ctx{ai, off, value_off, year});
+    if (!el) return el.error();
+    if (spec == nullptr)
+      d.warnings.push_back("unknown AI " + std::string(ai) + " at offset " + std::to_string(off) +
+                           ": kept as raw data");
+    d.elements.push_back(std::move(*el));
+    return std::nullopt;
+  };
+  for (std::size_t i = key; i + 1 < segs.size(); i += 2)
+    if (auto err = add(segs[i].text, segs[i + 1].text, segs[i].off, segs[i + 1].off)) return *err;
+  if (qpos < frag) {
+    std::size_t b = qpos + 1;
+    while (b <= frag) {
+      auto e = std::min(s.find('&', b), frag);
+      const auto param = s.substr(b, e - b);
+      const auto eq = param.find('=');
+      if (eq != std::string_view::npos && ai_like(param.substr(0, eq)))
+        if (auto err = add(param.substr(0, eq), param.substr(eq + 1), b, b + eq + 1)) return *err;
+      b = e + 1;
+    }
+  }
+  if (auto err = lint(d)) return *err;
+  return d;
+}
+
+Result<Gs1Data> parse_gs1(std::string_view text, const Gs1Options& o) {
+  if (text.size() > kMaxText) return make_error("bad_gs1", "the text is longer than 4096 bytes");
+  const auto sym = split_symbology(text);
+  const auto body = sym.rest;
+  const std::size_t begin = sym.id.size();
+  auto with_sym = [&](Result<Gs1Data> r) -> Result<Gs1Data> {
+    if (r) r->symbology = std::string(sym.id);
+    return r;
+  };
+  if (sym.gtin) {
+    const auto n = body.size();
+    const bool shape = text::all_digits(body) && (sym.id[1] == 'E' ? (n == 8 || n == 12 || n == 13) : n == 14);
+    if (!shape)
+      return make_error("bad_gs1", "offset " + std::to_string(begin) + ": " + std::string(sym.id) +
+                                       " carries a GTIN-8/12/13/14, got \"" + text::quote(body) + "\"");
+    Gs1Data d;
+    d.source_form = "element_string";
+    d.symbology = std::string(sym.id);
+    const std::string gtin = std::string(14 - n, '0') + std::string(body);
+    auto el = make_element(gs1::find_ai("01"), "01", gtin, Ctx{"01", begin, begin, ref_year(o)});
+    if (!el) return el.error();
+    d.elements.push_back(std::move(*el));
+    return d;
+  }
+  if (!body.empty() && body.front() == '(') {
+    auto r = parse_hri(body, o);
+    if (!r && begin > 0) return make_error(r.error().code, r.error().message + " (after the " + std::string(sym.id) + " prefix)");
+    return with_sym(std::move(r));
+  }
+  if (looks_like_digital_link(body)) {
+    auto r = parse_digital_link(body, o);
+    if (!r && begin > 0) return make_error(r.error().code, r.error().message + " (after the " + std::string(sym.id) + " prefix)");
+    return with_sym(std::move(r));
+  }
+  return element_string(text, begin, sym.id, o);
+}
+
+}  // namespace tally::scanner
