@@ -183,6 +183,11 @@ Result<Location> Location::parse(std::string_view t) {
   } else if (text::starts_with_ci(t, "LOC:")) {
     const auto code = t.substr(4);
     if (text::is_code(code)) return Location{text::upper(code)};
+  } else if (text::starts_with_ci(t, "TOTE:")) {
+    // A tote or cart as a location (where picked stock sits): the code
+    // keeps the prefix, "TOTE:17", so it never collides with a bin.
+    const auto id = t.substr(5);
+    if (text::is_code(id)) return Location{"TOTE:" + text::upper(id)};
   } else if (is_bin(t)) {
     return Location{text::upper(t)};
   }

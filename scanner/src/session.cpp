@@ -8,6 +8,7 @@
 // restore() replays a snapshot's evidence to rebuild (and check) the state.
 #include "tally/scanner/session.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
@@ -51,7 +52,79 @@ nlohmann::json opt_location_json(const std::optional<Location>& l) {
 
 std::string qty_text(std::int64_t qty, const Item& item) { return std::to_string(qty) + " x " + item.id(); }
 
+// A GTIN from master data as the 14 digits a scan produces.
+std::string gtin14(const std::string& g) {
+  if (!text::all_digits(g) || g.size() >= 14) return g;
+  return std::string(14 - g.size(), '0') + g;
+}
+
+// A location code from master data as a scan of it would produce.
+std::string location_code(const std::string& code) {
+  if (auto l = Location::parse(code)) return l->code;
+  if (auto l = Location::parse("LOC:" + code)) return l->code;
+  return text::upper(code);
+}
+
+// What the picker is told to pick: the SKU when the line names one.
+std::string line_item_id(const TaskLine& l) { return l.sku.empty() ? gtin14(l.gtin) : l.sku; }
+
+// A task line as the session keeps it: a SKU-only line gets its GTIN from
+// the catalog now, so checking a scan against it never needs master data
+// later (undo and restore replay without it).
+TaskLine resolved(const TaskLine& l, const MasterData* master) {
+  TaskLine r = l;
+  r.gtin = gtin14(r.gtin);
+  if (r.gtin.empty() && !r.sku.empty() && master) {
+    if (const CatalogItem* c = master->find_item(r.sku)) r.gtin = gtin14(c->gtin);
+  }
+  return r;
+}
+
+constexpr const char* kEmptySku = "*EMPTY*";  // the item of an empty-bin count
+
+nlohmann::json line_json(const TaskLine& l) {
+  return {{"line", l.line}, {"gtin", l.gtin}, {"sku", l.sku}, {"qty", l.qty},
+          {"bin", l.bin},   {"lot", l.lot},   {"lot_rule", l.lot_rule}};
+}
+
+TaskLine parse_line(const nlohmann::json& j) {
+  TaskLine l;
+  l.line = j.at("line").get<int>();
+  l.gtin = j.at("gtin").get<std::string>();
+  l.sku = j.at("sku").get<std::string>();
+  l.qty = j.at("qty").get<std::int64_t>();
+  l.bin = j.at("bin").get<std::string>();
+  l.lot = j.at("lot").get<std::string>();
+  l.lot_rule = j.at("lot_rule").get<std::string>();
+  return l;
+}
+
 }  // namespace
+
+std::string iso_date(std::int64_t time_ms) {
+  // days since 1970-01-01 → civil date (H. Hinnant's algorithm), UTC.
+  std::int64_t days = time_ms / 86'400'000;
+  if (time_ms % 86'400'000 < 0) --days;
+  days += 719'468;
+  const std::int64_t era = (days >= 0 ? days : days - 146'096) / 146'097;
+  const std::int64_t doe = days - era * 146'097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36'524 - doe / 146'096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  auto two = [](std::int64_t v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+  std::string year = std::to_string(y);
+  if (y >= 0 && y < 1000) year = std::string(4 - year.size(), '0') + year;
+  return year + "-" + two(m) + "-" + two(d);
+}
+
+std::optional<std::string> lot_problem(const TaskLine& line, const Item& item, std::int64_t time_ms) {
+  if (!line.lot.empty() && line.lot_rule != "any" && !item.lot.empty() && item.lot != line.lot) return "wrong_lot";
+  if (!item.expiry.empty() && item.expiry < iso_date(time_ms)) return "expired_lot";
+  return std::nullopt;
+}
 
 struct Session::Impl {
   using Mode = Session::Mode;
@@ -67,22 +140,45 @@ struct Session::Impl {
         return "putaway";
       case Mode::receive:
         return "receive";
+      case Mode::pick:
+        return "pick";
+      case Mode::damage:
+        return "damage";
+      case Mode::hold:
+        return "hold";
+      case Mode::release:
+        return "release";
+      case Mode::return_:
+        return "return";
+      case Mode::count:
+        return "count";
     }
     return "idle";
   }
 
+  static constexpr Mode kModes[] = {Mode::idle, Mode::move,    Mode::putaway, Mode::receive, Mode::pick,
+                                    Mode::damage, Mode::hold, Mode::release, Mode::return_, Mode::count};
+
   static std::optional<Mode> parse_mode(std::string_view s) {
-    for (Mode m : {Mode::idle, Mode::move, Mode::putaway, Mode::receive})
+    for (Mode m : kModes)
       if (mode_name(m) == s) return m;
     return std::nullopt;
   }
 
   static std::optional<Mode> mode_of_verb(std::string_view verb) {
-    if (verb == "MOVE") return Mode::move;
-    if (verb == "PUTAWAY") return Mode::putaway;
-    if (verb == "RECEIVE") return Mode::receive;
+    for (Mode m : kModes)
+      if (m != Mode::idle && text::equals_ci(mode_name(m), verb)) return m;
     return std::nullopt;
   }
+
+  // damage, hold, release: bin → item(s) → (reason) → CONFIRM, state changes in place.
+  static bool in_place(const Session& s) {
+    return s.mode_ == Mode::damage || s.mode_ == Mode::hold || s.mode_ == Mode::release;
+  }
+  static bool reason_required(const Session& s) {
+    return s.mode_ == Mode::damage || s.mode_ == Mode::hold || s.mode_ == Mode::return_;
+  }
+  static bool reason_checked(const Session& s) { return in_place(s) || s.mode_ == Mode::return_ || s.mode_ == Mode::pick; }
 
   static bool transfer(const Session& s) { return s.mode_ == Mode::move || s.mode_ == Mode::putaway; }
 
@@ -93,17 +189,51 @@ struct Session::Impl {
     if (s.operator_.empty()) return "Scan your badge";
     switch (s.mode_) {
       case Mode::idle:
-        return "Scan MOVE, RECEIVE or PUTAWAY to start";
+        return "Scan a mode to start: MOVE, RECEIVE, PUTAWAY, PICK, DAMAGE, HOLD, RELEASE, RETURN or COUNT";
       case Mode::move:
       case Mode::putaway:
         if (!s.from_) return s.mode_ == Mode::move ? "Scan source bin" : "Scan source location";
         if (s.qty_ == 0) return "Scan item";
+        if (s.mode_ == Mode::putaway && !suggested_bin(s).empty())
+          return "Scan item, quantity or destination bin (suggested " + suggested_bin(s) + ")";
         return "Scan item, quantity or destination bin";
       case Mode::receive:
         if (s.item_) return "Scan item, quantity or CONFIRM";
         return "Scan item, document or dock";
+      case Mode::pick:
+        return pick_prompt(s);
+      case Mode::damage:
+      case Mode::hold:
+      case Mode::release:
+        if (!s.from_) return "Scan bin";
+        if (s.qty_ == 0) return "Scan item";
+        if (reason_required(s) && s.reason_.empty()) return "Scan item, quantity or reason";
+        return "Scan item, quantity or CONFIRM";
+      case Mode::return_:
+        if (s.qty_ == 0) return "Scan returned item or order";
+        if (s.reason_.empty()) return "Scan item, quantity or reason";
+        return "Scan item, quantity or returns location";
+      case Mode::count:
+        if (!s.ctx_.bin) return "Scan bin to count";
+        if (s.item_) return "Scan item, quantity or CONFIRM";
+        if (s.base_.bin != s.ctx_.bin) return "Scan item, or CONFIRM for an empty bin";
+        return "Scan next item in " + s.ctx_.bin->code + ", or DONE";
     }
     return "Scan your badge";
+  }
+
+  static std::string pick_prompt(const Session& s) {
+    if (!s.ctx_.line) {
+      if (!s.from_) return "Scan TASK or bin to pick";
+      if (s.qty_ == 0) return "Scan item";
+      return "Scan item, quantity or tote";
+    }
+    const TaskLine& l = *s.ctx_.line;
+    const std::string what = std::to_string(l.qty) + " x " + line_item_id(l);
+    if (!s.from_) return "Go to " + location_code(l.bin) + ", pick " + what;
+    if (s.qty_ >= l.qty || s.short_) return "Scan the tote";
+    if (s.qty_ == 0) return "Pick " + what;
+    return "Picked " + std::to_string(s.qty_) + " of " + what + ": scan item, or REASON + CONFIRM if short";
   }
 
   // Clears the open step back to its base context.
@@ -114,6 +244,7 @@ struct Session::Impl {
     s.item_.reset();
     s.qty_ = 0;
     s.reason_.clear();
+    s.short_ = false;
   }
 
   // Starts a fresh step after a commit; the receipt context carries over.
@@ -135,8 +266,11 @@ struct Session::Impl {
     if (s.mode_ == Mode::idle || s.operator_.empty()) return scans.empty();
     for (const std::string& t : scans) {
       auto label = classify(t);
-      if (!label || label->kind == LabelKind::operator_badge || label->kind == LabelKind::command) return false;
-      Outcome o = step(s, *label, t, 0);
+      if (!label || label->kind == LabelKind::operator_badge) return false;
+      // Only a pick's short-pick CONFIRM stays inside an open step.
+      const bool confirm = label->kind == LabelKind::command && label->value == "CONFIRM" && s.mode_ == Mode::pick;
+      if (label->kind == LabelKind::command && !confirm) return false;
+      Outcome o = confirm ? command(s, *label, t, 0) : step(s, *label, t, 0);
       if (!o.accepted() || o.movement) return false;
     }
     return true;
@@ -172,12 +306,50 @@ struct Session::Impl {
   }
 
   // An item scan: the first unit, or one more of the same item.
-  static Outcome count_item(Session& s, const Label& l, const std::string& text) {
+  // A device-side exception of the current operator/mode (and task line).
+  static DeviceException exception(const Session& s, std::string kind, std::string expected, std::string scanned,
+                                   std::vector<std::string> evidence, std::int64_t time_ms) {
+    DeviceException e;
+    e.kind = std::move(kind);
+    e.operator_id = s.operator_;
+    e.mode = std::string(mode_name(s.mode_));
+    e.expected = std::move(expected);
+    e.scanned = std::move(scanned);
+    e.evidence = std::move(evidence);
+    e.time_ms = time_ms;
+    e.task = task_ref(s);
+    e.reason = s.reason_;
+    return e;
+  }
+
+  // "TASK:17/1" on a task line, else empty.
+  static std::string task_ref(const Session& s) {
+    if (s.ctx_.task.empty() || !s.ctx_.line) return {};
+    return s.ctx_.task + "/" + std::to_string(s.ctx_.line->line);
+  }
+
+  // A refused scan that is still a fact worth recording.
+  static Outcome refuse(const Session& s, std::string code, std::string message, std::string expected,
+                        const std::string& text, std::int64_t time_ms) {
+    Outcome o = fail(code, std::move(message));
+    o.exception = exception(s, std::move(code), std::move(expected), text, {text}, time_ms);
+    return o;
+  }
+
+  static Outcome count_item(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
     if (s.qty_ >= kMaxQty) return fail("invalid_qty", "Quantity cannot exceed 1000000");
+    const bool first = s.qty_ == 0;
     s.item_ = l.item;
     ++s.qty_;
     s.evidence_.push_back(text);
-    return good("item_counted", qty_text(s.qty_, *s.item_));
+    Outcome o = good("item_counted", qty_text(s.qty_, *s.item_));
+    // Not in the catalog (when one is loaded): accepted, flagged once per step.
+    if (first && s.master_ && s.master_->catalog_version > 0 && s.master_->find_item(l.item.id()) == nullptr) {
+      o.feedback = Feedback::warning;
+      o.message = l.item.id() + " is not in the catalog; " + o.message;
+      o.exception = exception(s, "unknown_item", "a catalog item", text, {text}, time_ms);
+    }
+    return o;
   }
 
   static Outcome set_qty(Session& s, const Label& l, const std::string& text) {
@@ -188,6 +360,9 @@ struct Session::Impl {
   }
 
   static Outcome set_reason(Session& s, const Label& l, const std::string& text) {
+    const auto& codes = s.options_.reason_codes;
+    if (reason_checked(s) && !codes.empty() && std::find(codes.begin(), codes.end(), l.value) == codes.end())
+      return fail("unknown_reason", "Reason " + l.value + " is not one of this site's reason codes");
     s.reason_ = l.value;
     s.evidence_.push_back(text);
     return good("reason_set", "Reason " + l.value);
@@ -195,6 +370,15 @@ struct Session::Impl {
 
   static Outcome unexpected(const Session& s, const Label& l) {
     return fail("unexpected_label", "A " + std::string(to_string(l.kind)) + " is not expected here. " + prompt(s));
+  }
+
+  // The catalog's suggested bin for the open item, as a location code; empty
+  // when there is none.
+  static std::string suggested_bin(const Session& s) {
+    if (!s.master_ || !s.item_) return {};
+    const CatalogItem* c = s.master_->find_item(s.item_->id());
+    if (!c || c->suggested_bin.empty()) return {};
+    return location_code(c->suggested_bin);
   }
 
   // move and putaway: source → item(s) / quantity → destination.
@@ -209,7 +393,7 @@ struct Session::Impl {
       case LabelKind::item:
         if (s.item_ && *s.item_ != l.item)
           return fail("different_item", "One item per movement: finish or cancel " + s.item_->id() + " first");
-        return count_item(s, l, text);
+        return count_item(s, l, text, time_ms);
       case LabelKind::quantity:
         return set_qty(s, l, text);
       case LabelKind::reason:
@@ -222,10 +406,17 @@ struct Session::Impl {
         ev.push_back(text);
         auto m = make_movement(s, move ? MovementType::move : MovementType::putaway,
                                {*s.from_, move ? StockState::available : StockState::inbound},
-                               {l.location, StockState::available}, std::move(ev), time_ms);
+                               {l.location, StockState::available}, ev, time_ms);
         if (!m) return fail(m.error());
         Outcome o = good("movement_recorded", std::string(move ? "Moved " : "Put away ") + qty_text(s.qty_, *s.item_) +
                                                   " from " + s.from_->code + " to " + l.location.code);
+        // Put-away into another bin than the catalog suggests: allowed, flagged.
+        const std::string suggested = move ? std::string() : suggested_bin(s);
+        if (!suggested.empty() && suggested != l.location.code) {
+          o.feedback = Feedback::warning;
+          o.message += " (suggested " + suggested + ")";
+          o.exception = exception(s, "not_suggested_bin", suggested, text, std::move(ev), time_ms);
+        }
         o.movement = std::move(*m);
         next_step(s);
         return o;
@@ -235,31 +426,99 @@ struct Session::Impl {
     }
   }
 
-  // Blind receipt. A different item while a line is open commits the open
+  // The receive task the open receipt is against: matched by its id or its
+  // reference (PO:/ASN:). Null for a blind receipt.
+  static const Task* receive_task(const Session& s) {
+    if (!s.master_ || s.ctx_.reference.empty()) return nullptr;
+    for (const Task& t : s.master_->tasks)
+      if (t.type == "receive" && (t.id == s.ctx_.reference || t.reference == s.ctx_.reference)) return &t;
+    return nullptr;
+  }
+
+  static std::string line_key(const TaskLine& l) { return l.gtin.empty() ? l.sku : l.gtin; }
+
+  // After a receipt line is committed against a task: tally it and flag an
+  // unexpected item or an over-receipt (warning + exception).
+  static void check_receipt(Session& s, Outcome& o, const Movement& m, std::int64_t time_ms) {
+    const Task* task = receive_task(s);
+    if (!task) return;
+    const std::int64_t total = (s.ctx_.received[m.item.id()] += m.qty);
+    std::int64_t expected = 0;
+    for (const TaskLine& raw : task->lines) {
+      const TaskLine l = resolved(raw, s.master_.get());
+      if (line_item_matches(l, m.item)) expected += l.qty;
+    }
+    if (expected > 0 && total <= expected) return;
+    const bool unexpected_item = expected == 0;
+    o.feedback = Feedback::warning;
+    o.message += unexpected_item ? "; " + m.item.id() + " is not on " + task->id
+                                 : "; over-receipt: " + std::to_string(total) + " of " + std::to_string(expected);
+    o.exception = exception(s, unexpected_item ? "unexpected_item" : "over_receipt",
+                            std::to_string(expected) + " x " + m.item.id(), std::to_string(total) + " x " + m.item.id(),
+                            m.evidence, time_ms);
+    o.exception->task = task->id;
+  }
+
+  // When a receipt against a task ends: lines received short (warning +
+  // exception, unless the outcome already carries one).
+  static void check_under_receipt(const Session& s, Outcome& o, const std::string& text, std::int64_t time_ms) {
+    const Task* task = receive_task(s);
+    if (!task) return;
+    std::string expected, got;
+    for (const TaskLine& raw : task->lines) {
+      const TaskLine l = resolved(raw, s.master_.get());
+      const auto it = s.ctx_.received.find(line_key(l));
+      const std::int64_t n = it == s.ctx_.received.end() ? 0 : it->second;
+      if (n >= l.qty) continue;
+      expected += (expected.empty() ? "" : ", ") + std::to_string(l.qty) + " x " + line_item_id(l);
+      got += (got.empty() ? "" : ", ") + std::to_string(n) + " x " + line_item_id(l);
+    }
+    if (expected.empty()) return;
+    o.feedback = Feedback::warning;
+    o.message += "; under-receipt: expected " + expected + ", received " + got;
+    if (o.exception) return;
+    o.exception = exception(s, "under_receipt", expected, got, {text}, time_ms);
+    o.exception->task = task->id;
+  }
+
+  // Blind receipt, or against a receive task (PO/ASN/TASK matched in the
+  // master data). A different item while a line is open commits the open
   // line (that outcome carries its movement) and starts a new line of 1.
   static Outcome step_receive(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
     switch (l.kind) {
-      case LabelKind::document:
-        if (!text::starts_with_ci(l.value, "PO:") && !text::starts_with_ci(l.value, "ASN:"))
-          return fail("unexpected_label", "Scan a PO or ASN document for a receipt");
+      case LabelKind::document: {
+        const bool task_doc = text::starts_with_ci(l.value, "TASK:");
+        if (!text::starts_with_ci(l.value, "PO:") && !text::starts_with_ci(l.value, "ASN:") && !task_doc)
+          return fail("unexpected_label", "Scan a PO, ASN or receive TASK for a receipt");
         if (s.item_) return fail("step_open", "Confirm or cancel the open line first");
+        if (s.ctx_.reference != l.value) s.ctx_.received.clear();
         s.ctx_.reference = l.value;
+        const Task* task = receive_task(s);
+        if (task_doc && !task) return fail("unknown_task", "No receive task " + l.value + " on this device");
         s.evidence_.push_back(text);
-        return good("reference_set", "Receiving " + l.value);
+        if (!task) return good("reference_set", "Receiving " + l.value);
+        return good("reference_set", "Receiving " + l.value + " against " + task->id + ": " +
+                                         std::to_string(task->lines.size()) + " line(s) expected");
+      }
       case LabelKind::location:
         if (s.item_) return fail("step_open", "Confirm or cancel the open line first");
         s.ctx_.dock = l.location;
         s.evidence_.push_back(text);
         return good("dock_set", "Receiving into " + l.location.code);
       case LabelKind::item: {
-        if (!s.item_ || *s.item_ == l.item) return count_item(s, l, text);
+        if (!s.item_ || *s.item_ == l.item) return count_item(s, l, text, time_ms);
         auto m = receipt(s, nullptr, time_ms);
         if (!m) return fail(m.error());
         Outcome o =
             good("movement_recorded", "Received " + qty_text(s.qty_, *s.item_) + "; now counting " + l.item.id());
+        check_receipt(s, o, *m, time_ms);
         o.movement = std::move(*m);
         next_step(s);
-        (void)count_item(s, l, text);
+        Outcome counted = count_item(s, l, text, time_ms);
+        if (counted.exception && !o.exception) {  // the new line's item is not in the catalog
+          o.feedback = Feedback::warning;
+          o.exception = std::move(counted.exception);
+        }
         return o;
       }
       case LabelKind::quantity:
@@ -273,8 +532,310 @@ struct Session::Impl {
 
   static Outcome step(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
     if (transfer(s)) return step_transfer(s, l, text, time_ms);
-    if (s.mode_ == Mode::receive) return step_receive(s, l, text, time_ms);
-    return fail("no_mode", "Choose a task first");
+    switch (s.mode_) {
+      case Mode::receive:
+        return step_receive(s, l, text, time_ms);
+      case Mode::pick:
+        return step_pick(s, l, text, time_ms);
+      case Mode::damage:
+      case Mode::hold:
+      case Mode::release:
+        return step_in_place(s, l, text, time_ms);
+      case Mode::return_:
+        return step_return(s, l, text, time_ms);
+      case Mode::count:
+        return step_count(s, l, text, time_ms);
+      default:
+        return fail("no_mode", "Choose a task first");
+    }
+  }
+
+  // ------------------------------------------------------------- pick
+
+  // Starts `task` at its first line (a context change of its own: the TASK
+  // scan is not part of any movement's evidence).
+  static Outcome start_task(Session& s, const Task& task) {
+    if (task.lines.empty()) return fail("empty_task", task.id + " has no lines");
+    s.ctx_ = Context{};
+    s.ctx_.task = task.id;
+    s.ctx_.reference = task.reference;
+    s.ctx_.line_index = 0;
+    s.ctx_.line = resolved(task.lines.front(), s.master_.get());
+    next_step(s);
+    return good("task_started", task.id + ": " + std::to_string(task.lines.size()) + " line(s)");
+  }
+
+  static const Task* next_open_pick_task(const Session& s) {
+    if (!s.master_) return nullptr;
+    for (const Task& t : s.master_->tasks)
+      if (t.type == "pick" && !t.lines.empty() &&
+          std::find(s.done_tasks_.begin(), s.done_tasks_.end(), t.id) == s.done_tasks_.end())
+        return &t;
+    return nullptr;
+  }
+
+  // After a task line is done: the next line, or the task is complete.
+  // Returns what to tell the operator.
+  static std::string advance_line(Session& s) {
+    const Task* task = s.master_ ? s.master_->find_task(s.ctx_.task) : nullptr;
+    const auto next = static_cast<std::size_t>(s.ctx_.line_index) + 1;
+    if (task && next < task->lines.size()) {
+      s.ctx_.line_index = static_cast<int>(next);
+      s.ctx_.line = resolved(task->lines[next], s.master_.get());
+      next_step(s);
+      return "";
+    }
+    const std::string id = s.ctx_.task;
+    constexpr std::size_t kMaxDoneTasks = 256;  // bounds the snapshot over a long shift
+    if (s.done_tasks_.size() >= kMaxDoneTasks) s.done_tasks_.erase(s.done_tasks_.begin());
+    s.done_tasks_.push_back(id);
+    clear_all(s);
+    return "; task " + id + " complete";
+  }
+
+  // Only the line itself decides (see resolved()): replays need no master data.
+  static bool line_item_matches(const TaskLine& line, const Item& item) {
+    if (!line.gtin.empty() && item.gtin == line.gtin) return true;
+    return !line.sku.empty() && item.sku == line.sku;
+  }
+
+  static Outcome step_pick(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
+    const std::optional<TaskLine>& line = s.ctx_.line;
+    switch (l.kind) {
+      case LabelKind::document: {
+        if (!s.evidence_.empty()) return fail("step_open", "Finish or cancel the open pick first");
+        if (text::starts_with_ci(l.value, "TASK:")) {
+          const Task* task = s.master_ ? s.master_->find_task(l.value) : nullptr;
+          if (!task || task->type != "pick") return fail("unknown_task", "No pick task " + l.value + " on this device");
+          return start_task(s, *task);
+        }
+        if (!text::starts_with_ci(l.value, "ORD:") || line)
+          return fail("unexpected_label", "Scan a TASK, or an order for a pick without a task");
+        s.ctx_.reference = l.value;
+        s.evidence_.push_back(text);
+        return good("reference_set", "Picking for " + l.value);
+      }
+      case LabelKind::location: {
+        if (s.from_) return fail("step_open", "Bin " + s.from_->code + " is set: pick the item or CANCEL");
+        if (line && l.location.code != location_code(line->bin))
+          return refuse(s, "wrong_bin", "Wrong bin " + l.location.code + ": go to " + location_code(line->bin),
+                        location_code(line->bin), text, time_ms);
+        s.from_ = l.location;
+        s.evidence_.push_back(text);
+        return good("source_set", "Bin " + l.location.code);
+      }
+      case LabelKind::item: {
+        if (!s.from_) return fail("no_bin", "Scan the bin first");
+        if (s.item_ && *s.item_ != l.item)
+          return fail("different_item", "One item per pick: finish or cancel " + s.item_->id() + " first");
+        if (line) {
+          if (!line_item_matches(*line, l.item))
+            return refuse(s, "wrong_item", "Wrong item " + l.item.id() + ": pick " + line_item_id(*line),
+                          line_item_id(*line), text, time_ms);
+          if (auto problem = lot_problem(*line, l.item, time_ms)) {
+            const bool expired = *problem == "expired_lot";
+            return refuse(s, *problem,
+                          expired ? "Lot " + l.item.lot + " expired on " + l.item.expiry + ": do not pick it"
+                                  : "Wrong lot " + l.item.lot + ": pick lot " + line->lot,
+                          expired ? "expiry on or after " + iso_date(time_ms) : line->lot, text, time_ms);
+          }
+          if (s.qty_ + 1 > line->qty)
+            return fail("over_pick", "The line asks for " + std::to_string(line->qty) + " only");
+        }
+        return count_item(s, l, text, time_ms);
+      }
+      case LabelKind::quantity:
+        if (line && s.item_ && l.number > line->qty)
+          return fail("over_pick", "The line asks for " + std::to_string(line->qty) + " only");
+        return set_qty(s, l, text);
+      case LabelKind::reason:
+        return set_reason(s, l, text);
+      case LabelKind::container: {
+        if (!s.item_) return fail("no_item", "Pick the item before scanning the tote");
+        if (line && s.qty_ < line->qty && !s.short_)
+          return fail("short_pick", "Picked " + std::to_string(s.qty_) + " of " + std::to_string(line->qty) +
+                                        ": pick more, or scan a REASON and CONFIRM a short pick");
+        std::vector<std::string> ev = s.evidence_;
+        ev.push_back(text);
+        const Location tote{"TOTE:" + l.value};
+        auto m = make_movement(s, MovementType::pick, {*s.from_, StockState::available}, {tote, StockState::picked},
+                               ev, time_ms);
+        if (!m) return fail(m.error());
+        if (line) m->reference = task_ref(s);
+        Outcome o = good("movement_recorded", "Picked " + qty_text(s.qty_, *s.item_) + " from " + s.from_->code +
+                                                  " into " + tote.code);
+        if (line && s.short_) {
+          o.feedback = Feedback::warning;
+          o.exception = exception(s, "short_pick", qty_text(line->qty, *s.item_), qty_text(s.qty_, *s.item_),
+                                  std::move(ev), time_ms);
+        }
+        o.movement = std::move(*m);
+        if (line)
+          o.message += advance_line(s);
+        else
+          next_step(s);
+        return o;
+      }
+      default:
+        return unexpected(s, l);
+    }
+  }
+
+  // CONFIRM in pick: a short pick (reason required). With nothing picked
+  // the line closes at once without a movement.
+  static Outcome confirm_pick(Session& s, const std::string& text, std::int64_t time_ms) {
+    const std::optional<TaskLine>& line = s.ctx_.line;
+    if (!line) {
+      if (s.evidence_.empty()) return fail("nothing_to_confirm", "Nothing to confirm");
+      return fail("incomplete_step", "Scan the tote to finish");
+    }
+    if (s.short_ || s.qty_ >= line->qty) return fail("incomplete_step", "Scan the tote to finish");
+    if (s.reason_.empty()) return fail("reason_required", "Scan a REASON for the short pick, then CONFIRM");
+    if (s.qty_ == 0) {
+      std::vector<std::string> ev = s.evidence_;
+      ev.push_back(text);
+      Outcome o = good("line_short", "Nothing picked on line " + std::to_string(line->line) + " (" + s.reason_ + ")");
+      o.feedback = Feedback::warning;
+      o.exception = exception(s, "short_pick", std::to_string(line->qty) + " x " + line_item_id(*line),
+                              "0 x " + line_item_id(*line), std::move(ev), time_ms);
+      o.message += advance_line(s);
+      return o;
+    }
+    s.short_ = true;
+    s.evidence_.push_back(text);
+    Outcome o = good("short_confirmed", "Short pick " + std::to_string(s.qty_) + " of " + std::to_string(line->qty) +
+                                            " (" + s.reason_ + "): scan the tote");
+    o.feedback = Feedback::warning;
+    return o;
+  }
+
+  // ------------------------------------------------- damage / hold / release
+
+  static Outcome step_in_place(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
+    switch (l.kind) {
+      case LabelKind::location:
+        if (s.from_) return fail("step_open", "Bin " + s.from_->code + " is set: scan the item or CANCEL");
+        s.from_ = l.location;
+        s.evidence_.push_back(text);
+        return good("source_set", "Bin " + l.location.code);
+      case LabelKind::item:
+        if (!s.from_) return fail("no_bin", "Scan the bin first");
+        if (s.item_ && *s.item_ != l.item)
+          return fail("different_item", "One item per movement: finish or cancel " + s.item_->id() + " first");
+        return count_item(s, l, text, time_ms);
+      case LabelKind::quantity:
+        return set_qty(s, l, text);
+      case LabelKind::reason:
+        return set_reason(s, l, text);
+      default:
+        return unexpected(s, l);
+    }
+  }
+
+  static Outcome confirm_in_place(Session& s, const std::string& text, std::int64_t time_ms) {
+    if (!s.item_) return fail(s.evidence_.empty() ? "nothing_to_confirm" : "no_item", "Scan the bin and the item");
+    if (reason_required(s) && s.reason_.empty()) return fail("reason_required", "Scan a REASON first");
+    StockState from = StockState::available, to = StockState::damaged;
+    const char* verb = "Damaged ";
+    if (s.mode_ == Mode::hold) {
+      to = StockState::quality_hold;
+      verb = "On hold: ";
+    } else if (s.mode_ == Mode::release) {
+      from = StockState::quality_hold;
+      to = StockState::available;
+      verb = "Released ";
+    }
+    const MovementType type = s.mode_ == Mode::damage ? MovementType::damage
+                              : s.mode_ == Mode::hold ? MovementType::hold
+                                                      : MovementType::release;
+    std::vector<std::string> ev = s.evidence_;
+    ev.push_back(text);
+    auto m = make_movement(s, type, {*s.from_, from}, {*s.from_, to}, std::move(ev), time_ms);
+    if (!m) return fail(m.error());
+    Outcome o = good("movement_recorded", verb + qty_text(s.qty_, *s.item_) + " in " + s.from_->code);
+    o.movement = std::move(*m);
+    next_step(s);
+    return o;
+  }
+
+  // ------------------------------------------------------------- return
+
+  static Outcome step_return(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
+    switch (l.kind) {
+      case LabelKind::document:
+        if (!text::starts_with_ci(l.value, "ORD:")) return fail("unexpected_label", "Scan the order (ORD:) returned");
+        if (s.item_) return fail("step_open", "Scan the order before the items");
+        s.ctx_.reference = l.value;
+        s.evidence_.push_back(text);
+        return good("reference_set", "Return of " + l.value);
+      case LabelKind::item:
+        if (s.item_ && *s.item_ != l.item)
+          return fail("different_item", "One item per return line: finish or cancel " + s.item_->id() + " first");
+        return count_item(s, l, text, time_ms);
+      case LabelKind::quantity:
+        return set_qty(s, l, text);
+      case LabelKind::reason:
+        return set_reason(s, l, text);
+      case LabelKind::location: {
+        if (!s.item_) return fail("no_item", "Scan the returned item first");
+        if (s.reason_.empty()) return fail("reason_required", "Scan a REASON for the return first");
+        std::vector<std::string> ev = s.evidence_;
+        ev.push_back(text);
+        auto m = make_movement(s, MovementType::return_, {kCustomer, std::nullopt}, {l.location, StockState::returned},
+                               std::move(ev), time_ms);
+        if (!m) return fail(m.error());
+        Outcome o = good("movement_recorded", "Returned " + qty_text(s.qty_, *s.item_) + " to " + l.location.code);
+        o.movement = std::move(*m);
+        clear_all(s);
+        return o;
+      }
+      default:
+        return unexpected(s, l);
+    }
+  }
+
+  // -------------------------------------------------------------- count
+
+  static Outcome step_count(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
+    switch (l.kind) {
+      case LabelKind::location:
+        if (s.item_) return fail("step_open", "CONFIRM or CANCEL the count of " + s.item_->id() + " first");
+        s.ctx_.bin = l.location;
+        s.evidence_.push_back(text);
+        return good("bin_set", "Counting " + l.location.code);
+      case LabelKind::item:
+        if (!s.ctx_.bin) return fail("no_bin", "Scan the bin first");
+        if (s.item_ && *s.item_ != l.item)
+          return fail("different_item", "CONFIRM the count of " + s.item_->id() + " first");
+        return count_item(s, l, text, time_ms);
+      case LabelKind::quantity:
+        return set_qty(s, l, text);
+      case LabelKind::reason:
+        return set_reason(s, l, text);
+      default:
+        return unexpected(s, l);
+    }
+  }
+
+  // CONFIRM in count: the open item's count, or an empty bin when the bin
+  // was scanned in this step and no item since.
+  static Outcome confirm_count(Session& s, const std::string& text, std::int64_t time_ms) {
+    if (!s.ctx_.bin) return fail("nothing_to_confirm", "Scan the bin to count");
+    const bool empty = !s.item_;
+    if (empty && s.base_.bin == s.ctx_.bin)
+      return fail("nothing_to_confirm", "Scan the next item, or DONE to finish " + s.ctx_.bin->code);
+    Session t = s;
+    if (empty) t.item_ = Item{"", kEmptySku, "", "", ""};
+    std::vector<std::string> ev = s.evidence_;
+    ev.push_back(text);
+    const Endpoint at{*s.ctx_.bin, StockState::available};
+    auto m = make_movement(t, MovementType::count, at, at, std::move(ev), time_ms);
+    if (!m) return fail(m.error());
+    Outcome o = good("movement_recorded", empty ? "Counted " + s.ctx_.bin->code + " empty"
+                                                : "Counted " + qty_text(s.qty_, *s.item_) + " in " + s.ctx_.bin->code);
+    o.movement = std::move(*m);
+    next_step(s);
+    return o;
   }
 
   static Outcome sign_in(Session& s, const std::string& id) {
@@ -299,7 +860,11 @@ struct Session::Impl {
       if (step_open(s)) return fail("step_open", "Finish or cancel the open step first");
       s.mode_ = *mode;
       clear_all(s);
-      return good("mode_changed", "Mode " + std::string(mode_name(*mode)));
+      Outcome o = good("mode_changed", "Mode " + std::string(mode_name(*mode)));
+      if (*mode == Mode::pick) {
+        if (const Task* task = next_open_pick_task(s)) o.message += "; " + start_task(s, *task).message;
+      }
+      return o;
     }
     if (verb == "UNDO") {
       if (s.evidence_.empty()) return fail("nothing_to_undo", "Nothing to take back");
@@ -315,12 +880,17 @@ struct Session::Impl {
       }
       if (s.ctx_ != Context{}) {
         clear_all(s);
-        return good("step_cancelled", "Receipt closed");
+        return good("step_cancelled", s.mode_ == Mode::receive ? "Receipt closed" : "Closed");
       }
       return fail("nothing_to_cancel", "Nothing to cancel");
     }
     if (verb == "CONFIRM") {
       if (s.mode_ == Mode::receive && s.item_) return commit_line(s, text, time_ms, false);
+      if (s.mode_ == Mode::pick) return confirm_pick(s, text, time_ms);
+      if (in_place(s)) return confirm_in_place(s, text, time_ms);
+      if (s.mode_ == Mode::count) return confirm_count(s, text, time_ms);
+      if (s.mode_ == Mode::return_ && !s.evidence_.empty())
+        return fail("incomplete_step", "Scan the returns location to finish");
       if (transfer(s) && !s.evidence_.empty()) return fail("incomplete_step", "Scan the destination bin to finish");
       return fail("nothing_to_confirm", "Nothing to confirm");
     }
@@ -328,9 +898,18 @@ struct Session::Impl {
       if (s.mode_ == Mode::receive) {
         if (s.item_) return commit_line(s, text, time_ms, true);
         if (step_open(s)) {
+          Outcome o = good("receipt_done", "Receipt finished");
+          check_under_receipt(s, o, text, time_ms);
           clear_all(s);
-          return good("receipt_done", "Receipt finished");
+          return o;
         }
+      }
+      if ((s.mode_ == Mode::pick || s.mode_ == Mode::count) && s.evidence_.empty() && s.ctx_ != Context{}) {
+        const std::string what = s.mode_ == Mode::count ? "Bin counted"
+                                 : s.ctx_.task.empty() ? "Order closed"
+                                                       : "Task " + s.ctx_.task + " left open";
+        clear_all(s);
+        return good(s.mode_ == Mode::pick ? "task_closed" : "bin_done", what);
       }
       if (s.mode_ == Mode::idle) return fail("nothing_to_finish", "Nothing to finish");
       if (step_open(s)) return fail("incomplete_step", "Finish or cancel the open step first");
@@ -347,6 +926,8 @@ struct Session::Impl {
     if (!m) return fail(m.error());
     Outcome o =
         good("movement_recorded", "Received " + qty_text(s.qty_, *s.item_) + (end_receipt ? "; receipt finished" : ""));
+    check_receipt(s, o, *m, time_ms);
+    if (end_receipt) check_under_receipt(s, o, text, time_ms);
     o.movement = std::move(*m);
     if (end_receipt)
       clear_all(s);
@@ -356,6 +937,25 @@ struct Session::Impl {
   }
 
   static Outcome handle(Session& s, const Scan& scan) {
+    const std::int64_t timeout = s.options_.idle_timeout_ms;
+    if (timeout <= 0 || s.operator_.empty() || s.last_scan_ms_ == 0 || scan.time_ms - s.last_scan_ms_ <= timeout)
+      return handle_signed(s, scan);
+    // Idle too long: sign out first (the open step is dropped), then handle
+    // the scan as a signed-out session would. Refused, this changes nothing,
+    // so the next scan is past the timeout as well and says the same.
+    const std::string note = "Signed out " + s.operator_ + " after " + std::to_string(timeout / 1000) + " s idle";
+    s.operator_.clear();
+    s.mode_ = Mode::idle;
+    s.done_tasks_.clear();
+    clear_all(s);
+    auto label = classify(scan.text);
+    if (!label || label->kind != LabelKind::operator_badge) return fail("idle_timeout", note + ": scan your badge");
+    Outcome o = handle_signed(s, scan);
+    o.message = note + "; " + o.message;
+    return o;
+  }
+
+  static Outcome handle_signed(Session& s, const Scan& scan) {
     auto label = classify(scan.text);
     if (label && label->kind == LabelKind::operator_badge) return sign_in(s, label->value);
     if (s.operator_.empty()) return fail("no_operator", "Sign in first");
@@ -364,8 +964,16 @@ struct Session::Impl {
     return step(s, *label, scan.text, scan.time_ms);
   }
 
+  // reference and dock always; the newer fields only when set, so a
+  // snapshot written before they existed restores unchanged.
   static nlohmann::json context_json(const Context& c) {
-    return {{"reference", c.reference}, {"dock", opt_location_json(c.dock)}};
+    nlohmann::json j = {{"reference", c.reference}, {"dock", opt_location_json(c.dock)}};
+    if (c.bin) j["bin"] = c.bin->code;
+    if (!c.task.empty()) j["task"] = c.task;
+    if (c.line_index != 0) j["line_index"] = c.line_index;
+    if (c.line) j["line"] = line_json(*c.line);
+    if (!c.received.empty()) j["received"] = c.received;
+    return j;
   }
 
   static Context parse_context(const nlohmann::json& j) {
@@ -373,10 +981,39 @@ struct Session::Impl {
     c.reference = j.at("reference").get<std::string>();
     const auto& dock = j.at("dock");
     if (!dock.is_null()) c.dock = Location{dock.get<std::string>()};
+    if (j.contains("bin")) c.bin = Location{j.at("bin").get<std::string>()};
+    if (j.contains("task")) c.task = j.at("task").get<std::string>();
+    if (j.contains("line_index")) c.line_index = j.at("line_index").get<int>();
+    if (j.contains("line")) c.line = parse_line(j.at("line"));
+    if (j.contains("received")) c.received = j.at("received").get<std::map<std::string, std::int64_t>>();
     return c;
   }
 
+  // Which context fields a mode may carry between steps.
+  static bool context_fits(Mode m, const Context& c) {
+    if (c == Context{}) return true;
+    switch (m) {
+      case Mode::receive:
+        return !c.bin && c.task.empty() && c.line_index == 0 && !c.line;
+      case Mode::pick:
+        return !c.dock && !c.bin && (c.task.empty() == !c.line) && (c.line || c.line_index == 0) && c.received.empty();
+      case Mode::count:
+        return c.reference.empty() && !c.dock && c.bin && c.task.empty() && c.line_index == 0 && !c.line &&
+               c.received.empty();
+      default:
+        return false;
+    }
+  }
+
   static bool context_ok(const Context& c) {
+    if (c.bin) {
+      auto l = Location::parse("LOC:" + c.bin->code);
+      if (!l || *l != *c.bin) {
+        auto b = Location::parse(c.bin->code);
+        if (!b || *b != *c.bin) return false;
+      }
+    }
+    if (!c.task.empty()) return c.line_index >= 0;  // a task's reference comes from master data
     if (!c.reference.empty()) {
       auto l = classify(c.reference);
       if (!l || l->kind != LabelKind::document || l->value != c.reference) return false;
@@ -406,8 +1043,13 @@ Session::Session(SessionOptions options) : options_(std::move(options)) {}
 Outcome Session::handle(const Scan& scan) {
   Session next = *this;
   Outcome o = Impl::handle(next, scan);
-  if (o.accepted()) *this = std::move(next);
-  o.prompt = prompt();
+  if (o.accepted()) {
+    if (options_.idle_timeout_ms > 0) next.last_scan_ms_ = scan.time_ms;
+    *this = std::move(next);
+  }
+  // Refused for idle timeout: the session is unchanged (still signed in on
+  // paper), but what the operator must do next is sign in.
+  o.prompt = o.code == "idle_timeout" ? "Scan your badge" : prompt();
   return o;
 }
 
@@ -425,12 +1067,16 @@ nlohmann::json Session::snapshot() const {
   state["item"] = item_ ? item_json(*item_) : nlohmann::json(nullptr);
   state["qty"] = qty_;
   state["reason"] = reason_;
-  return {{"v", 1},
-          {"operator", operator_},
-          {"mode", std::string(Impl::mode_name(mode_))},
-          {"base", Impl::context_json(base_)},
-          {"evidence", evidence_},
-          {"state", std::move(state)}};
+  if (short_) state["short"] = true;
+  nlohmann::json j = {{"v", 1},
+                      {"operator", operator_},
+                      {"mode", std::string(Impl::mode_name(mode_))},
+                      {"base", Impl::context_json(base_)},
+                      {"evidence", evidence_},
+                      {"state", std::move(state)}};
+  if (!done_tasks_.empty()) j["done_tasks"] = done_tasks_;
+  if (last_scan_ms_ != 0) j["last_scan_ms"] = last_scan_ms_;
+  return j;
 }
 
 Result<Session> Session::restore(SessionOptions options, const nlohmann::json& snapshot) {
@@ -448,8 +1094,10 @@ Result<Session> Session::restore(SessionOptions options, const nlohmann::json& s
     s.base_ = Impl::parse_context(snapshot.at("base"));
     s.evidence_ = snapshot.at("evidence").get<std::vector<std::string>>();
     if (s.operator_.empty() && s.mode_ != Mode::idle) return bad("a mode without an operator");
-    if (s.mode_ != Mode::receive && s.base_ != Context{}) return bad("receipt context outside receive");
-    if (!Impl::context_ok(s.base_)) return bad("bad receipt context");
+    if (snapshot.contains("done_tasks")) s.done_tasks_ = snapshot.at("done_tasks").get<std::vector<std::string>>();
+    if (snapshot.contains("last_scan_ms")) s.last_scan_ms_ = snapshot.at("last_scan_ms").get<std::int64_t>();
+    if (!Impl::context_fits(s.mode_, s.base_)) return bad("context does not fit the mode");
+    if (!Impl::context_ok(s.base_)) return bad("bad context");
     if (!Impl::replay(s)) return bad("the evidence does not replay");
     if (s.snapshot() != snapshot) return bad("the state does not match the evidence");
     return s;

@@ -18,6 +18,8 @@
 #include <system_error>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "tally/wire/movement_json.hpp"
 
 namespace tally::journal {
@@ -128,7 +130,50 @@ CREATE TABLE master_data(
   payload TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // v1 → v2: device-side exceptions (wrong bin, wrong item, expired lot,
+    // unknown item, short pick), each with the scan that revealed it.
+    R"sql(
+CREATE TABLE device_exceptions(
+  id      INTEGER PRIMARY KEY,
+  scan_id INTEGER NOT NULL REFERENCES scans(id),
+  time_ms INTEGER NOT NULL,
+  kind    TEXT NOT NULL,
+  payload TEXT NOT NULL
+);
+)sql",
 };
+
+// The stored form of a device exception (device_exceptions.payload).
+std::string exception_json(const scanner::DeviceException& e) {
+  const nlohmann::json j = {{"kind", e.kind},         {"operator", e.operator_id}, {"mode", e.mode},
+                            {"expected", e.expected}, {"scanned", e.scanned},      {"evidence", e.evidence},
+                            {"time_ms", e.time_ms},   {"task", e.task},            {"reason", e.reason}};
+  // Raw scan bytes that are not UTF-8 become U+FFFD (scans.text keeps them).
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<scanner::DeviceException> exception_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return std::nullopt;
+  scanner::DeviceException e;
+  const std::pair<const char*, std::string*> strings[] = {
+      {"kind", &e.kind},         {"operator", &e.operator_id}, {"mode", &e.mode}, {"expected", &e.expected},
+      {"scanned", &e.scanned}, {"task", &e.task},            {"reason", &e.reason}};
+  for (const auto& [key, out] : strings) {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) return std::nullopt;
+    *out = it->get<std::string>();
+  }
+  const auto t = j.find("time_ms");
+  if (t == j.end() || !t->is_number_integer()) return std::nullopt;
+  e.time_ms = t->get<std::int64_t>();
+  const auto ev = j.find("evidence");
+  if (ev == j.end() || !ev->is_array()) return std::nullopt;
+  for (const auto& x : *ev) {
+    if (!x.is_string()) return std::nullopt;
+    e.evidence.push_back(x.get<std::string>());
+  }
+  return e;
+}
 
 // Hybrid logical clock: the upper 48 bits are Unix milliseconds, the lower
 // 16 a logical counter. A new hlc is max(last_hlc + 1, time_ms << 16): it
@@ -185,6 +230,7 @@ struct Journal::Impl {
   StmtPtr insert_scan, insert_movement, upsert_session;
   StmtPtr select_after, update_acked, select_session;
   StmtPtr upsert_master, select_master;
+  StmtPtr insert_exception, select_exceptions;
 
   Result<void> prepare(StmtPtr& out, const char* sql) {
     sqlite3_stmt* s = nullptr;
@@ -222,6 +268,10 @@ struct Journal::Impl {
          "INSERT INTO master_data(kind, version, payload) VALUES (?1, ?2, ?3) "
          "ON CONFLICT(kind) DO UPDATE SET version = excluded.version, payload = excluded.payload"},
         {&select_master, "SELECT version, payload FROM master_data WHERE kind = ?1"},
+        {&insert_exception,
+         "INSERT INTO device_exceptions(scan_id, time_ms, kind, payload) VALUES (?1, ?2, ?3, ?4)"},
+        {&select_exceptions,
+         "SELECT id, scan_id, payload FROM device_exceptions WHERE id > ?1 ORDER BY id LIMIT ?2"},
     };
     for (const auto& [stmt, sql] : all) {
       if (auto r = prepare(*stmt, sql); !r) return r;
@@ -574,6 +624,17 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
       a.seq = seq;
       a.hlc = hlc;
     }
+    if (entry.exception) {
+      const std::string text = exception_json(*entry.exception);
+      sqlite3_stmt* s = insert_exception.get();
+      Use use(s);
+      sqlite3_bind_int64(s, 1, a.scan_id);
+      sqlite3_bind_int64(s, 2, entry.exception->time_ms);
+      bind_text(s, 3, entry.exception->kind);
+      bind_text(s, 4, text);
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return fail(rc, "insert device exception", s);
+    }
     if (!entry.session_snapshot.empty()) last_snapshot = &entry;
     out.push_back(a);
   }
@@ -640,6 +701,32 @@ Result<std::vector<scanner::Movement>> Journal::movements_after(std::uint64_t af
     out.push_back(std::move(m).value());
   }
   if (rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read movements");
+  return out;
+}
+
+Result<std::vector<StoredException>> Journal::exceptions_after(std::int64_t after, std::size_t limit) const {
+  std::vector<StoredException> out;
+  if (limit == 0) return out;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  sqlite3_stmt* s = impl_->select_exceptions.get();
+  Use use(s);
+  sqlite3_bind_int64(s, 1, after);
+  sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax)));
+  int rc = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    StoredException x;
+    x.id = sqlite3_column_int64(s, 0);
+    x.scan_id = sqlite3_column_int64(s, 1);
+    const std::string text = column_text(s, 2);
+    auto e = exception_from_json(nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false));
+    if (!e) {
+      return make_error("journal_corrupt",
+                        "journal " + impl_->path + ": device exception " + std::to_string(x.id) + " is invalid");
+    }
+    x.exception = std::move(*e);
+    out.push_back(std::move(x));
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read device exceptions");
   return out;
 }
 

@@ -19,6 +19,8 @@ constexpr const char* kItemA = "4006381333931";  // GTIN-13
 constexpr const char* kGtinA = "04006381333931";
 constexpr const char* kItemB = "09506000134352";  // GTIN-14
 constexpr std::int64_t kT0 = 1'700'000'000'000;
+constexpr const char* kIdlePrompt =
+    "Scan a mode to start: MOVE, RECEIVE, PUTAWAY, PICK, DAMAGE, HOLD, RELEASE, RETURN or COUNT";
 
 SessionOptions options() { return SessionOptions{"hh-01", "site-a", "DOCK-1"}; }
 
@@ -90,7 +92,7 @@ TEST_F(SessionTest, BadgeSignsIn) {
   EXPECT_EQ(o.feedback, Feedback::good);
   EXPECT_EQ(s.operator_id(), "alice");
   EXPECT_EQ(s.mode(), "idle");
-  EXPECT_EQ(o.prompt, "Scan MOVE, RECEIVE or PUTAWAY to start");
+  EXPECT_EQ(o.prompt, kIdlePrompt);
 }
 
 TEST_F(SessionTest, OtherBadgeSwitchesOperatorWhenNoStepIsOpen) {
@@ -132,10 +134,14 @@ TEST_F(SessionTest, ModeCommands) {
   EXPECT_EQ(s.mode(), "putaway");
 }
 
-TEST_F(SessionTest, UnsupportedModes) {
+TEST_F(SessionTest, EveryWorkflowVerbIsAMode) {
   ok("OP:alice");
-  for (const char* verb : {"CMD:PICK", "CMD:DAMAGE", "CMD:HOLD", "CMD:RELEASE", "CMD:RETURN", "CMD:COUNT"})
-    refused(verb, "mode_not_supported");
+  for (const char* verb : {"PICK", "DAMAGE", "HOLD", "RELEASE", "RETURN", "COUNT"}) {
+    EXPECT_EQ(ok(std::string("CMD:") + verb).code, "mode_changed");
+    std::string lower = verb;
+    for (char& c : lower) c = static_cast<char>(c - 'A' + 'a');
+    EXPECT_EQ(s.mode(), lower);
+  }
 }
 
 TEST_F(SessionTest, ModeSwitchRefusedWhileStepOpen) {
@@ -178,7 +184,7 @@ TEST_F(SessionTest, DoneLeavesAModeWithNothingOpen) {
 
 // The design's example: OP:alice, CMD:MOVE, A-01-01-1, item x3, B-02-01-1.
 TEST_F(SessionTest, MoveOfThreeUnits) {
-  EXPECT_EQ(ok("OP:alice").prompt, "Scan MOVE, RECEIVE or PUTAWAY to start");
+  EXPECT_EQ(ok("OP:alice").prompt, kIdlePrompt);
   EXPECT_EQ(ok("CMD:MOVE").prompt, "Scan source bin");
   Outcome o = ok("A-01-01-1");
   EXPECT_EQ(o.code, "source_set");

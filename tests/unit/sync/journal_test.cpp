@@ -357,6 +357,132 @@ TEST_F(JournalTest, SessionSnapshotRoundTrip) {
   EXPECT_EQ(open_ok()->session_snapshot(), R"({"operator":"alice","mode":"move"})");
 }
 
+// ------------------------------------------------- device exceptions (v2)
+
+scanner::DeviceException wrong_bin(std::int64_t time_ms = kT0) {
+  scanner::DeviceException e;
+  e.kind = "wrong_bin";
+  e.operator_id = "alice";
+  e.mode = "pick";
+  e.expected = "A-01-01-1";
+  e.scanned = "B-02-01-1";
+  e.evidence = {"B-02-01-1"};
+  e.time_ms = time_ms;
+  e.task = "TASK:17/1";
+  return e;
+}
+
+TEST_F(JournalTest, ExceptionsAreJournaledWithTheirScanAndReadBackInOrder) {
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  // A refused scan: the scan and its exception, no movement, no snapshot.
+  Entry refused = scan_only("B-02-01-1");
+  refused.scan.feedback = "error";
+  refused.exception = wrong_bin();
+  auto a = j->append(refused);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_FALSE(a->seq);
+  // An accepted scan with a movement and an exception (a short pick).
+  Entry both = entry_with_move();
+  both.exception = wrong_bin(kT0 + 1);
+  both.exception->kind = "short_pick";
+  both.exception->evidence = {"A-01-01-1", "\xff\xfe", "TOTE:1"};  // non-UTF-8 evidence is kept as U+FFFD
+  both.exception->reason = "SHORT";
+  auto b = j->append(both);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->seq, 1U);
+
+  auto all = j->exceptions_after(0, 10);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 2U);
+  EXPECT_EQ((*all)[0].scan_id, a->scan_id);
+  EXPECT_EQ((*all)[0].exception, wrong_bin());
+  EXPECT_EQ((*all)[1].scan_id, b->scan_id);
+  EXPECT_EQ((*all)[1].exception.kind, "short_pick");
+  EXPECT_EQ((*all)[1].exception.reason, "SHORT");
+  EXPECT_EQ((*all)[1].exception.evidence[1], "\xEF\xBF\xBD\xEF\xBF\xBD");
+  auto rest = j->exceptions_after((*all)[0].id, 10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 1U);
+  EXPECT_EQ((*rest)[0].id, (*all)[1].id);
+  EXPECT_TRUE(j->exceptions_after(0, 0)->empty());
+  EXPECT_EQ(j->status().scans, 2);
+}
+
+TEST_F(JournalTest, ExceptionInAFailedBatchIsNotWritten) {
+  auto j = open_ok();
+  Entry e = scan_only();
+  e.exception = wrong_bin();
+  Entry bad = entry_with_move();
+  bad.movement->qty = 0;
+  EXPECT_FALSE(j->append_batch({e, bad}).ok());
+  EXPECT_TRUE(j->exceptions_after(0, 10)->empty());
+}
+
+TEST_F(JournalTest, UnparsableExceptionRowIsCorrupt) {
+  {
+    auto j = open_ok();
+    Entry e = scan_only();
+    e.exception = wrong_bin();
+    ASSERT_TRUE(j->append(e).ok());
+  }
+  raw_sql(path_, "UPDATE device_exceptions SET payload = '{\"kind\":1}'");
+  auto r = open_ok()->exceptions_after(0, 10);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "journal_corrupt");
+}
+
+// A journal written by a v1 build (no device_exceptions table) is upgraded
+// in place on open: its scans, movements, ack and snapshot are kept.
+TEST_F(JournalTest, VersionOneJournalIsUpgradedInPlace) {
+  {
+    auto j = open_ok();
+    ASSERT_NE(j, nullptr);
+    Entry e = entry_with_move(3);
+    e.session_snapshot = R"({"operator":"alice"})";
+    ASSERT_TRUE(j->append(e).ok());
+    ASSERT_TRUE(j->append(entry_with_move(2)).ok());
+    ASSERT_TRUE(j->set_acked(1).ok());
+  }
+  // Make it exactly what v1 wrote: the v1 tables and user_version 1.
+  raw_sql(path_, "DROP TABLE device_exceptions; PRAGMA user_version = 1");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'device_exceptions'", -1, &st,
+                                 nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(seqs(*j), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(j->status().acked_seq, 1U);
+  EXPECT_EQ(j->status().scans, 2);
+  EXPECT_EQ(j->session_snapshot(), R"({"operator":"alice"})");
+  EXPECT_TRUE(j->exceptions_after(0, 10)->empty());
+  Entry e = scan_only();
+  e.exception = wrong_bin();
+  ASSERT_TRUE(j->append(e).ok());
+  EXPECT_EQ(j->exceptions_after(0, 10)->size(), 1U);
+  j.reset();
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), kSchemaVersion);
+  EXPECT_EQ(kSchemaVersion, 2);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 TEST_F(JournalTest, MasterDataIsReplacedPerKind) {
   {
     auto j = open_ok();

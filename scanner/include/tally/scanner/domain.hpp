@@ -52,7 +52,8 @@ struct Location {
   bool operator==(const Location&) const = default;
 
   // Accepts a bin in the default grammar <zone>-<aisle>-<rack>-<level>,
-  // LOC:<code>, or one of the external parties. Codes are upper-cased.
+  // LOC:<code>, TOTE:<id> (code "TOTE:<ID>": a tote/cart holding picked
+  // stock), or one of the external parties. Codes are upper-cased.
   static Result<Location> parse(std::string_view text);
 };
 

@@ -46,6 +46,7 @@ struct TaskLine {
   std::string bin;
   std::string lot;
   std::string lot_rule = "any";
+  bool operator==(const TaskLine&) const = default;
 };
 
 struct Task {

@@ -8,8 +8,9 @@
 // serialises to JSON (snapshot/restore) so an unfinished step survives a
 // crash: the journal stores the snapshot in the same transaction as the scan.
 //
-// Workflows (move, putaway, blind receipt), their prompts and outcome codes:
-// docs/DOMAIN.md. In receive mode a different item while a line is open
+// Workflows (move, putaway, blind receipt, pick, damage, hold, release,
+// return, count), their prompts and outcome codes: docs/DOMAIN.md and
+// docs/WORKFLOWS.md. In receive mode a different item while a line is open
 // commits the open line (that outcome carries its receipt) and starts a new
 // line of 1 for the new item.
 //
@@ -17,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,12 +46,37 @@ enum class Feedback : std::uint8_t {
 };
 std::string_view to_string(Feedback f);
 
+// A device-side exception: something the operator did that does not match
+// what the device expected (wrong bin, wrong item, expired lot, unknown
+// item, short pick). It is recorded, with the raw scan as evidence, whether
+// the scan was refused (wrong bin/item/lot: the session is unchanged) or
+// accepted with a warning (unknown item, short pick). The engine journals it.
+struct DeviceException {
+  // "wrong_bin", "wrong_item", "wrong_lot", "expired_lot", "unknown_item", "short_pick",
+  // "unexpected_item", "over_receipt", "under_receipt", "not_suggested_bin"
+  std::string kind;
+  std::string operator_id;  // who scanned
+  std::string mode;         // session mode, e.g. "pick"
+  std::string expected;     // what the device expected (bin, item id, lot, "5 x <item>")
+  std::string scanned;      // what was scanned or done ("2 x <item>" for a short pick)
+  std::vector<std::string> evidence;  // the raw scan(s); for a short pick the line's scans
+  std::int64_t time_ms = 0;
+  std::string task;    // "TASK:17/1" when it happened on a task line, else empty
+  std::string reason;  // reason code given (short pick), else empty
+
+  bool operator==(const DeviceException&) const = default;
+};
+
 struct Outcome {
   Feedback feedback = Feedback::error;
   std::string code;                  // stable, e.g. "scan_bin", "movement_recorded", "no_operator"
   std::string message;               // what happened, for the operator
   std::string prompt;                // what to scan next
   std::optional<Movement> movement;  // completed by this scan (seq/hlc unset)
+  // Set when the scan revealed a device-side exception. May come with an
+  // error (refused scan; journal the scan and the exception, nothing else)
+  // or with a warning (accepted).
+  std::optional<DeviceException> exception;
 
   // The scan changed the session (or made a movement) and must be journaled.
   bool accepted() const { return feedback != Feedback::error; }
@@ -60,7 +87,25 @@ struct SessionOptions {
   std::string site;
   // Where blind receipts land (state inbound) when no dock is scanned.
   std::string receiving_location = "DOCK-1";
+  // Reason codes accepted by damage, hold, release, return and short picks
+  // (upper case). Empty: any code. Move and receive take any code.
+  std::vector<std::string> reason_codes = {"DAMAGED", "CRUSHED", "WET", "EXPIRED", "QA",
+                                           "SHORT", "NOT_FOUND", "CUSTOMER", "WRONG_ITEM"};
+  // Signs the operator out when a scan comes more than this long after the
+  // previous accepted one (scan times, ms); the open step is dropped and the
+  // answer says so. 0: never.
+  std::int64_t idle_timeout_ms = 0;
 };
+
+// Checks a scanned item's lot/expiry against a task line: "wrong_lot" when
+// the line names a lot, its rule is not "any" and the scanned lot differs;
+// "expired_lot" when the item carries an expiry (YYYY-MM-DD) before the day
+// of `time_ms` (UTC). nullopt when fine (also when the item has no lot or
+// expiry: plain GTINs carry neither).
+std::optional<std::string> lot_problem(const TaskLine& line, const Item& item, std::int64_t time_ms);
+
+// ISO date (YYYY-MM-DD, UTC) of a Unix time in ms. Pure arithmetic.
+std::string iso_date(std::int64_t time_ms);
 
 class Session {
  public:
@@ -87,12 +132,22 @@ class Session {
   struct Impl;  // the step machines (session.cpp)
   friend struct Impl;
 
-  enum class Mode : std::uint8_t { idle, move, putaway, receive };
+  enum class Mode : std::uint8_t { idle, move, putaway, receive, pick, damage, hold, release, return_, count };
 
-  // Receipt-level context (receive mode); outlives the lines of a receipt.
+  // Context that outlives one step: a receipt (receive), a pick task, the
+  // bin being counted. Only non-default fields appear in the snapshot.
   struct Context {
-    std::string reference;         // PO:/ASN: scanned for the receipt
+    std::string reference;         // PO:/ASN: of a receipt, ORD: of a return or pick
     std::optional<Location> dock;  // scanned dock; options.receiving_location if none
+    std::optional<Location> bin;   // count: the bin being counted
+    std::string task;              // pick: the task id ("TASK:17")
+    int line_index = 0;            // pick: index of the current line in the task
+    // pick: a copy of the current task line, so replaying the step never
+    // depends on the master data of the moment.
+    std::optional<TaskLine> line;
+    // receive against a receive task (matched by PO/ASN/TASK): units
+    // received so far per item id, to flag over-, under- and unexpected receipts.
+    std::map<std::string, std::int64_t> received;
     bool operator==(const Context&) const = default;
   };
 
@@ -110,6 +165,9 @@ class Session {
   std::optional<Item> item_;      // set exactly when qty_ > 0
   std::int64_t qty_ = 0;
   std::string reason_;
+  bool short_ = false;                  // pick: short pick confirmed for the open line
+  std::vector<std::string> done_tasks_;  // pick tasks finished in this session
+  std::int64_t last_scan_ms_ = 0;        // time of the last accepted scan (idle timeout only)
 };
 
 }  // namespace tally::scanner

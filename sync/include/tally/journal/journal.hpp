@@ -22,10 +22,13 @@
 
 #include "tally/scanner/domain.hpp"
 #include "tally/scanner/result.hpp"
+#include "tally/scanner/session.hpp"
 
 namespace tally::journal {
 
-inline constexpr int kSchemaVersion = 1;
+// v1: scans, movements, sync_state, session, master_data.
+// v2: + device_exceptions (additive; a v1 file is upgraded in place on open).
+inline constexpr int kSchemaVersion = 2;
 
 struct Options {
   std::filesystem::path path;  // the journal file, e.g. <data-dir>/journal.db
@@ -66,10 +69,21 @@ struct Appended {
 
 // One unit of an append: a scan, optionally the movement it completed, and
 // the session snapshot after it (JSON text; empty leaves the snapshot as is).
+// `exception`: a device-side exception the scan revealed, stored in
+// device_exceptions with the scan's id. A refused scan that revealed one is
+// journaled as an entry with the exception, no movement and no snapshot.
 struct Entry {
   ScanRecord scan;
   std::optional<scanner::Movement> movement;
   std::string session_snapshot;
+  std::optional<scanner::DeviceException> exception = std::nullopt;  // defaulted: Entry{scan, movement, snapshot} stays valid
+};
+
+// A journaled device-side exception (not synced to the ledger yet).
+struct StoredException {
+  std::int64_t id = 0;       // rowid, ascending
+  std::int64_t scan_id = 0;  // the scan that revealed it
+  scanner::DeviceException exception;
 };
 
 struct Status {
@@ -101,6 +115,10 @@ class Journal {
 
   // Movements with seq > after, ascending, at most `limit`.
   Result<std::vector<scanner::Movement>> movements_after(std::uint64_t after, std::size_t limit) const;
+  // Device-side exceptions with id > after, ascending, at most `limit`.
+  // Error codes: "journal_corrupt" (a row that does not parse), "journal_io".
+  Result<std::vector<StoredException>> exceptions_after(std::int64_t after, std::size_t limit) const;
+
   // The outbox: movements_after(acked_seq, limit).
   Result<std::vector<scanner::Movement>> outbox(std::size_t limit) const;
 

@@ -1,0 +1,176 @@
+// The warehouse workflows end to end against the real tallyd (TALLYD_PATH):
+// receive → put-away → task pick (with a wrong-bin scan that is refused and
+// journaled as a device-side exception) → damage, all through
+// POST /api/v1/scans, read back from GET /api/v1/movements and the journal.
+//
+// The pick task is seeded by writing the journal's master data before tallyd
+// starts (what the MQTT downlink stores when it receives tasks).
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon.hpp"
+#include "http_client.hpp"
+#include "tally/journal/journal.hpp"
+#include "temp_dir.hpp"
+
+namespace tally::test {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kItem = "09506000134352";
+
+class WorkflowsE2E : public ::testing::Test {
+ protected:
+  journal::Options journal_options() const {
+    journal::Options o;
+    o.path = dir_.path() / "journal.db";
+    o.device = "hh-1";
+    o.site = "test";
+    return o;
+  }
+
+  void seed_master_data() {
+    auto j = journal::Journal::open(journal_options());
+    ASSERT_TRUE(j.ok()) << j.error().message;
+    const json catalog = {{"v", 1},
+                          {"version", 1},
+                          {"items", {{{"gtin", kItem}, {"sku", "SKU-B"}, {"suggested_bin", "A-01-01-1"}}}}};
+    const json tasks = {
+        {"v", 1},
+        {"version", 1},
+        {"tasks",
+         {{{"id", "TASK:17"},
+           {"type", "pick"},
+           {"reference", "ORD:991"},
+           {"lines", {{{"line", 1}, {"gtin", kItem}, {"qty", 2}, {"bin", "A-01-01-1"}}}}}}}};
+    ASSERT_TRUE((*j)->put_master_data("catalog", 1, catalog.dump()).ok());
+    ASSERT_TRUE((*j)->put_master_data("tasks", 1, tasks.dump()).ok());
+  }
+
+  std::vector<std::string> args() const {
+    return {"--data-dir", dir_.str(), "--device-id", "hh-1", "--site", "test", "--http", "127.0.0.1:0",
+            "--log-level", "warn"};
+  }
+
+  json scan(HttpClient& c, const std::string& text, unsigned expect_status) {
+    auto r = c.post_json("/api/v1/scans", json{{"text", text}}.dump());
+    EXPECT_EQ(r.status, expect_status) << text << ": " << r.body;
+    return r.json();
+  }
+
+  TempDir dir_{"tally-workflows-e2e"};
+};
+
+TEST_F(WorkflowsE2E, ReceivePutawayPickDamage) {
+  seed_master_data();
+  json receipt, putaway, pick, damage;
+  {
+    Daemon d(TALLYD_PATH, args());
+    HttpClient c(d.wait_listening());
+    scan(c, "OP:alice", 200);
+
+    // Receive 3 against a PO at the default dock.
+    scan(c, "CMD:RECEIVE", 200);
+    scan(c, "PO:4500012", 200);
+    for (int i = 0; i < 3; ++i) scan(c, kItem, 200);
+    receipt = scan(c, "CMD:CONFIRM", 201);
+    scan(c, "CMD:DONE", 200);
+
+    // Put the 3 away into A-01-01-1.
+    scan(c, "CMD:PUTAWAY", 200);
+    scan(c, "LOC:DOCK-1", 200);
+    scan(c, kItem, 200);
+    scan(c, "CMD:QTY:3", 200);
+    putaway = scan(c, "A-01-01-1", 201);
+
+    // Pick task TASK:17 (the only open one): a wrong bin is refused and flagged.
+    auto started = scan(c, "CMD:PICK", 200);
+    EXPECT_EQ(started["prompt"], "Go to A-01-01-1, pick 2 x 09506000134352") << started;
+    auto wrong = scan(c, "B-02-01-1", 422);
+    EXPECT_EQ(wrong["code"], "wrong_bin") << wrong;
+    EXPECT_EQ(wrong["exception"]["kind"], "wrong_bin") << wrong;
+    EXPECT_EQ(wrong["exception"]["recorded"], true) << wrong;
+    EXPECT_EQ(wrong["prompt"], "Go to A-01-01-1, pick 2 x 09506000134352");
+    scan(c, "A-01-01-1", 200);
+    scan(c, kItem, 200);
+    scan(c, kItem, 200);
+    pick = scan(c, "TOTE:7", 201);
+    EXPECT_EQ(pick["prompt"], "Scan TASK or bin to pick") << pick;
+
+    // Damage one in the bin.
+    scan(c, "CMD:DAMAGE", 200);
+    scan(c, "A-01-01-1", 200);
+    scan(c, kItem, 200);
+    scan(c, "CMD:CONFIRM", 422);  // a reason is required
+    scan(c, "CMD:REASON:CRUSHED", 200);
+    damage = scan(c, "CMD:CONFIRM", 201);
+
+    auto list = c.get("/api/v1/movements?after=0&limit=10").json();
+    ASSERT_EQ(list["movements"].size(), 4U) << list;
+    EXPECT_EQ(list["movements"][0], receipt["movement"]);
+    EXPECT_EQ(list["movements"][1], putaway["movement"]);
+    EXPECT_EQ(list["movements"][2], pick["movement"]);
+    EXPECT_EQ(list["movements"][3], damage["movement"]);
+    for (const auto& m : list["movements"]) {
+      EXPECT_EQ(m["operator"], "alice");
+      EXPECT_EQ(m["device"], "hh-1");
+    }
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait().code, 0);
+  }
+
+  const json& r = receipt["movement"];
+  EXPECT_EQ(r["type"], "receipt");
+  EXPECT_EQ(r["qty"], 3);
+  EXPECT_EQ(r["reference"], "PO:4500012");
+  EXPECT_EQ(r["to"]["location"], "DOCK-1");
+  EXPECT_EQ(r["to"]["state"], "inbound");
+
+  const json& p = putaway["movement"];
+  EXPECT_EQ(p["type"], "putaway");
+  EXPECT_EQ(p["from"]["state"], "inbound");
+  EXPECT_EQ(p["to"]["location"], "A-01-01-1");
+  EXPECT_EQ(p["to"]["state"], "available");
+
+  const json& k = pick["movement"];
+  EXPECT_EQ(k["type"], "pick");
+  EXPECT_EQ(k["qty"], 2);
+  EXPECT_EQ(k["from"]["location"], "A-01-01-1");
+  EXPECT_EQ(k["from"]["state"], "available");
+  EXPECT_EQ(k["to"]["location"], "TOTE:7");
+  EXPECT_EQ(k["to"]["state"], "picked");
+  EXPECT_EQ(k["reference"], "TASK:17/1");
+  EXPECT_EQ(k["evidence"], json::array({"A-01-01-1", kItem, kItem, "TOTE:7"}));  // not the refused scan
+
+  const json& g = damage["movement"];
+  EXPECT_EQ(g["type"], "damage");
+  EXPECT_EQ(g["qty"], 1);
+  EXPECT_EQ(g["reason"], "CRUSHED");
+  EXPECT_EQ(g["from"]["state"], "available");
+  EXPECT_EQ(g["to"]["location"], "A-01-01-1");
+  EXPECT_EQ(g["to"]["state"], "damaged");
+
+  // The refused wrong-bin scan is in the journal with its exception.
+  auto j = journal::Journal::open(journal_options());
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  auto exceptions = (*j)->exceptions_after(0, 10);
+  ASSERT_TRUE(exceptions.ok()) << exceptions.error().message;
+  ASSERT_EQ(exceptions->size(), 1U);
+  const auto& x = (*exceptions)[0].exception;
+  EXPECT_EQ(x.kind, "wrong_bin");
+  EXPECT_EQ(x.operator_id, "alice");
+  EXPECT_EQ(x.mode, "pick");
+  EXPECT_EQ(x.expected, "A-01-01-1");
+  EXPECT_EQ(x.scanned, "B-02-01-1");
+  EXPECT_EQ(x.task, "TASK:17/1");
+  EXPECT_EQ(x.evidence, std::vector<std::string>{"B-02-01-1"});
+}
+
+}  // namespace
+}  // namespace tally::test

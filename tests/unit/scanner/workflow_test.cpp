@@ -1,0 +1,503 @@
+// The task-driven and in-place workflows of docs/WORKFLOWS.md, table driven:
+// scan sequences in → outcome codes, feedback, movements, device-side
+// exceptions and prompts out. Pick (task and ad hoc), damage, hold,
+// release, return, count; lot/expiry rules; unknown items.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tally/scanner/session.hpp"
+
+namespace tally::scanner {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kItemA = "4006381333931";   // GTIN-13 → 04006381333931
+constexpr const char* kItemB = "09506000134352";  // GTIN-14
+constexpr const char* kUnknown = "96385074";      // GTIN-8, not in the catalog
+constexpr std::int64_t kT0 = 1'700'000'000'000;   // 2023-11-14
+
+std::shared_ptr<const MasterData> master() {
+  auto m = std::make_shared<MasterData>();
+  const json catalog = {{"v", 1},
+                        {"version", 3},
+                        {"items",
+                         {{{"gtin", "04006381333931"}, {"sku", "SKU-A"}, {"suggested_bin", "A-01-01-1"}},
+                          {{"gtin", "09506000134352"}, {"sku", "SKU-B"}, {"suggested_bin", "B-02-01-1"}}}}};
+  const json tasks = {
+      {"v", 1},
+      {"version", 5},
+      {"tasks",
+       {{{"id", "TASK:17"},
+         {"type", "pick"},
+         {"reference", "ORD:991"},
+         {"lines",
+          {{{"line", 1}, {"gtin", "4006381333931"}, {"qty", 3}, {"bin", "A-01-01-1"}},
+           {{"line", 2}, {"gtin", "09506000134352"}, {"qty", 2}, {"bin", "B-02-01-1"}}}}},
+        {{"id", "TASK:18"},
+         {"type", "pick"},
+         {"lines", {{{"line", 1}, {"sku", "SKU-A"}, {"qty", 1}, {"bin", "LOC:C-1"}}}}},
+        {{"id", "TASK:20"}, {"type", "count"}, {"lines", json::array()}},
+        {{"id", "TASK:30"},
+         {"type", "receive"},
+         {"reference", "PO:4500012"},
+         {"lines",
+          {{{"line", 1}, {"gtin", "04006381333931"}, {"qty", 2}}, {{"line", 2}, {"sku", "SKU-B"}, {"qty", 3}}}}}}}};
+  EXPECT_TRUE(apply_master_data("catalog", catalog, *m).ok());
+  EXPECT_TRUE(apply_master_data("tasks", tasks, *m).ok());
+  return m;
+}
+
+// One scan and what must come of it. Empty strings are not checked, except
+// `movement` and `exception`, which must then be absent.
+struct Step {
+  Step(std::string scan_, std::string code_, std::string movement_ = "", std::string exception_ = "",
+       std::string prompt_ = "", Feedback feedback_ = Feedback::good)
+      : scan(std::move(scan_)),
+        code(std::move(code_)),
+        movement(std::move(movement_)),
+        exception(std::move(exception_)),
+        prompt(std::move(prompt_)),
+        feedback(feedback_) {}
+  std::string scan;
+  std::string code;
+  std::string movement;   // summary(), see below
+  std::string exception;  // DeviceException::kind
+  std::string prompt;
+  Feedback feedback;
+};
+
+// "type qty x item from>to [ref=…] [reason=…]", states after ':'.
+std::string summary(const Movement& m) {
+  auto ep = [](const Endpoint& e) {
+    return e.location.code + (e.state ? ":" + std::string(to_string(*e.state)) : "");
+  };
+  std::string s = std::string(to_string(m.type)) + " " + std::to_string(m.qty) + "x" + m.item.id() + " " +
+                  ep(m.from) + ">" + ep(m.to);
+  if (!m.reference.empty()) s += " ref=" + m.reference;
+  if (!m.reason.empty()) s += " reason=" + m.reason;
+  return s;
+}
+
+struct Case {
+  std::string name;
+  bool with_master = true;
+  std::vector<Step> steps;
+};
+
+constexpr Feedback kErr = Feedback::error;
+constexpr Feedback kWarn = Feedback::warning;
+
+void run(const Case& c) {
+  SCOPED_TRACE(c.name);
+  Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
+  if (c.with_master) s.set_master_data(master());
+  std::int64_t now = kT0;
+  int i = 0;
+  for (const Step& st : c.steps) {
+    SCOPED_TRACE("step " + std::to_string(++i) + ": " + st.scan);
+    const json before = s.snapshot();
+    const Outcome o = s.handle(Scan{st.scan, "", "test", ++now});
+    if (!st.code.empty()) {
+      EXPECT_EQ(o.code, st.code) << o.message;
+    }
+    EXPECT_EQ(o.feedback, st.feedback) << o.code << ": " << o.message;
+    if (o.feedback == Feedback::error) {
+      EXPECT_EQ(s.snapshot(), before) << "a refused scan changed the session";
+    }
+    if (st.movement.empty()) {
+      EXPECT_FALSE(o.movement) << summary(*o.movement);
+    } else if (!o.movement) {
+      ADD_FAILURE() << "no movement, wanted " << st.movement;
+    } else {
+      EXPECT_EQ(summary(*o.movement), st.movement);
+      EXPECT_TRUE(validate(*o.movement).ok()) << validate(*o.movement).error().message;
+      EXPECT_EQ(o.movement->operator_id, "alice");
+      EXPECT_EQ(o.movement->wall_time_ms, now);
+      // A receipt line committed by the next line's item ends before that scan.
+      const bool by_next_item = o.movement->type == MovementType::receipt && st.scan.rfind("CMD:", 0) != 0;
+      if (!by_next_item) {
+        EXPECT_EQ(o.movement->evidence.back(), st.scan);
+      }
+    }
+    if (st.exception.empty()) {
+      EXPECT_FALSE(o.exception) << o.exception->kind;
+    } else if (!o.exception) {
+      ADD_FAILURE() << "no exception, wanted " << st.exception;
+    } else {
+      EXPECT_EQ(o.exception->kind, st.exception);
+      EXPECT_EQ(o.exception->operator_id, "alice");
+      EXPECT_EQ(o.exception->time_ms, now);
+      EXPECT_FALSE(o.exception->evidence.empty());
+      EXPECT_EQ(o.exception->evidence.back(), st.scan);
+    }
+    if (!st.prompt.empty()) {
+      EXPECT_EQ(o.prompt, st.prompt);
+    }
+    EXPECT_EQ(o.prompt, s.prompt());
+  }
+}
+
+const Step kBadge{"OP:alice", "signed_in"};
+
+TEST(Workflows, Table) {
+  const std::vector<Case> cases = {
+      {"task pick: two lines, then the task is complete",
+       true,
+       {kBadge,
+        {"CMD:PICK", "mode_changed", "", "", "Go to A-01-01-1, pick 3 x 04006381333931"},
+        {"A-01-01-1", "source_set", "", "", "Pick 3 x 04006381333931"},
+        {kItemA, "item_counted", "", "", "Picked 1 of 3 x 04006381333931: scan item, or REASON + CONFIRM if short"},
+        {kItemA, "item_counted"},
+        {kItemA, "item_counted", "", "", "Scan the tote"},
+        {"TOTE:7", "movement_recorded", "pick 3x04006381333931 A-01-01-1:available>TOTE:7:picked ref=TASK:17/1", "",
+         "Go to B-02-01-1, pick 2 x 09506000134352"},
+        {"B-02-01-1", "source_set"},
+        {kItemB, "item_counted"},
+        {"CMD:QTY:2", "qty_set", "", "", "Scan the tote"},
+        {"tote:7", "movement_recorded", "pick 2x09506000134352 B-02-01-1:available>TOTE:7:picked ref=TASK:17/2", "",
+         "Scan TASK or bin to pick"},
+        // TASK:17 is done: the next open pick task is TASK:18 (a SKU line).
+        {"CMD:DONE", "mode_ended"},
+        {"CMD:PICK", "mode_changed", "", "", "Go to C-1, pick 1 x SKU-A"},
+        {"LOC:C-1", "source_set"},
+        {kItemA, "item_counted"},  // its catalog SKU is the line's
+        {"TOTE:8", "movement_recorded", "pick 1x04006381333931 C-1:available>TOTE:8:picked ref=TASK:18/1"}}},
+
+      {"task pick: wrong bin, wrong item, over-pick are refused and flagged",
+       true,
+       {kBadge,
+        {"CMD:PICK", "mode_changed"},
+        {"TASK:17", "task_started", "", "", "Go to A-01-01-1, pick 3 x 04006381333931"},
+        {"B-02-01-1", "wrong_bin", "", "wrong_bin", "Go to A-01-01-1, pick 3 x 04006381333931", kErr},
+        {"A-01-01-1", "source_set"},
+        {kItemB, "wrong_item", "", "wrong_item", "", kErr},
+        {kItemA, "item_counted"},
+        {"CMD:QTY:4", "over_pick", "", "", "", kErr},
+        {"CMD:QTY:3", "qty_set"},
+        {kItemA, "over_pick", "", "", "", kErr},
+        {"TOTE:7", "movement_recorded", "pick 3x04006381333931 A-01-01-1:available>TOTE:7:picked ref=TASK:17/1"}}},
+
+      {"task pick: short picks need a reason and CONFIRM",
+       true,
+       {kBadge,
+        {"CMD:PICK", "mode_changed"},
+        {"A-01-01-1", "source_set"},
+        {"TOTE:1", "no_item", "", "", "", kErr},
+        {kItemA, "item_counted"},
+        {"TOTE:1", "short_pick", "", "", "", kErr},
+        {"CMD:CONFIRM", "reason_required", "", "", "", kErr},
+        {"CMD:REASON:BOGUS", "unknown_reason", "", "", "", kErr},
+        {"CMD:REASON:NOT_FOUND", "reason_set"},
+        {"CMD:CONFIRM", "short_confirmed", "", "", "Scan the tote", kWarn},
+        {"CMD:CONFIRM", "incomplete_step", "", "", "", kErr},
+        {"TOTE:1", "movement_recorded",
+         "pick 1x04006381333931 A-01-01-1:available>TOTE:1:picked ref=TASK:17/1 reason=NOT_FOUND", "short_pick", "",
+         kWarn},
+        // Line 2: nothing there at all.
+        {"CMD:REASON:SHORT", "reason_set"},
+        {"CMD:CONFIRM", "line_short", "", "short_pick", "Scan TASK or bin to pick", kWarn}}},
+
+      {"task pick: unknown task, cancel leaves the task, DONE closes it",
+       true,
+       {kBadge,
+        {"CMD:PICK", "mode_changed"},
+        {"TASK:99", "unknown_task", "", "", "", kErr},
+        {"TASK:20", "unknown_task", "", "", "", kErr},  // a count task
+        {"A-01-01-1", "source_set"},
+        {"TASK:18", "step_open", "", "", "", kErr},
+        {"CMD:LOGOUT", "step_open", "", "", "", kErr},
+        {"CMD:CANCEL", "step_cancelled", "", "", "Go to A-01-01-1, pick 3 x 04006381333931"},
+        {"TASK:18", "task_started", "", "", "Go to C-1, pick 1 x SKU-A"},
+        {"CMD:DONE", "task_closed", "", "", "Scan TASK or bin to pick"},
+        {"CMD:LOGOUT", "signed_out"}}},
+
+      {"ad hoc pick: order, bin, items, tote",
+       false,
+       {kBadge,
+        {"CMD:PICK", "mode_changed", "", "", "Scan TASK or bin to pick"},
+        {"TASK:17", "unknown_task", "", "", "", kErr},  // no master data
+        {"ORD:9", "reference_set"},
+        {kItemA, "no_bin", "", "", "", kErr},
+        {"A-01-01-1", "source_set", "", "", "Scan item"},
+        {kItemA, "item_counted", "", "", "Scan item, quantity or tote"},
+        {kItemB, "different_item", "", "", "", kErr},
+        {kItemA, "item_counted"},
+        {"TOTE:3", "movement_recorded", "pick 2x04006381333931 A-01-01-1:available>TOTE:3:picked ref=ORD:9", "",
+         "Scan TASK or bin to pick"},
+        {"A-01-01-1", "source_set"},
+        {kItemB, "item_counted"},
+        {"CMD:CONFIRM", "incomplete_step", "", "", "", kErr},
+        {"TOTE:3", "movement_recorded", "pick 1x09506000134352 A-01-01-1:available>TOTE:3:picked ref=ORD:9"},
+        {"CMD:DONE", "task_closed"},  // closes the order
+        {"CMD:DONE", "mode_ended"}}},
+
+      {"damage needs a reason from the list",
+       true,
+       {kBadge,
+        {"CMD:DAMAGE", "mode_changed", "", "", "Scan bin"},
+        {kItemA, "no_bin", "", "", "", kErr},
+        {"A-01-01-1", "source_set", "", "", "Scan item"},
+        {"CMD:CONFIRM", "no_item", "", "", "", kErr},
+        {kItemA, "item_counted", "", "", "Scan item, quantity or reason"},
+        {kItemA, "item_counted"},
+        {"CMD:CONFIRM", "reason_required", "", "", "", kErr},
+        {"CMD:REASON:SPILLED", "unknown_reason", "", "", "", kErr},
+        {"CMD:REASON:wet", "reason_set", "", "", "Scan item, quantity or CONFIRM"},
+        {"TOTE:1", "unexpected_label", "", "", "", kErr},
+        {"CMD:CONFIRM", "movement_recorded",
+         "damage 2x04006381333931 A-01-01-1:available>A-01-01-1:damaged reason=WET", "", "Scan bin"}}},
+
+      {"hold then release",
+       true,
+       {kBadge,
+        {"CMD:HOLD", "mode_changed"},
+        {"A-01-01-1", "source_set"},
+        {kItemB, "item_counted"},
+        {"CMD:QTY:4", "qty_set"},
+        {"CMD:CONFIRM", "reason_required", "", "", "", kErr},
+        {"CMD:REASON:QA", "reason_set"},
+        {"CMD:CONFIRM", "movement_recorded",
+         "hold 4x09506000134352 A-01-01-1:available>A-01-01-1:quality_hold reason=QA"},
+        {"CMD:RELEASE", "mode_changed"},
+        {"A-01-01-1", "source_set"},
+        {kItemB, "item_counted", "", "", "Scan item, quantity or CONFIRM"},  // no reason needed
+        {"CMD:CONFIRM", "movement_recorded",
+         "release 1x09506000134352 A-01-01-1:quality_hold>A-01-01-1:available"}}},
+
+      {"return: order, items, reason, returns area",
+       true,
+       {kBadge,
+        {"CMD:RETURN", "mode_changed", "", "", "Scan returned item or order"},
+        {"PO:1", "unexpected_label", "", "", "", kErr},
+        {"ORD:5", "reference_set"},
+        {"LOC:RETURNS", "no_item", "", "", "", kErr},
+        {kItemA, "item_counted", "", "", "Scan item, quantity or reason"},
+        {"ORD:6", "step_open", "", "", "", kErr},
+        {kItemA, "item_counted"},
+        {"LOC:RETURNS", "reason_required", "", "", "", kErr},
+        {"CMD:CONFIRM", "incomplete_step", "", "", "", kErr},
+        {"CMD:REASON:CUSTOMER", "reason_set", "", "", "Scan item, quantity or returns location"},
+        {"LOC:RETURNS", "movement_recorded", "return 2x04006381333931 @customer>RETURNS:returned ref=ORD:5 reason=CUSTOMER",
+         "", "Scan returned item or order"},
+        // The next return starts without the order.
+        {kItemB, "item_counted"},
+        {"CMD:REASON:DAMAGED", "reason_set"},
+        {"LOC:RETURNS", "movement_recorded", "return 1x09506000134352 @customer>RETURNS:returned reason=DAMAGED"}}},
+
+      {"count: items per bin, then an empty bin",
+       true,
+       {kBadge,
+        {"CMD:COUNT", "mode_changed", "", "", "Scan bin to count"},
+        {kItemA, "no_bin", "", "", "", kErr},
+        {"CMD:CONFIRM", "nothing_to_confirm", "", "", "", kErr},
+        {"A-01-01-1", "bin_set", "", "", "Scan item, or CONFIRM for an empty bin"},
+        {kItemA, "item_counted", "", "", "Scan item, quantity or CONFIRM"},
+        {kItemA, "item_counted"},
+        {kItemB, "different_item", "", "", "", kErr},
+        {"B-02-01-1", "step_open", "", "", "", kErr},
+        {"CMD:CONFIRM", "movement_recorded", "count 2x04006381333931 A-01-01-1:available>A-01-01-1:available", "",
+         "Scan next item in A-01-01-1, or DONE"},
+        {kItemB, "item_counted"},
+        {"CMD:QTY:5", "qty_set"},
+        {"CMD:CONFIRM", "movement_recorded", "count 5x09506000134352 A-01-01-1:available>A-01-01-1:available"},
+        {"CMD:CONFIRM", "nothing_to_confirm", "", "", "", kErr},  // not an empty bin: items were counted
+        {"CMD:LOGOUT", "step_open", "", "", "", kErr},
+        {"CMD:DONE", "bin_done", "", "", "Scan bin to count"},
+        {"B-02-01-1", "bin_set"},
+        {"CMD:CONFIRM", "movement_recorded", "count 0x*EMPTY* B-02-01-1:available>B-02-01-1:available", "",
+         "Scan next item in B-02-01-1, or DONE"},
+        {"CMD:DONE", "bin_done"},
+        {"CMD:DONE", "mode_ended"}}},
+
+      {"unknown items are accepted with a warning and flagged once",
+       true,
+       {kBadge,
+        {"CMD:MOVE", "mode_changed"},
+        {"A-01-01-1", "source_set"},
+        {kUnknown, "item_counted", "", "unknown_item", "", kWarn},
+        {kUnknown, "item_counted"},
+        {"B-02-01-1", "movement_recorded", "move 2x00000096385074 A-01-01-1:available>B-02-01-1:available"}}},
+
+      {"receive against a PO: over-receipt, unexpected item, under-receipt",
+       true,
+       {kBadge,
+        {"CMD:RECEIVE", "mode_changed"},
+        {"PO:4500012", "reference_set"},
+        {kItemA, "item_counted"},
+        {kItemA, "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 2x04006381333931 @supplier>DOCK-1:inbound ref=PO:4500012"},
+        {kItemA, "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 1x04006381333931 @supplier>DOCK-1:inbound ref=PO:4500012",
+         "over_receipt", "", kWarn},
+        {kUnknown, "item_counted", "", "unknown_item", "", kWarn},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 1x00000096385074 @supplier>DOCK-1:inbound ref=PO:4500012",
+         "unexpected_item", "", kWarn},
+        {kItemB, "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 1x09506000134352 @supplier>DOCK-1:inbound ref=PO:4500012"},
+        {"CMD:DONE", "receipt_done", "", "under_receipt", "Scan item, document or dock", kWarn},
+        // A receive TASK scanned instead of the PO; everything as expected.
+        {"TASK:30", "reference_set"},
+        {"TASK:17", "unknown_task", "", "", "", kErr},  // a pick task
+        {kItemA, "item_counted"},
+        {"CMD:QTY:2", "qty_set"},
+        {kItemB, "movement_recorded", "receipt 2x04006381333931 @supplier>DOCK-1:inbound ref=TASK:30"},
+        {"CMD:QTY:3", "qty_set"},
+        {"CMD:DONE", "movement_recorded", "receipt 3x09506000134352 @supplier>DOCK-1:inbound ref=TASK:30"}}},
+
+      {"put-away: the suggested bin is prompted, another bin is allowed and flagged",
+       true,
+       {kBadge,
+        {"CMD:PUTAWAY", "mode_changed"},
+        {"LOC:DOCK-1", "source_set"},
+        {kItemA, "item_counted", "", "", "Scan item, quantity or destination bin (suggested A-01-01-1)"},
+        {"A-01-01-1", "movement_recorded", "putaway 1x04006381333931 DOCK-1:inbound>A-01-01-1:available"},
+        {"LOC:DOCK-1", "source_set"},
+        {kItemB, "item_counted", "", "", "Scan item, quantity or destination bin (suggested B-02-01-1)"},
+        {"C-03-01-1", "movement_recorded", "putaway 1x09506000134352 DOCK-1:inbound>C-03-01-1:available",
+         "not_suggested_bin", "", kWarn}}},
+
+      {"without a catalog nothing is unknown",
+       false,
+       {kBadge, {"CMD:RECEIVE", "mode_changed"}, {kUnknown, "item_counted"}}},
+  };
+  for (const Case& c : cases) run(c);
+}
+
+TEST(Workflows, IdleTimeoutSignsOutFirstAndSaysSo) {
+  SessionOptions o{"hh-01", "site-a", "DOCK-1"};
+  o.idle_timeout_ms = 60'000;
+  Session s(o);
+  std::int64_t t = kT0;
+  for (const char* x : {"OP:alice", "CMD:MOVE", "A-01-01-1", kItemA}) ASSERT_TRUE(s.handle(Scan{x, "", "t", t += 1000}).accepted());
+  // Within the timeout: nothing happens.
+  t += 60'000;
+  ASSERT_TRUE(s.handle(Scan{kItemA, "", "t", t}).accepted());
+  // Past it: a step scan is refused and says why; nothing changes, so the
+  // next scan says the same.
+  t += 60'001;
+  const json before = s.snapshot();
+  Outcome o1 = s.handle(Scan{kItemA, "", "t", t});
+  EXPECT_EQ(o1.code, "idle_timeout");
+  EXPECT_EQ(o1.feedback, Feedback::error);
+  EXPECT_NE(o1.message.find("Signed out alice after 60 s idle"), std::string::npos) << o1.message;
+  EXPECT_EQ(o1.prompt, "Scan your badge");
+  EXPECT_EQ(s.snapshot(), before);
+  EXPECT_EQ(s.handle(Scan{"B-02-01-1", "", "t", t + 1}).code, "idle_timeout");
+  // A badge signs out (dropping the open step) and in again.
+  Outcome o2 = s.handle(Scan{"OP:bob", "", "t", t + 2});
+  EXPECT_EQ(o2.code, "signed_in");
+  EXPECT_NE(o2.message.find("Signed out alice"), std::string::npos) << o2.message;
+  EXPECT_EQ(s.operator_id(), "bob");
+  EXPECT_EQ(s.mode(), "idle");
+  EXPECT_FALSE(s.handle(Scan{"CMD:DONE", "", "t", t + 3}).accepted());  // nothing open any more
+  auto r = Session::restore(o, s.snapshot());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->snapshot(), s.snapshot());
+}
+
+TEST(Workflows, NoIdleTimeoutByDefault) {
+  Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
+  ASSERT_TRUE(s.handle(Scan{"OP:alice", "", "t", 1}).accepted());
+  EXPECT_EQ(s.handle(Scan{"CMD:MOVE", "", "t", kT0}).code, "mode_changed");
+  EXPECT_FALSE(s.snapshot().contains("last_scan_ms"));
+}
+
+TEST(Workflows, ExceptionsCarryTheContext) {
+  Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
+  s.set_master_data(master());
+  for (const char* t : {"OP:alice", "CMD:PICK", "A-01-01-1"}) ASSERT_TRUE(s.handle(Scan{t, "", "t", 1}).accepted());
+  Outcome o = s.handle(Scan{kItemB, "", "t", 42});
+  ASSERT_TRUE(o.exception);
+  EXPECT_EQ(o.exception->kind, "wrong_item");
+  EXPECT_EQ(o.exception->mode, "pick");
+  EXPECT_EQ(o.exception->expected, "04006381333931");
+  EXPECT_EQ(o.exception->scanned, kItemB);
+  EXPECT_EQ(o.exception->evidence, std::vector<std::string>{kItemB});
+  EXPECT_EQ(o.exception->task, "TASK:17/1");
+  EXPECT_EQ(o.exception->time_ms, 42);
+}
+
+TEST(Workflows, HalfDoneTaskPickResumesWithoutMasterData) {
+  Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
+  s.set_master_data(master());
+  for (const char* t : {"OP:alice", "CMD:PICK", "A-01-01-1", kItemA, "CMD:REASON:SHORT", "CMD:CONFIRM"})
+    ASSERT_TRUE(s.handle(Scan{t, "", "t", 1}).accepted()) << t;
+  auto r = Session::restore(SessionOptions{"hh-01", "site-a", "DOCK-1"}, json::parse(s.snapshot().dump()));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->snapshot(), s.snapshot());
+  EXPECT_EQ(r->prompt(), "Scan the tote");
+  Outcome a = s.handle(Scan{"TOTE:4", "", "t", 9});
+  Outcome b = r->handle(Scan{"TOTE:4", "", "t", 9});
+  ASSERT_TRUE(a.movement && b.movement);
+  EXPECT_EQ(*a.movement, *b.movement);
+  EXPECT_EQ(b.movement->evidence,
+            (std::vector<std::string>{"A-01-01-1", kItemA, "CMD:REASON:SHORT", "CMD:CONFIRM", "TOTE:4"}));
+  ASSERT_TRUE(b.exception);
+  EXPECT_EQ(b.exception->kind, "short_pick");
+
+  // A count in progress and a finished task round-trip too.
+  auto again = Session::restore(SessionOptions{"hh-01", "site-a", "DOCK-1"}, s.snapshot());
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->snapshot(), s.snapshot());
+  // A pick context in a move snapshot is refused.
+  json bad = s.snapshot();
+  bad["mode"] = "move";
+  EXPECT_FALSE(Session::restore(SessionOptions{"hh-01", "site-a", "DOCK-1"}, bad).ok());
+}
+
+TEST(Workflows, OpenCountRoundTrips) {
+  Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
+  for (const char* t : {"OP:alice", "CMD:COUNT", "A-01-01-1", kItemA, "CMD:CONFIRM", kItemB})
+    ASSERT_TRUE(s.handle(Scan{t, "", "t", 1}).accepted()) << t;
+  auto r = Session::restore(SessionOptions{"hh-01", "site-a", "DOCK-1"}, s.snapshot());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  Outcome o = r->handle(Scan{"CMD:CONFIRM", "", "t", 2});
+  ASSERT_TRUE(o.movement);
+  EXPECT_EQ(o.movement->from.location.code, "A-01-01-1");
+  EXPECT_EQ(o.movement->item.gtin, kItemB);
+}
+
+TEST(LotRules, WrongAndExpiredLots) {
+  TaskLine fefo;
+  fefo.lot = "L42";
+  fefo.lot_rule = "fefo";
+  TaskLine any = fefo;
+  any.lot_rule = "any";
+  Item item;
+  item.gtin = "04006381333931";
+  EXPECT_EQ(lot_problem(fefo, item, kT0), std::nullopt);  // no lot on the scan: nothing to check
+  item.lot = "L42";
+  EXPECT_EQ(lot_problem(fefo, item, kT0), std::nullopt);
+  item.lot = "L43";
+  EXPECT_EQ(lot_problem(fefo, item, kT0), "wrong_lot");
+  EXPECT_EQ(lot_problem(any, item, kT0), std::nullopt);
+  item.expiry = "2023-11-13";  // the day before kT0
+  EXPECT_EQ(lot_problem(any, item, kT0), "expired_lot");
+  item.expiry = "2023-11-14";  // expires today: still good
+  EXPECT_EQ(lot_problem(any, item, kT0), std::nullopt);
+}
+
+TEST(LotRules, IsoDate) {
+  EXPECT_EQ(iso_date(0), "1970-01-01");
+  EXPECT_EQ(iso_date(kT0), "2023-11-14");
+  EXPECT_EQ(iso_date(951'782'400'000), "2000-02-29");
+  EXPECT_EQ(iso_date(-1), "1969-12-31");
+}
+
+TEST(Totes, AreLocations) {
+  auto l = Location::parse("tote:17");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->code, "TOTE:17");
+  EXPECT_FALSE(Location::parse("TOTE:").ok());
+  EXPECT_FALSE(Location::parse("TOTE:a b").ok());
+}
+
+}  // namespace
+}  // namespace tally::scanner
