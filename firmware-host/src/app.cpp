@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +27,7 @@
 
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
+#include "tally/edge/edge_client.hpp"
 #include "tally/ui/http_server.hpp"
 
 namespace tally::device {
@@ -128,6 +131,78 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
   bool skipping_ = false;
 };
 
+edge::EdgeOptions edge_options(const Config& config) {
+  edge::EdgeOptions o;
+  o.uri = config.mqtt_uri;
+  o.device = config.device_id;
+  o.site = config.site;
+  o.version = TALLY_VERSION;
+  o.window.batch_max = static_cast<std::size_t>(config.mqtt_batch_max);
+  o.window.linger = std::chrono::milliseconds(config.mqtt_linger_ms);
+  o.window.inflight_max = static_cast<std::size_t>(config.mqtt_inflight_max);
+  o.window.resend_timeout = std::chrono::milliseconds(config.mqtt_resend_timeout_ms);
+  o.session_expiry = std::chrono::seconds(config.mqtt_session_expiry_s);
+  o.keepalive = std::chrono::seconds(config.mqtt_keepalive_s);
+  o.backoff_min = std::chrono::milliseconds(config.mqtt_backoff_min_ms);
+  o.backoff_max = std::chrono::milliseconds(config.mqtt_backoff_max_ms);
+  return o;
+}
+
+// The sync client's part of /api/v1/status and /metrics.
+SyncReport sync_report(const edge::EdgeClient* sync, const std::string& uri) {
+  SyncReport report;
+  report.status = [sync, uri](nlohmann::json& j) {
+    if (sync == nullptr) {
+      j["broker"] = {{"uri", uri}, {"enabled", false}, {"connected", false}};
+      return;
+    }
+    const edge::EdgeStats s = sync->stats();
+    using nlohmann::json;
+    const auto or_null = [](bool absent, auto value) { return absent ? json() : json(value); };
+    j["broker"] = {{"uri", s.uri},
+                   {"enabled", s.enabled},
+                   {"connected", s.connected},
+                   {"connects", s.connects},
+                   {"last_connect_error", or_null(s.last_connect_error.empty(), s.last_connect_error)}};
+    if (s.last_ack_at_ms > 0) {
+      j["last_ack"] = {{"applied_through", s.applied_through}, {"at_ms", s.last_ack_at_ms}};
+    } else {
+      j["last_ack"] = nullptr;
+    }
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const bool none = s.oldest_unacked_ms == 0;
+    j["lag"] = {{"pending", s.pending},
+                {"oldest_unacked_ms", or_null(none, s.oldest_unacked_ms)},
+                {"oldest_unacked_age_ms", or_null(none, std::max<std::int64_t>(0, now_ms - s.oldest_unacked_ms))}};
+  };
+  report.metrics = [sync]() -> std::string {
+    if (sync == nullptr) return {};
+    const edge::EdgeStats s = sync->stats();
+    std::string m;
+    const auto add = [&m](const char* name, const char* type, const char* help, std::uint64_t value) {
+      m += std::string("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' ' +
+           std::to_string(value) + '\n';
+    };
+    add("tally_sync_connected", "gauge", "1 while connected to the broker.", s.connected ? 1U : 0U);
+    add("tally_sync_connects_total", "counter", "Successful broker connections.", s.connects);
+    add("tally_sync_batches_sent_total", "counter", "Movement batches handed to MQTT.", s.batches_sent);
+    add("tally_sync_movements_sent_total", "counter", "Movements handed to MQTT (resends included).", s.movements_sent);
+    add("tally_sync_movements_resent_total", "counter", "Movements sent again (reconnect, timeout, gap).",
+        s.movements_resent);
+    add("tally_sync_rewinds_total", "counter", "Times sending restarted at acked_seq + 1 (timeout or gap).", s.rewinds);
+    add("tally_sync_acks_total", "counter", "Acks received from the ledger.", s.acks);
+    add("tally_sync_rejected_total", "counter", "Movements the ledger rejected.", s.rejected);
+    add("tally_sync_master_data_stored_total", "counter", "Master-data versions received and stored.",
+        s.master_data_stored);
+    add("tally_sync_bad_messages_total", "counter", "Downlink messages ignored as malformed.", s.bad_messages);
+    add("tally_sync_applied_through", "gauge", "The ledger's last applied_through.", s.applied_through);
+    return m;
+  };
+  return report;
+}
+
 void configure_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("tallyd");
   spdlog::set_default_logger(logger);
@@ -182,6 +257,17 @@ int run(const std::vector<std::string>& args) {
     return 4;
   }
 
+  // Journal sync over MQTT (off with an empty URI).
+  std::unique_ptr<edge::EdgeClient> sync;
+  if (!config.mqtt_uri.empty()) {
+    sync = std::make_unique<edge::EdgeClient>(io.get_executor(), **engine, edge_options(config));
+    if (auto r = sync->start(); !r) {
+      std::cerr << "tallyd: cannot use MQTT broker " << config.mqtt_uri << ": " << r.error().message << '\n';
+      return 2;
+    }
+  }
+  (*engine)->set_sync_report(sync_report(sync.get(), config.mqtt_uri));
+
   std::shared_ptr<StdinScans> stdin_scans;
   if (config.stdin_scans) {
     stdin_scans = std::make_shared<StdinScans>(io, **engine);
@@ -192,12 +278,13 @@ int run(const std::vector<std::string>& args) {
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&http, &stdin_scans](const boost::system::error_code& ec, int signo) {
+  signals.async_wait([&http, &stdin_scans, &sync](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: finishing the in-flight append and stopping", signo);
     notify_systemd("STOPPING=1");
     http.stop();
     if (stdin_scans) stdin_scans->close();
+    if (sync) sync->stop();
   });
 
   const auto host = endpoint->address().is_v6() ? "[" + endpoint->address().to_string() + "]"
@@ -208,6 +295,8 @@ int run(const std::vector<std::string>& args) {
   notify_systemd("READY=1");
 
   io.run();
+  if (sync) sync->stop();
+  (*engine)->set_sync_report({});
   (*engine)->stop();  // drains the queue: the in-flight append completes
   spdlog::info("stopped");
   return 0;

@@ -72,7 +72,14 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
   std::int64_t queue_max = static_cast<std::int64_t>(c.queue_max);
   for (auto r : {read_key(t, "device", "id", c.device_id), read_key(t, "device", "site", c.site),
                  read_key(t, "device", "data_dir", data_dir), read_key(t, "http", "listen", listen),
-                 read_key(t, "mqtt", "uri", c.mqtt_uri),
+                 read_key(t, "mqtt", "uri", c.mqtt_uri), read_key(t, "mqtt", "batch_max", c.mqtt_batch_max),
+                 read_key(t, "mqtt", "linger_ms", c.mqtt_linger_ms),
+                 read_key(t, "mqtt", "inflight_max", c.mqtt_inflight_max),
+                 read_key(t, "mqtt", "resend_timeout_ms", c.mqtt_resend_timeout_ms),
+                 read_key(t, "mqtt", "session_expiry_s", c.mqtt_session_expiry_s),
+                 read_key(t, "mqtt", "keepalive_s", c.mqtt_keepalive_s),
+                 read_key(t, "mqtt", "backoff_min_ms", c.mqtt_backoff_min_ms),
+                 read_key(t, "mqtt", "backoff_max_ms", c.mqtt_backoff_max_ms),
                  read_key(t, "receiving", "location", c.receiving_location),
                  read_key(t, "engine", "queue_max", queue_max), read_key(t, "input", "stdin", c.stdin_scans),
                  read_key(t, "log", "level", c.log_level)}) {
@@ -97,6 +104,27 @@ Result<void> validate(const Config& c) {
   if (c.data_dir.empty()) return bad("data dir must not be empty");
   if (c.http_host.empty()) return bad("http host must not be empty");
   if (c.queue_max < 1 || c.queue_max > 65536) return bad("queue_max must be 1..65536");
+  const auto in_range = [](const char* key, std::int64_t v, std::int64_t lo, std::int64_t hi) -> Result<void> {
+    if (v < lo || v > hi) {
+      return bad("mqtt." + std::string(key) + " must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+                 std::to_string(v));
+    }
+    return {};
+  };
+  for (auto r : {in_range("batch_max", c.mqtt_batch_max, 1, 10000), in_range("linger_ms", c.mqtt_linger_ms, 0, 10000),
+                 in_range("inflight_max", c.mqtt_inflight_max, 1, 1024),
+                 in_range("resend_timeout_ms", c.mqtt_resend_timeout_ms, 100, 3600000),
+                 in_range("session_expiry_s", c.mqtt_session_expiry_s, 0, 0x7fffffff),
+                 in_range("keepalive_s", c.mqtt_keepalive_s, 5, 3600),
+                 in_range("backoff_max_ms", c.mqtt_backoff_max_ms, 1, 3600000),
+                 in_range("backoff_min_ms", c.mqtt_backoff_min_ms, 1, c.mqtt_backoff_max_ms)}) {
+    if (!r) return r.error();
+  }
+  if (!c.mqtt_uri.empty() && c.mqtt_uri.rfind("tcp://", 0) != 0 && c.mqtt_uri.rfind("ssl://", 0) != 0 &&
+      c.mqtt_uri.rfind("mqtt://", 0) != 0 && c.mqtt_uri.rfind("mqtts://", 0) != 0 &&
+      c.mqtt_uri.rfind("ws://", 0) != 0 && c.mqtt_uri.rfind("wss://", 0) != 0) {
+    return bad("mqtt uri '" + c.mqtt_uri + "' must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
+  }
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return bad("log level '" + c.log_level + "' must be one of trace debug info warn error off");

@@ -62,6 +62,29 @@ struct Engine::Impl {
   std::atomic<std::uint64_t> append_us_sum{0}, append_count{0};
   std::atomic<std::uint64_t> queue_depth_max{0};
 
+  // Sync client hooks (edge::Outbox, status/metrics additions).
+  mutable std::mutex hooks_mutex;
+  std::function<void(std::uint64_t)> append_listener;  // GUARDED_BY(hooks_mutex)
+  SyncReport sync_report;                              // GUARDED_BY(hooks_mutex)
+  std::uint64_t notified_seq = 0;                      // worker thread only
+
+  // Worker thread: tells the append listener when last_seq moved.
+  void notify_appended() {
+    std::uint64_t last = 0;
+    {
+      std::lock_guard lock(view_mutex);
+      last = view.journal.last_seq;
+    }
+    if (last <= notified_seq) return;
+    notified_seq = last;
+    std::function<void(std::uint64_t)> listener;
+    {
+      std::lock_guard lock(hooks_mutex);
+      listener = append_listener;
+    }
+    if (listener) listener(last);
+  }
+
   Impl(EngineOptions o, std::unique_ptr<journal::Journal> j, scanner::Session s)
       : options(std::move(o)), journal(std::move(j)), session(std::move(s)) {
     if (auto r = load_master_data(); !r) {
@@ -160,11 +183,33 @@ struct Engine::Impl {
                  {"code", outcome.code},
                  {"message", outcome.message},
                  {"prompt", outcome.prompt}};
+    if (outcome.exception) {
+      const auto& x = *outcome.exception;
+      body["exception"] = {{"kind", x.kind}, {"expected", x.expected}, {"scanned", x.scanned}, {"task", x.task}};
+    }
     if (!outcome.accepted()) {
       scans_refused.fetch_add(1, std::memory_order_relaxed);
       body["error"] = {{"code", outcome.code}, {"message", outcome.message}};
       body["operator"] = session.operator_id();
       body["mode"] = session.mode();
+      if (outcome.exception) {
+        // A refused scan that revealed a device-side exception (wrong bin,
+        // wrong item, expired lot): journal the scan as evidence and the
+        // exception; the session stays as it was (no snapshot written).
+        journal::Entry refused;
+        refused.scan = journal::ScanRecord{request.text,     request.symbology, request.source, session.operator_id(),
+                                           session.mode(),   "error",           outcome.code,   time_ms};
+        refused.exception = outcome.exception;
+        auto r = journal->append(refused);
+        body["exception"]["recorded"] = r.ok();
+        if (!r) {
+          journal_errors.fetch_add(1, std::memory_order_relaxed);
+          std::lock_guard lock(view_mutex);
+          view.last_error = r.error().code + ": " + r.error().message;
+        } else {
+          refresh_view();
+        }
+      }
       return {422, std::move(body)};
     }
 
@@ -178,6 +223,7 @@ struct Engine::Impl {
                                      outcome.code,
                                      time_ms};
     entry.movement = outcome.movement;
+    entry.exception = outcome.exception;  // e.g. unknown item, short pick (accepted with a warning)
     entry.session_snapshot = next.snapshot().dump();
 
     const auto started = std::chrono::steady_clock::now();
@@ -236,6 +282,12 @@ struct Engine::Impl {
               {"broker", {{"uri", options.mqtt_uri}, {"connected", false}}},
               {"last_ack", nullptr}};
     if (!view.last_error.empty()) j["last_error"] = view.last_error;
+    std::function<void(json&)> sync_status;
+    {
+      std::lock_guard hooks(hooks_mutex);
+      sync_status = sync_report.status;
+    }
+    if (sync_status) sync_status(j);
     return j;
   }
 
@@ -270,6 +322,12 @@ struct Engine::Impl {
     gauge("tally_journal_last_seq", "Highest movement seq written.", v.journal.last_seq);
     gauge("tally_journal_acked_seq", "Highest seq acknowledged by the ledger.", v.journal.acked_seq);
     gauge("tally_journal_pending", "Movements not yet acknowledged.", v.journal.pending);
+    std::function<std::string()> sync_metrics;
+    {
+      std::lock_guard hooks(hooks_mutex);
+      sync_metrics = sync_report.metrics;
+    }
+    if (sync_metrics) m << sync_metrics();
     return m.str();
   }
 };
@@ -297,7 +355,9 @@ void Engine::submit_scan(ui::ScanRequest request, Reply reply) {
   auto shared_reply = std::make_shared<Reply>(std::move(reply));
   Impl* impl = impl_.get();
   const bool queued = impl->enqueue([impl, request = std::move(request), time_ms, shared_reply] {
-    (*shared_reply)(impl->handle_scan(request, time_ms));
+    auto answer = impl->handle_scan(request, time_ms);
+    impl->notify_appended();
+    (*shared_reply)(std::move(answer));
   });
   if (!queued) {
     impl->overloaded.fetch_add(1, std::memory_order_relaxed);
@@ -340,6 +400,56 @@ void Engine::store_master_data(std::string kind, std::int64_t version, std::stri
     (*shared_done)(impl->store_master_data(kind, version, payload));
   });
   if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
+}
+
+edge::OutboxState Engine::outbox_state() const {
+  std::lock_guard lock(impl_->view_mutex);
+  return {impl_->view.journal.last_seq, impl_->view.journal.acked_seq};
+}
+
+void Engine::read_outbox(std::uint64_t after, std::size_t limit,
+                         std::function<void(Result<std::vector<edge::OutboxItem>>)> done) {
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  Impl* impl = impl_.get();
+  const bool queued = impl->enqueue([impl, after, limit, shared_done] {
+    auto rows = impl->journal->movements_after(after, limit);
+    if (!rows) {
+      (*shared_done)(rows.error());
+      return;
+    }
+    std::vector<edge::OutboxItem> items;
+    items.reserve(rows->size());
+    for (const auto& m : *rows) {
+      edge::OutboxItem item;
+      item.seq = m.seq;
+      item.wall_time_ms = m.wall_time_ms;
+      wire::to_json_text(m, item.json);
+      items.push_back(std::move(item));
+    }
+    (*shared_done)(std::move(items));
+  });
+  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
+}
+
+void Engine::record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) {
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  Impl* impl = impl_.get();
+  const bool queued = impl->enqueue([impl, applied_through, shared_done] {
+    auto r = impl->journal->set_acked(applied_through);
+    if (r) impl->refresh_view();
+    (*shared_done)(std::move(r));
+  });
+  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
+}
+
+void Engine::set_append_listener(std::function<void(std::uint64_t last_seq)> listener) {
+  std::lock_guard lock(impl_->hooks_mutex);
+  impl_->append_listener = std::move(listener);
+}
+
+void Engine::set_sync_report(SyncReport report) {
+  std::lock_guard lock(impl_->hooks_mutex);
+  impl_->sync_report = std::move(report);
 }
 
 void Engine::stop() { impl_->stop(); }

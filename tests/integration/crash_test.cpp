@@ -108,7 +108,7 @@ TEST(CrashTest, EveryAnsweredScanSurvivesKill9ExactlyOnce) {
 
   TempDir dir("tally-crash");
   const std::vector<std::string> args = {"--data-dir", dir.str(), "--device-id", "crash-1", "--site", "test",
-                                         "--http",     "127.0.0.1:0", "--log-level", "error"};
+                                         "--http",     "127.0.0.1:0", "--log-level", "error", "--mqtt", ""};
   std::vector<Answered> answered;
   unsigned cycle = 0;
   for (unsigned round = 0; round < rounds; ++round) {

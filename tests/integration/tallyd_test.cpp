@@ -24,7 +24,7 @@ class TallydTest : public ::testing::Test {
  protected:
   std::vector<std::string> args(const std::string& device = "hh-1") const {
     return {"--data-dir", dir_.str(), "--device-id", device, "--site", "test", "--http", "127.0.0.1:0",
-            "--log-level", "warn"};
+            "--log-level", "warn", "--mqtt", ""};  // sync off: never the default port 1883
   }
   nlohmann::json scan(HttpClient& c, const std::string& text, unsigned expect_status) {
     auto r = c.post_json("/api/v1/scans", nlohmann::json{{"text", text}}.dump());

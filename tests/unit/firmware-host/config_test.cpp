@@ -124,5 +124,57 @@ TEST_F(ConfigTest, HelpAndVersionExitNow) {
   EXPECT_NE(version->output.find(TALLY_VERSION), std::string::npos);
 }
 
+TEST_F(ConfigTest, MqttSectionHasDefaultsAndIsRead) {
+  auto d = load({});
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->config.mqtt_batch_max, 500);
+  EXPECT_EQ(d->config.mqtt_linger_ms, 20);
+  EXPECT_EQ(d->config.mqtt_inflight_max, 8);
+  EXPECT_EQ(d->config.mqtt_session_expiry_s, 7 * 24 * 3600);
+  EXPECT_EQ(d->config.mqtt_backoff_min_ms, 250);
+  EXPECT_EQ(d->config.mqtt_backoff_max_ms, 30000);
+
+  const auto file = write(R"(
+[mqtt]
+uri = "tcp://broker:1884"
+batch_max = 100
+linger_ms = 5
+inflight_max = 4
+resend_timeout_ms = 2000
+session_expiry_s = 3600
+keepalive_s = 10
+backoff_min_ms = 100
+backoff_max_ms = 5000
+)");
+  auto r = load({"--config", file});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.mqtt_uri, "tcp://broker:1884");
+  EXPECT_EQ(r->config.mqtt_batch_max, 100);
+  EXPECT_EQ(r->config.mqtt_linger_ms, 5);
+  EXPECT_EQ(r->config.mqtt_inflight_max, 4);
+  EXPECT_EQ(r->config.mqtt_resend_timeout_ms, 2000);
+  EXPECT_EQ(r->config.mqtt_session_expiry_s, 3600);
+  EXPECT_EQ(r->config.mqtt_keepalive_s, 10);
+  EXPECT_EQ(r->config.mqtt_backoff_min_ms, 100);
+  EXPECT_EQ(r->config.mqtt_backoff_max_ms, 5000);
+
+  // --mqtt overrides the file; an empty URI turns sync off and is valid.
+  auto off = load({"--config", file, "--mqtt", ""});
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(off->config.mqtt_uri, "");
+}
+
+TEST_F(ConfigTest, MqttSectionRefusesBadValues) {
+  for (const std::string text :
+       {"[mqtt]\nbatch_max = 0\n", "[mqtt]\ninflight_max = 0\n", "[mqtt]\nresend_timeout_ms = 1\n",
+        "[mqtt]\nbackoff_min_ms = 500\nbackoff_max_ms = 100\n", "[mqtt]\nlinger_ms = \"20\"\n",
+        "[mqtt]\nuri = \"http://x\"\n", "[mqtt]\nkeepalive_s = 1\n"}) {
+    auto r = load({"--config", write(text)});
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, "bad_config") << text;
+    EXPECT_NE(r.error().message.find("mqtt"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace tally::device

@@ -22,8 +22,16 @@ struct Config {
   // [http]
   std::string http_host = "127.0.0.1";  // loopback only until TLS/token exist
   std::uint16_t http_port = 8080;       // 0 picks an ephemeral port
-  // [mqtt]
+  // [mqtt] (docs/PROTOCOL.md; an empty uri turns sync off)
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
+  std::int64_t mqtt_batch_max = 500;            // movements per batch, 1..10000
+  std::int64_t mqtt_linger_ms = 20;             // wait to fill a batch, 0..10000
+  std::int64_t mqtt_inflight_max = 8;           // batches not yet acked by the ledger, 1..1024
+  std::int64_t mqtt_resend_timeout_ms = 10000;  // no ack: resend, 100..3600000
+  std::int64_t mqtt_session_expiry_s = 7 * 24 * 3600;  // broker keeps the session, 0..2^31-1
+  std::int64_t mqtt_keepalive_s = 30;           // 5..3600
+  std::int64_t mqtt_backoff_min_ms = 250;       // reconnect backoff, 1..backoff_max_ms
+  std::int64_t mqtt_backoff_max_ms = 30000;     // ..3600000
   // [receiving]
   std::string receiving_location = "DOCK-1";  // where blind receipts land
   // [engine]

@@ -17,7 +17,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "tally/edge/outbox.hpp"
 #include "tally/journal/journal.hpp"
 #include "tally/scanner/result.hpp"
 #include "tally/scanner/session.hpp"
@@ -33,7 +37,15 @@ struct EngineOptions {
   std::string mqtt_uri;  // shown in status until the edge client exists
 };
 
-class Engine final : public ui::DeviceApi {
+// What the sync client adds to /api/v1/status and /metrics (set by app.cpp).
+struct SyncReport {
+  // Fills status["broker"], status["last_ack"], status["lag"]; any thread.
+  std::function<void(nlohmann::json& status)> status;
+  // Extra Prometheus text appended to /metrics; any thread.
+  std::function<std::string()> metrics;
+};
+
+class Engine final : public ui::DeviceApi, public edge::Outbox {
  public:
   // Opens the journal (blocking; call before the event loop serves) and
   // restores the session from its snapshot. Journal errors pass through
@@ -53,7 +65,20 @@ class Engine final : public ui::DeviceApi {
   // (ok). Queued on the worker; `done` is called there with the result
   // ("bad_master_data", journal errors, "overloaded").
   void store_master_data(std::string kind, std::int64_t version, std::string payload,
-                         std::function<void(Result<void>)> done);
+                         std::function<void(Result<void>)> done) override;
+
+  // edge::Outbox (the sync client's view of the journal). read_outbox and
+  // record_ack are queued on the worker like scans (bounded work each, so
+  // scans interleave with a draining backlog); the append listener is called
+  // on the worker after each journaled movement.
+  edge::OutboxState outbox_state() const override;
+  void read_outbox(std::uint64_t after, std::size_t limit,
+                   std::function<void(Result<std::vector<edge::OutboxItem>>)> done) override;
+  void record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) override;
+  void set_append_listener(std::function<void(std::uint64_t last_seq)> listener) override;
+
+  // Sync client additions to status and metrics (set before serving).
+  void set_sync_report(SyncReport report);
 
   // Refuses new work, finishes what is queued (the in-flight append
   // included) and joins the worker. Idempotent. Blocks: not on the Asio thread
