@@ -67,14 +67,15 @@ constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=ut
 struct Config {
   DeviceApi* api = nullptr;
   HttpOptions options;
+  Router* router = nullptr;  // when set, every request goes to it instead
 };
 
 // One response to send.
 struct Outcome {
   unsigned status = 200;
-  std::string_view content_type = kJsonType;
+  std::string content_type{kJsonType};
   std::string body;
-  std::string_view allow;  // 405 only
+  std::string allow;  // 405 only
   bool close = false;      // close the connection after it
   bool html = false;       // add the page's security headers
 };
@@ -346,6 +347,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string_view query =
         question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
     const http::verb method = req.method();
+    if (config_->router != nullptr) return route(req, path, query);
 
     if (path == "/api/v1/scans") {
       if (method != http::verb::post) return send(method_not_allowed("POST", path));
@@ -376,6 +378,39 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const std::string_view shown = path.substr(0, kPathEchoMax);
     send(error_outcome(404, "not_found", "no such path: " + std::string(shown)));
+  }
+
+  // Hands the request to the Router; its answer comes back like a DeviceApi reply.
+  void route(http::request<http::string_body>& req, std::string_view path, std::string_view query) {
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.path = std::string(path);
+    request.query = std::string(query);
+    request.content_type = std::string(req[http::field::content_type]);
+    request.body = std::move(req.body());
+    try {
+      awaiting_ = ++calls_;
+      config_->router->handle(std::move(request), [self = shared_from_this(), id = awaiting_](HttpResponse r) mutable {
+        net::post(self->executor_, [self, id, r = std::move(r)]() mutable { self->on_router_reply(id, std::move(r)); });
+      });
+    } catch (const std::exception& e) {
+      awaiting_ = 0;
+      send_or_close(error_outcome(500, "internal", e.what()));
+    }
+  }
+
+  void on_router_reply(std::uint64_t id, HttpResponse reply) {
+    if (!take_reply(id)) return;
+    if (reply.status < 200 || reply.status > 599) {
+      return send_or_close(error_outcome(500, "internal", "bad status " + std::to_string(reply.status)));
+    }
+    Outcome out;
+    out.status = reply.status;
+    out.content_type = std::move(reply.content_type);
+    out.body = std::move(reply.body);
+    out.allow = std::move(reply.allow);
+    out.html = reply.html;
+    send_or_close(std::move(out));
   }
 
   void handle_scan(const http::request<http::string_body>& req) {
@@ -467,7 +502,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_ = {};
     res_.version(version_);
     res_.result(out.status);
-    res_.set(http::field::server, "tallyd");
+    res_.set(http::field::server, options().server_name);
     res_.set(http::field::content_type, out.content_type);
     res_.set(http::field::cache_control, "no-store");
     res_.set("X-Content-Type-Options", "nosniff");
@@ -545,8 +580,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(net::io_context& io_context, DeviceApi& api, HttpOptions options)
-      : config(std::make_shared<Config>(Config{&api, std::move(options)})),
+  Impl(net::io_context& io_context, DeviceApi* api, Router* router, HttpOptions options)
+      : config(std::make_shared<Config>(Config{api, std::move(options), router})),
         acceptor(io_context),
         retry_timer(io_context) {}
 
@@ -628,7 +663,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 };
 
 HttpServer::HttpServer(boost::asio::io_context& io, DeviceApi& api, HttpOptions options)
-    : impl_(std::make_shared<Impl>(io, api, std::move(options))) {}
+    : impl_(std::make_shared<Impl>(io, &api, nullptr, std::move(options))) {}
+
+HttpServer::HttpServer(boost::asio::io_context& io, Router& router, HttpOptions options)
+    : impl_(std::make_shared<Impl>(io, nullptr, &router, std::move(options))) {}
 
 HttpServer::~HttpServer() { impl_->stop(); }
 

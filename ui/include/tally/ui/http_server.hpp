@@ -17,6 +17,7 @@
 
 #include "tally/scanner/result.hpp"
 #include "tally/ui/device_api.hpp"
+#include "tally/ui/router.hpp"
 
 namespace tally::ui {
 
@@ -27,11 +28,15 @@ struct HttpOptions {
   std::size_t connections_max = 64;  // further connections are closed at once
   std::chrono::seconds idle_timeout{30};
   std::size_t movements_limit_max = 1000;
+  std::string server_name = "tallyd";  // the Server header
 };
 
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, DeviceApi& api, HttpOptions options);
+  // Serves `router` instead of the tallyd routes (tally-ledger). The router
+  // must outlive the server.
+  HttpServer(boost::asio::io_context& io, Router& router, HttpOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

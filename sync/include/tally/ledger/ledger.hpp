@@ -1,0 +1,101 @@
+// The ledger's message handling, free of MQTT and threads: one inbound
+// message (topic + payload) in, what to publish out. tally-ledger runs it on
+// its worker thread; tests call it directly.
+//
+//   Ledger ledger(store, {});
+//   auto out = ledger.handle_movements(topic, payload, now_ms);
+//   if (out.ack) publish(out.ack->topic, out.ack->payload);  // after commit
+//
+// Thread-safety: thread-compatible; every call may block on disk I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tally/ledger/store.hpp"
+#include "tally/scanner/result.hpp"
+
+namespace tally::ledger {
+
+struct LedgerOptions {
+  std::size_t max_message_bytes = 1024 * 1024;  // larger messages are dead letters
+};
+
+struct Publish {
+  std::string topic;
+  std::string payload;
+  bool retained = false;
+};
+
+struct Handled {
+  std::optional<Publish> ack;            // QoS1, to …/{device}/ack, after the commit
+  std::optional<ApplyOutcome> outcome;   // when a batch reached the store
+  std::optional<std::string> dead_letter;  // the reason, when dead-lettered
+};
+
+// "tally/v1/{site}/{device}/movements" → site, device.
+struct MovementsTopic {
+  std::string site;
+  std::string device;
+};
+std::optional<MovementsTopic> parse_movements_topic(std::string_view topic);
+
+// Parses and checks one batch payload against its topic. Error codes:
+// "bad_json", "bad_version", "bad_batch", "forged_device" (device or site
+// differs from the topic's levels). Elements that are objects with an
+// unsigned "seq" become Incoming (valid, or rejected with their reason);
+// anything else makes the whole batch bad.
+Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms);
+
+// The ack payload {"v":1,"applied_through":N,"rejected":[{"seq","reason"}]}.
+std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected);
+
+class Ledger {
+ public:
+  Ledger(Store& store, LedgerOptions options) : store_(store), options_(options) {}
+
+  // One message from the movements subscription. Oversized, unparseable,
+  // wrong-version or forged messages are recorded as dead letters (a forged
+  // device also raises a forged_device exception) and get no ack. A storage
+  // failure is returned as an error and nothing is acked (the device resends).
+  Result<Handled> handle_movements(std::string_view topic, std::string_view payload, std::int64_t now_ms);
+
+  // Several messages at once (what the worker found queued): dead letters
+  // are written first, then every valid batch in one transaction
+  // (Store::apply_batches). One result per message, in order.
+  struct Inbound {
+    std::string topic;
+    std::string payload;
+  };
+  std::vector<Result<Handled>> handle_many(const std::vector<Inbound>& messages, std::int64_t now_ms);
+
+  // handle_many in two steps, so the CPU-bound parsing can run on another
+  // thread than the store (tally-ledger pipelines them). prepare() touches
+  // no store and is safe on any thread.
+  struct Prepared {
+    Inbound message;
+    std::optional<MovementsTopic> where;
+    std::optional<Error> error;  // dead letter reason
+    std::optional<Batch> batch;  // when no error
+  };
+  static Prepared prepare(const LedgerOptions& options, Inbound message, std::int64_t now_ms);
+  std::vector<Result<Handled>> apply_prepared(std::vector<Prepared>& prepared, std::int64_t now_ms);
+
+  Store& store() { return store_; }
+  const LedgerOptions& options() const { return options_; }
+
+ private:
+  Result<Handled> dead_letter(std::string_view topic, std::string_view payload, const Error& why,
+                              std::int64_t now_ms);
+
+  Store& store_;
+  LedgerOptions options_;
+};
+
+}  // namespace tally::ledger

@@ -1,0 +1,171 @@
+// tally-ledger configuration (see tally/ledger/app.hpp). Sections of the TOML
+// file: [ledger] data_dir queue_max max_message_bytes group_max, [http] listen,
+// [mqtt] uri client_id, [downlink] chunk_bytes catalog site, [log] level.
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include "tally/ledger/app.hpp"
+
+namespace tally::ledger {
+namespace {
+
+Error bad(std::string message) { return make_error("bad_config", std::move(message)); }
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+  });
+}
+
+Result<void> parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return bad("--http expects HOST:PORT, got '" + text + "'");
+  }
+  std::string h = text.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  const std::string p = text.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc{} || end != p.data() + p.size() || value > 65535) {
+    return bad("--http port must be 0..65535, got '" + p + "'");
+  }
+  host = h;
+  port = static_cast<std::uint16_t>(value);
+  return {};
+}
+
+template <typename T>
+Result<void> read_key(const toml::table& t, std::string_view section, std::string_view key, T& out) {
+  const auto node = t[section][key];
+  if (!node) return {};
+  if (auto v = node.template value<T>()) {
+    out = *v;
+    return {};
+  }
+  return bad("config key " + std::string(section) + "." + std::string(key) + " has the wrong type");
+}
+
+Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "cannot read config " << path.string() << ": " << e.description() << " (line " << e.source().begin.line
+        << ")";
+    return bad(msg.str());
+  }
+  static constexpr std::string_view kKnown[] = {"ledger", "http", "mqtt", "downlink", "log"};
+  for (const auto& [k, v] : t) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
+      return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
+    }
+  }
+  std::string data_dir = c.data_dir.string();
+  std::string catalog = c.catalog_file.string();
+  std::string listen;
+  auto queue_max = static_cast<std::int64_t>(c.queue_max);
+  auto max_bytes = static_cast<std::int64_t>(c.max_message_bytes);
+  auto chunk = static_cast<std::int64_t>(c.chunk_bytes);
+  auto group = static_cast<std::int64_t>(c.group_max);
+  for (auto r : {read_key(t, "ledger", "data_dir", data_dir), read_key(t, "ledger", "queue_max", queue_max),
+                 read_key(t, "ledger", "max_message_bytes", max_bytes), read_key(t, "ledger", "group_max", group), read_key(t, "http", "listen", listen),
+                 read_key(t, "mqtt", "uri", c.mqtt_uri), read_key(t, "mqtt", "client_id", c.client_id),
+                 read_key(t, "downlink", "chunk_bytes", chunk), read_key(t, "downlink", "catalog", catalog),
+                 read_key(t, "downlink", "site", c.site), read_key(t, "log", "level", c.log_level)}) {
+    if (!r) return r.error();
+  }
+  if (queue_max < 1 || queue_max > 1'000'000) return bad("ledger.queue_max must be 1..1000000");
+  if (max_bytes < 1024 || max_bytes > 256 * 1024 * 1024) return bad("ledger.max_message_bytes must be 1024..268435456");
+  if (group < 1 || group > 1024) return bad("ledger.group_max must be 1..1024");
+  c.group_max = static_cast<std::size_t>(group);
+  if (chunk < 256 || chunk > 16 * 1024 * 1024) return bad("downlink.chunk_bytes must be 256..16777216");
+  c.queue_max = static_cast<std::size_t>(queue_max);
+  c.max_message_bytes = static_cast<std::size_t>(max_bytes);
+  c.chunk_bytes = static_cast<std::size_t>(chunk);
+  c.data_dir = data_dir;
+  c.catalog_file = catalog;
+  if (!listen.empty()) {
+    if (auto r = parse_listen(listen, c.http_host, c.http_port); !r) return r.error();
+  }
+  return {};
+}
+
+Result<void> validate(const AppConfig& c) {
+  if (c.data_dir.empty()) return bad("data dir must not be empty");
+  if (c.http_host.empty()) return bad("http host must not be empty");
+  if (!is_identifier(c.client_id)) return bad("client id '" + c.client_id + "' must be 1-64 of A-Z a-z 0-9 _ . -");
+  if (!is_identifier(c.site)) return bad("site '" + c.site + "' must be 1-64 characters of A-Z a-z 0-9 _ . -");
+  if (!c.mqtt_uri.empty() && c.mqtt_uri.rfind("tcp://", 0) != 0 && c.mqtt_uri.rfind("ssl://", 0) != 0 &&
+      c.mqtt_uri.rfind("mqtt://", 0) != 0 && c.mqtt_uri.rfind("mqtts://", 0) != 0) {
+    return bad("mqtt uri '" + c.mqtt_uri + "' must start with tcp://, ssl://, mqtt:// or mqtts://");
+  }
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    return bad("log level '" + c.log_level + "' must be one of trace debug info warn error off");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<AppLoad> load_app_config(const std::vector<std::string>& args) {
+  AppLoad out;
+  CLI::App app{"tally-ledger: the Tally reference central ledger", "tally-ledger"};
+  std::string config_file, data_dir, http, mqtt, log_level, client_id, catalog, site;
+  std::size_t max_bytes = 0;
+  app.add_option("--config", config_file, "TOML config file (flags override it)");
+  app.add_option("--data-dir", data_dir, "folder of the ledger database (ledger.db)");
+  app.add_option("--http", http, "HTTP listen address HOST:PORT (port 0: ephemeral)");
+  app.add_option("--mqtt", mqtt, "MQTT broker URI (empty: no MQTT)");
+  app.add_option("--client-id", client_id, "MQTT client id, unique per ledger instance");
+  app.add_option("--catalog", catalog, "catalog JSON file to load and publish for --site at start");
+  app.add_option("--site", site, "site of --catalog");
+  app.add_option("--max-message-bytes", max_bytes, "larger MQTT messages become dead letters");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+  app.set_version_flag("--version", std::string("tally-ledger ") + TALLY_VERSION);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out.exit_now = true;
+    out.output = app.help();
+    return out;
+  } catch (const CLI::CallForVersion&) {
+    out.exit_now = true;
+    out.output = std::string("tally-ledger ") + TALLY_VERSION + "\n";
+    return out;
+  } catch (const CLI::ParseError& e) {
+    return bad(e.what());
+  }
+  AppConfig& c = out.config;
+  if (!config_file.empty()) {
+    c.config_file = config_file;
+    if (auto r = load_file(c.config_file, c); !r) return r.error();
+  }
+  const auto given = [&app](const char* flag) { return app.count(flag) > 0; };
+  if (given("--data-dir")) c.data_dir = data_dir;
+  if (given("--mqtt")) c.mqtt_uri = mqtt;
+  if (given("--client-id")) c.client_id = client_id;
+  if (given("--catalog")) c.catalog_file = catalog;
+  if (given("--site")) c.site = site;
+  if (given("--log-level")) c.log_level = log_level;
+  if (given("--max-message-bytes")) {
+    if (max_bytes < 1024) return bad("--max-message-bytes must be at least 1024");
+    c.max_message_bytes = max_bytes;
+  }
+  if (given("--http")) {
+    if (auto r = parse_listen(http, c.http_host, c.http_port); !r) return r.error();
+  }
+  if (auto r = validate(c); !r) return r.error();
+  return out;
+}
+
+}  // namespace tally::ledger

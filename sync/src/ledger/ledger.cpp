@@ -1,0 +1,202 @@
+// Inbound message handling of tally-ledger (see tally/ledger/ledger.hpp and
+// docs/PROTOCOL.md "## Ledger").
+#include "tally/ledger/ledger.hpp"
+
+#include <utility>
+
+#include "tally/wire/movement_json.hpp"
+
+namespace tally::ledger {
+
+using nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// A topic level: non-empty, no wildcard or separator.
+bool valid_level(std::string_view s) {
+  return !s.empty() && s.find_first_of("/+#") == std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<MovementsTopic> parse_movements_topic(std::string_view topic) {
+  constexpr std::string_view kPrefix = "tally/v1/";
+  constexpr std::string_view kSuffix = "/movements";
+  if (topic.size() <= kPrefix.size() + kSuffix.size() || topic.substr(0, kPrefix.size()) != kPrefix ||
+      topic.substr(topic.size() - kSuffix.size()) != kSuffix) {
+    return std::nullopt;
+  }
+  const std::string_view middle = topic.substr(kPrefix.size(), topic.size() - kPrefix.size() - kSuffix.size());
+  const auto slash = middle.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view site = middle.substr(0, slash);
+  const std::string_view device = middle.substr(slash + 1);
+  if (!valid_level(site) || !valid_level(device)) return std::nullopt;
+  return MovementsTopic{std::string(site), std::string(device)};
+}
+
+Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms) {
+  const json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return make_error("bad_json", "the payload is not valid JSON");
+  if (!j.is_object()) return make_error("bad_json", "the payload must be a JSON object");
+  const auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1) {
+    return make_error("bad_version", "\"v\" must be 1");
+  }
+  const auto device = j.find("device");
+  const auto site = j.find("site");
+  const auto list = j.find("movements");
+  if (device == j.end() || !device->is_string()) return make_error("bad_batch", "\"device\" must be a string");
+  if (site == j.end() || !site->is_string()) return make_error("bad_batch", "\"site\" must be a string");
+  if (list == j.end() || !list->is_array()) return make_error("bad_batch", "\"movements\" must be an array");
+  if (device->get_ref<const std::string&>() != topic.device) {
+    return make_error("forged_device", "the batch names device \"" + device->get<std::string>() +
+                                           "\" but was published under \"" + topic.device + "\"");
+  }
+  if (site->get_ref<const std::string&>() != topic.site) {
+    return make_error("forged_device", "the batch names site \"" + site->get<std::string>() +
+                                           "\" but was published under \"" + topic.site + "\"");
+  }
+  Batch batch;
+  batch.device = topic.device;
+  batch.site = topic.site;
+  batch.now_ms = now_ms;
+  batch.movements.reserve(list->size());
+  std::uint64_t last = 0;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const json& element = (*list)[i];
+    const auto seq = element.is_object() ? element.find("seq") : element.end();
+    if (!element.is_object() || seq == element.end() || !seq->is_number_unsigned() ||
+        seq->get<std::uint64_t>() == 0) {
+      return make_error("bad_batch", "movement " + std::to_string(i) + " has no positive integer \"seq\"");
+    }
+    Incoming in;
+    in.seq = seq->get<std::uint64_t>();
+    if (in.seq <= last) return make_error("bad_batch", "seqs must ascend (movement " + std::to_string(i) + ")");
+    last = in.seq;
+    auto parsed = wire::movement_from_json(element);
+    if (!parsed) {
+      in.error = parsed.error();
+    } else if (parsed->device != batch.device || parsed->site != batch.site) {
+      in.error = make_error("forged_device", "movement " + std::to_string(in.seq) + " names " + parsed->device +
+                                                 "@" + parsed->site + " in a batch of " + batch.device + "@" +
+                                                 batch.site);
+    } else {
+      in.movement = std::move(*parsed);
+    }
+    if (in.movement) {
+      wire::to_json_text(*in.movement, in.payload);
+    } else {
+      in.payload = dump(element);
+    }
+    batch.movements.push_back(std::move(in));
+  }
+  return batch;
+}
+
+std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected) {
+  json r = json::array();
+  for (const auto& x : rejected) r.push_back({{"seq", x.seq}, {"reason", x.reason}});
+  return dump(json{{"v", 1}, {"applied_through", applied_through}, {"rejected", std::move(r)}});
+}
+
+Result<Handled> Ledger::dead_letter(std::string_view topic, std::string_view payload, const Error& why,
+                                    std::int64_t now_ms) {
+  DeadLetter d;
+  d.topic = std::string(topic);
+  d.payload = std::string(payload.substr(0, options_.max_message_bytes));
+  d.reason = reason_text(why);
+  d.time_ms = now_ms;
+  if (auto r = store_.record_dead_letter(d); !r) return r.error();
+  Handled h;
+  h.dead_letter = d.reason;
+  return h;
+}
+
+Result<Handled> Ledger::handle_movements(std::string_view topic, std::string_view payload, std::int64_t now_ms) {
+  std::vector<Inbound> one{Inbound{std::string(topic), std::string(payload)}};
+  auto results = handle_many(one, now_ms);
+  return std::move(results.front());
+}
+
+std::vector<Result<Handled>> Ledger::handle_many(const std::vector<Inbound>& messages, std::int64_t now_ms) {
+  std::vector<Prepared> prepared;
+  prepared.reserve(messages.size());
+  for (const Inbound& m : messages) prepared.push_back(prepare(options_, m, now_ms));
+  return apply_prepared(prepared, now_ms);
+}
+
+Ledger::Prepared Ledger::prepare(const LedgerOptions& options, Inbound message, std::int64_t now_ms) {
+  Prepared p;
+  p.message = std::move(message);
+  const std::string& topic = p.message.topic;
+  const std::string& payload = p.message.payload;
+  p.where = parse_movements_topic(topic);
+  if (!p.where) {
+    p.error = make_error("bad_topic", "not a movements topic");
+  } else if (payload.size() > options.max_message_bytes) {
+    p.error = make_error("too_large", "the message is " + std::to_string(payload.size()) + " bytes, at most " +
+                                          std::to_string(options.max_message_bytes) + " are accepted");
+  } else if (auto batch = parse_batch(*p.where, payload, now_ms); !batch) {
+    p.error = batch.error();
+  } else {
+    p.batch = std::move(*batch);
+    p.message.payload.clear();  // not needed any more
+    p.message.payload.shrink_to_fit();
+  }
+  return p;
+}
+
+std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepared, std::int64_t now_ms) {
+  std::vector<Result<Handled>> out;
+  out.reserve(prepared.size());
+  std::vector<Batch> batches;
+  std::vector<std::size_t> batch_of;  // index in `out` of each batch
+  for (Prepared& p : prepared) {
+    const std::string& topic = p.message.topic;
+    if (p.error) {
+      auto handled = dead_letter(topic, p.message.payload, *p.error, now_ms);
+      if (handled && p.where && p.error->code == "forged_device") {
+        ExceptionRecord e;
+        e.kind = "forged_device";
+        e.device = p.where->device;
+        e.owner = "security";
+        e.priority = "high";
+        e.evidence = {{"device", p.where->device}, {"site", p.where->site},   {"topic", topic},
+                      {"seqs", json::array()},     {"scans", json::array()}, {"reason", reason_text(*p.error)}};
+        e.next_action = "check the broker ACL and the certificate of the client publishing as " + p.where->device;
+        e.created_ms = now_ms;
+        if (auto id = store_.raise_exception(e); !id) handled = id.error();
+      }
+      out.push_back(std::move(handled));
+      continue;
+    }
+    batch_of.push_back(out.size());
+    out.push_back(Handled{});  // filled below
+    batches.push_back(std::move(*p.batch));
+  }
+  if (batches.empty()) return out;
+  auto applied = store_.apply_batches(batches);
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    Result<Handled>& slot = out[batch_of[i]];
+    if (!applied) {
+      slot = applied.error();
+      continue;
+    }
+    auto& outcome = (*applied)[i];
+    if (!outcome) {
+      slot = outcome.error();
+      continue;
+    }
+    Handled h;
+    h.ack = Publish{"tally/v1/" + batches[i].site + "/" + batches[i].device + "/ack",
+                    ack_payload(outcome->applied_through, outcome->rejected), false};
+    h.outcome = std::move(*outcome);
+    slot = std::move(h);
+  }
+  return out;
+}
+
+}  // namespace tally::ledger

@@ -1,0 +1,940 @@
+// The embedded ledger store: one SQLite file (WAL, synchronous=FULL), every
+// hot statement prepared once. The contract is in tally/ledger/store.hpp;
+// the format is written up in docs/PROTOCOL.md "## Ledger".
+//
+// Balances are a cache of the movements (SUM per item, lot, location, state),
+// updated in the same transaction as the movements that change them and
+// never edited otherwise; check_invariants recomputes them from movements.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "../sqlite_util.hpp"
+#include "tally/ledger/store.hpp"
+#include "tally/wire/movement_json.hpp"
+
+namespace tally::ledger {
+namespace {
+
+using namespace tally::sqlite_util;  // NOLINT(google-build-using-namespace): the RAII layer
+using scanner::Movement;
+using scanner::MovementType;
+
+constexpr int kSchemaVersion = 1;
+
+constexpr std::array<const char*, kSchemaVersion> kMigrations{
+    // v0 → v1
+    R"sql(
+CREATE TABLE meta(
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE devices(
+  device          TEXT PRIMARY KEY,
+  site            TEXT NOT NULL,
+  applied_through INTEGER NOT NULL,
+  last_seen_ms    INTEGER NOT NULL,
+  last_batch_size INTEGER NOT NULL,
+  movements       INTEGER NOT NULL,
+  rejected        INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE movements(
+  id            INTEGER PRIMARY KEY,
+  device        TEXT NOT NULL,
+  seq           INTEGER NOT NULL CHECK (seq > 0),
+  type          TEXT NOT NULL,
+  item          TEXT NOT NULL,
+  lot           TEXT NOT NULL,
+  qty           INTEGER NOT NULL,
+  from_location TEXT NOT NULL,
+  from_state    TEXT NOT NULL,
+  to_location   TEXT NOT NULL,
+  to_state      TEXT NOT NULL,
+  payload       TEXT NOT NULL,
+  applied_ms    INTEGER NOT NULL,
+  UNIQUE(device, seq)
+);
+CREATE TABLE rejected(
+  device  TEXT NOT NULL,
+  seq     INTEGER NOT NULL,
+  reason  TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  PRIMARY KEY(device, seq)
+) WITHOUT ROWID;
+CREATE TABLE balances(
+  item     TEXT NOT NULL,
+  lot      TEXT NOT NULL,
+  location TEXT NOT NULL,
+  state    TEXT NOT NULL,
+  qty      INTEGER NOT NULL,
+  PRIMARY KEY(item, lot, location, state)
+) WITHOUT ROWID;
+CREATE TABLE exceptions(
+  id          INTEGER PRIMARY KEY,
+  kind        TEXT NOT NULL,
+  device      TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  owner       TEXT NOT NULL,
+  priority    TEXT NOT NULL,
+  evidence    TEXT NOT NULL,
+  next_action TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('open', 'assigned', 'resolved')),
+  note        TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  resolved_ms INTEGER NOT NULL
+);
+CREATE INDEX exceptions_by_subject ON exceptions(kind, subject, status);
+CREATE INDEX exceptions_by_status ON exceptions(status, id);
+CREATE TABLE dead_letter(
+  id      INTEGER PRIMARY KEY,
+  topic   TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  reason  TEXT NOT NULL,
+  time_ms INTEGER NOT NULL
+);
+CREATE TABLE master_data(
+  kind             TEXT NOT NULL,
+  scope            TEXT NOT NULL,
+  version          INTEGER NOT NULL,
+  payload          TEXT NOT NULL,
+  published_chunks INTEGER NOT NULL,
+  PRIMARY KEY(kind, scope)
+) WITHOUT ROWID;
+)sql",
+};
+
+Error sql_error(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
+                    " (sqlite " + std::to_string(rc) + ")";
+  if (is_full(rc)) return make_error("disk_full", "ledger: " + msg);
+  if (is_corrupt(rc)) return make_error("ledger_corrupt", "ledger: " + msg);
+  return make_error("ledger_io", "ledger: " + msg);
+}
+
+std::string state_text(const scanner::Endpoint& e) {
+  return e.state ? std::string(scanner::to_string(*e.state)) : std::string();
+}
+
+// The key of one balance row.
+using Key = std::tuple<std::string, std::string, std::string, std::string>;
+
+bool external_location(std::string_view code) { return !code.empty() && code.front() == '@'; }
+
+// A balance change of the batch not yet written, and the last movement that
+// took from the row (the evidence of a negative_balance).
+struct Pending {
+  std::int64_t delta = 0;
+  std::string device;
+  std::uint64_t seq = 0;
+};
+
+std::string subject_of(const Key& k) {
+  return std::get<0>(k) + "|" + std::get<1>(k) + "|" + std::get<2>(k) + "|" + std::get<3>(k);
+}
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const SqliteOptions& options) {
+    auto store = std::unique_ptr<SqliteStore>(new SqliteStore());
+    if (auto r = store->init(options); !r) return r.error();
+    return std::unique_ptr<Store>(std::move(store));
+  }
+
+  Result<ApplyOutcome> apply_batch(const Batch& batch) override {
+    if (auto r = begin(); !r) return r.error();
+    auto result = apply_in_txn(batch);
+    if (!result) {
+      abort_txn();
+      return result;
+    }
+    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
+      abort_txn();
+      return sql_error(db_.get(), rc, "commit batch");
+    }
+    return result;
+  }
+
+  Result<std::vector<Result<ApplyOutcome>>> apply_batches(std::span<const Batch> batches) override {
+    if (auto r = begin(); !r) return r.error();
+    std::vector<Result<ApplyOutcome>> out;
+    out.reserve(batches.size());
+    for (const Batch& batch : batches) {
+      if (const int rc = step_done(savepoint_.get()); rc != SQLITE_OK) {
+        Error e = sql_error(db_.get(), rc, "savepoint");
+        abort_txn();
+        return e;
+      }
+      auto result = apply_in_txn(batch);
+      if (!result) {
+        if (sqlite3_get_autocommit(db_.get()) != 0) return result.error();  // SQLite ended the transaction
+        step_done(rollback_to_.get());
+      }
+      if (const int rc = step_done(release_.get()); rc != SQLITE_OK) {
+        Error e = sql_error(db_.get(), rc, "release savepoint");
+        abort_txn();
+        return e;
+      }
+      out.push_back(std::move(result));
+    }
+    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
+      abort_txn();
+      return sql_error(db_.get(), rc, "commit batches");
+    }
+    return out;
+  }
+
+  Result<std::uint64_t> applied_through(const std::string& device) override {
+    Use use(select_device_.get());
+    bind_text(*use, 1, device);
+    const int rc = sqlite3_step(*use);
+    if (rc == SQLITE_DONE) return std::uint64_t{0};
+    if (rc != SQLITE_ROW) return sql_error(db_.get(), rc, "read device");
+    return static_cast<std::uint64_t>(sqlite3_column_int64(*use, 0));
+  }
+
+  Result<std::vector<Balance>> balances(const BalanceQuery& q) override {
+    std::string sql = "SELECT item, lot, location, state, qty FROM balances WHERE 1";
+    if (!q.item.empty()) sql += " AND item = ?1";
+    if (!q.location.empty()) sql += " AND location = ?2";
+    if (!q.state.empty()) sql += " AND state = ?3";
+    if (!q.include_zero) sql += " AND qty != 0";
+    sql += " ORDER BY item, lot, location, state LIMIT ?4";
+    StmtPtr s;
+    if (const int rc = prepare_once(sql.c_str(), s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "balances");
+    if (!q.item.empty()) bind_text(s.get(), 1, q.item);
+    if (!q.location.empty()) bind_text(s.get(), 2, q.location);
+    if (!q.state.empty()) bind_text(s.get(), 3, q.state);
+    bind_int(s.get(), 4, static_cast<std::int64_t>(q.limit));
+    std::vector<Balance> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back(Balance{column_text(s.get(), 0), column_text(s.get(), 1), column_text(s.get(), 2),
+                            column_text(s.get(), 3), sqlite3_column_int64(s.get(), 4)});
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "balances");
+    return out;
+  }
+
+  Result<std::vector<StoredMovement>> movements(const std::string& device, std::uint64_t after,
+                                                std::size_t limit) override {
+    StmtPtr s;
+    const char* sql = device.empty()
+                          ? "SELECT device, seq, payload, applied_ms, id FROM movements WHERE id > ?2 ORDER BY id "
+                            "LIMIT ?3"
+                          : "SELECT device, seq, payload, applied_ms, id FROM movements WHERE device = ?1 AND seq > ?2 "
+                            "ORDER BY seq LIMIT ?3";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "movements");
+    if (!device.empty()) bind_text(s.get(), 1, device);
+    bind_int(s.get(), 2, static_cast<std::int64_t>(after));
+    bind_int(s.get(), 3, static_cast<std::int64_t>(limit));
+    std::vector<StoredMovement> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back(StoredMovement{sqlite3_column_int64(s.get(), 4), column_text(s.get(), 0),
+                                   static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1)),
+                                   column_text(s.get(), 2), sqlite3_column_int64(s.get(), 3)});
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "movements");
+    return out;
+  }
+
+  Result<std::vector<RejectedMovement>> rejected(const std::string& device) override {
+    StmtPtr s;
+    const char* sql = "SELECT device, seq, reason, payload FROM rejected WHERE ?1 = '' OR device = ?1 "
+                      "ORDER BY device, seq";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "rejected");
+    bind_text(s.get(), 1, device);
+    std::vector<RejectedMovement> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back(RejectedMovement{column_text(s.get(), 0),
+                                     static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1)),
+                                     column_text(s.get(), 2), column_text(s.get(), 3)});
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "rejected");
+    return out;
+  }
+
+  Result<std::vector<DeviceInfo>> devices() override {
+    StmtPtr s;
+    const char* sql = "SELECT device, site, applied_through, last_seen_ms, last_batch_size, movements, rejected "
+                      "FROM devices ORDER BY device";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "devices");
+    std::vector<DeviceInfo> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      DeviceInfo d;
+      d.device = column_text(s.get(), 0);
+      d.site = column_text(s.get(), 1);
+      d.applied_through = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2));
+      d.last_seen_ms = sqlite3_column_int64(s.get(), 3);
+      d.last_batch_size = sqlite3_column_int64(s.get(), 4);
+      d.movements = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 5));
+      d.rejected = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 6));
+      out.push_back(std::move(d));
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "devices");
+    return out;
+  }
+
+  Result<std::int64_t> raise_exception(const ExceptionRecord& e) override {
+    return insert_exception(e, e.created_ms);
+  }
+
+  Result<std::vector<ExceptionRecord>> exceptions(const std::string& status) override {
+    StmtPtr s;
+    const char* sql =
+        "SELECT id, kind, device, seq, owner, priority, evidence, next_action, status, note, subject, created_ms, "
+        "resolved_ms FROM exceptions WHERE ?1 = '' OR status = ?1 ORDER BY id";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "exceptions");
+    bind_text(s.get(), 1, status);
+    std::vector<ExceptionRecord> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_exception(s.get()));
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "exceptions");
+    return out;
+  }
+
+  Result<ExceptionRecord> update_exception(std::int64_t id, const std::string& action, const std::string& owner,
+                                           const std::string& note, std::int64_t now_ms) override {
+    if (action != "assign" && action != "resolve") {
+      return make_error("bad_request", "action must be \"assign\" or \"resolve\"");
+    }
+    if (action == "assign" && owner.empty()) return make_error("bad_request", "assign needs an owner");
+    auto current = exception_by_id(id);
+    if (!current) return current.error();
+    if (!*current) return make_error("not_found", "no exception " + std::to_string(id));
+    ExceptionRecord e = std::move(**current);
+    if (e.status == "resolved") return make_error("conflict", "exception " + std::to_string(id) + " is resolved");
+    if (action == "assign") {
+      e.status = "assigned";
+      e.owner = owner;
+    } else {
+      e.status = "resolved";
+      e.resolved_ms = now_ms;
+      if (!owner.empty()) e.owner = owner;
+    }
+    if (!note.empty()) e.note = note;
+    StmtPtr s;
+    const char* sql = "UPDATE exceptions SET status = ?2, owner = ?3, note = ?4, resolved_ms = ?5 WHERE id = ?1";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "update exception");
+    bind_int(s.get(), 1, id);
+    bind_text(s.get(), 2, e.status);
+    bind_text(s.get(), 3, e.owner);
+    bind_text(s.get(), 4, e.note);
+    bind_int(s.get(), 5, e.resolved_ms);
+    if (const int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update exception");
+    return e;
+  }
+
+  Result<void> record_dead_letter(const DeadLetter& d) override {
+    StmtPtr s;
+    const char* sql = "INSERT INTO dead_letter(topic, payload, reason, time_ms) VALUES (?1, ?2, ?3, ?4)";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "dead letter");
+    bind_text(s.get(), 1, d.topic);
+    bind_blob(s.get(), 2, d.payload);
+    bind_text(s.get(), 3, d.reason);
+    bind_int(s.get(), 4, d.time_ms);
+    if (const int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "dead letter");
+    return {};
+  }
+
+  Result<std::vector<DeadLetter>> dead_letters(std::size_t limit) override {
+    StmtPtr s;
+    const char* sql = "SELECT id, topic, payload, reason, time_ms FROM dead_letter ORDER BY id DESC LIMIT ?1";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "dead letters");
+    bind_int(s.get(), 1, static_cast<std::int64_t>(limit));
+    std::vector<DeadLetter> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back(DeadLetter{sqlite3_column_int64(s.get(), 0), column_text(s.get(), 1), column_blob(s.get(), 2),
+                               column_text(s.get(), 3), sqlite3_column_int64(s.get(), 4)});
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "dead letters");
+    return out;
+  }
+
+  Result<std::vector<Violation>> check_invariants() override {
+    std::vector<Violation> out;
+    const auto run = [&](const char* sql, const char* kind, auto describe) -> Result<void> {
+      StmtPtr s;
+      if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "check");
+      int rc = SQLITE_OK;
+      while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(Violation{kind, describe(s.get())});
+      if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "check");
+      return {};
+    };
+    const auto key_text = [](sqlite3_stmt* s) {
+      return "item " + column_text(s, 0) + " lot '" + column_text(s, 1) + "' at " + column_text(s, 2) + " (" +
+             column_text(s, 3) + ")";
+    };
+    if (auto r = run("SELECT item, lot, SUM(qty) FROM balances GROUP BY item, lot HAVING SUM(qty) != 0",
+                     "sum_not_zero",
+                     [](sqlite3_stmt* s) {
+                       return "item " + column_text(s, 0) + " lot '" + column_text(s, 1) + "' sums to " +
+                              std::to_string(sqlite3_column_int64(s, 2)) + ", not 0";
+                     });
+        !r) {
+      return r.error();
+    }
+    if (auto r = run("SELECT item, lot, location, state FROM balances WHERE (substr(location, 1, 1) = '@') != "
+                     "(state = '')",
+                     "external_state", [&](sqlite3_stmt* s) { return key_text(s) + ": state must be empty exactly "
+                                                                                     "for external parties"; });
+        !r) {
+      return r.error();
+    }
+    static constexpr const char* kDerived =
+        "WITH d(item, lot, location, state, qty) AS ("
+        " SELECT item, lot, from_location, from_state, -qty FROM movements WHERE type != 'count'"
+        " UNION ALL SELECT item, lot, to_location, to_state, qty FROM movements WHERE type != 'count'),"
+        " s AS (SELECT item, lot, location, state, SUM(qty) AS qty FROM d GROUP BY 1, 2, 3, 4) ";
+    const std::string a = std::string(kDerived) +
+                          "SELECT s.item, s.lot, s.location, s.state, s.qty, IFNULL(b.qty, 0) FROM s LEFT JOIN "
+                          "balances AS b USING (item, lot, location, state) WHERE s.qty != IFNULL(b.qty, 0)";
+    const std::string b = std::string(kDerived) +
+                          "SELECT b.item, b.lot, b.location, b.state, 0, b.qty FROM balances AS b LEFT JOIN s "
+                          "USING (item, lot, location, state) WHERE s.qty IS NULL AND b.qty != 0";
+    const auto mismatch = [&](sqlite3_stmt* s) {
+      return key_text(s) + ": movements sum to " + std::to_string(sqlite3_column_int64(s, 4)) + ", balance is " +
+             std::to_string(sqlite3_column_int64(s, 5));
+    };
+    if (auto r = run(a.c_str(), "balance_mismatch", mismatch); !r) return r.error();
+    if (auto r = run(b.c_str(), "balance_mismatch", mismatch); !r) return r.error();
+    return out;
+  }
+
+  Result<MasterDataRecord> put_master_data(const std::string& kind, const std::string& scope,
+                                           const nlohmann::json& payload) override {
+    auto current = master_data(kind, scope);
+    if (!current) return current.error();
+    MasterDataRecord rec;
+    rec.kind = kind;
+    rec.scope = scope;
+    rec.version = *current ? (*current)->version + 1 : 1;
+    rec.published_chunks = *current ? (*current)->published_chunks : 0;
+    nlohmann::json copy = payload;
+    copy["v"] = 1;
+    copy["version"] = rec.version;
+    rec.payload = copy.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    StmtPtr s;
+    const char* sql =
+        "INSERT INTO master_data(kind, scope, version, payload, published_chunks) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT(kind, scope) DO UPDATE SET version = excluded.version, payload = excluded.payload";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "master data");
+    bind_text(s.get(), 1, kind);
+    bind_text(s.get(), 2, scope);
+    bind_int(s.get(), 3, rec.version);
+    bind_text(s.get(), 4, rec.payload);
+    bind_int(s.get(), 5, rec.published_chunks);
+    if (const int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "master data");
+    return rec;
+  }
+
+  Result<std::optional<MasterDataRecord>> master_data(const std::string& kind, const std::string& scope) override {
+    auto all = select_master(kind, scope);
+    if (!all) return all.error();
+    if (all->empty()) return std::optional<MasterDataRecord>();
+    return std::optional<MasterDataRecord>(std::move(all->front()));
+  }
+
+  Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
+
+  Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
+                                    std::int64_t chunks) override {
+    StmtPtr s;
+    const char* sql = "UPDATE master_data SET published_chunks = ?4 WHERE kind = ?1 AND scope = ?2 AND version = ?3";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "master data");
+    bind_text(s.get(), 1, kind);
+    bind_text(s.get(), 2, scope);
+    bind_int(s.get(), 3, version);
+    bind_int(s.get(), 4, chunks);
+    if (const int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "master data");
+    return {};
+  }
+
+ private:
+  SqliteStore() = default;
+
+  // ------------------------------------------------------------ open
+
+  Result<void> init(const SqliteOptions& options) {
+    path_ = options.path.string();
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK) return sql_error(db_.get(), rc, "open " + path_);
+    sqlite3_extended_result_codes(db_.get(), 1);
+    sqlite3_busy_timeout(db_.get(), options.busy_timeout_ms);
+    const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+                                (options.durable ? "FULL" : "OFF") + "; PRAGMA foreign_keys=ON;";
+    if (rc = exec(db_.get(), pragmas.c_str()); rc != SQLITE_OK) return sql_error(db_.get(), rc, "pragmas " + path_);
+    if (auto r = migrate(); !r) return r;
+    return prepare_all();
+  }
+
+  Result<void> migrate() {
+    StmtPtr s;
+    int rc = prepare_once("PRAGMA user_version", s);
+    if (rc != SQLITE_OK) return sql_error(db_.get(), rc, "read schema version of " + path_);
+    rc = sqlite3_step(s.get());
+    if (rc != SQLITE_ROW) return sql_error(db_.get(), rc, "read schema version of " + path_);
+    const int from = sqlite3_column_int(s.get(), 0);
+    s.reset();
+    if (from > kSchemaVersion) {
+      return make_error("ledger_newer_schema", "ledger " + path_ + " has schema " + std::to_string(from) +
+                                                   ", this build knows up to " + std::to_string(kSchemaVersion));
+    }
+    if (from == kSchemaVersion) return {};
+    if (rc = exec(db_.get(), "BEGIN IMMEDIATE"); rc != SQLITE_OK) return sql_error(db_.get(), rc, "begin migration");
+    for (int v = from; v < kSchemaVersion; ++v) {
+      if (rc = exec(db_.get(), kMigrations[static_cast<std::size_t>(v)]); rc != SQLITE_OK) {
+        Error e = sql_error(db_.get(), rc, "migrate " + path_);
+        exec(db_.get(), "ROLLBACK");
+        return e;
+      }
+    }
+    const std::string bump = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
+    if (rc = exec(db_.get(), bump.c_str()); rc != SQLITE_OK || (rc = exec(db_.get(), "COMMIT")) != SQLITE_OK) {
+      Error e = sql_error(db_.get(), rc, "migrate " + path_);
+      exec(db_.get(), "ROLLBACK");
+      return e;
+    }
+    return {};
+  }
+
+  int prepare_once(const char* sql, StmtPtr& out) {
+    sqlite3_stmt* s = nullptr;
+    const int rc = sqlite3_prepare_v2(db_.get(), sql, -1, &s, nullptr);
+    out.reset(s);
+    return rc;
+  }
+
+  Result<void> prepare_all() {
+    const std::pair<StmtPtr*, const char*> all[] = {
+        {&begin_, "BEGIN IMMEDIATE"},
+        {&commit_, "COMMIT"},
+        {&rollback_, "ROLLBACK"},
+        {&savepoint_, "SAVEPOINT batch"},
+        {&rollback_to_, "ROLLBACK TO batch"},
+        {&release_, "RELEASE batch"},
+        {&select_device_, "SELECT applied_through FROM devices WHERE device = ?1"},
+        {&upsert_device_,
+         "INSERT INTO devices(device, site, applied_through, last_seen_ms, last_batch_size, movements, rejected) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(device) DO UPDATE SET "
+         "applied_through = MAX(applied_through, excluded.applied_through), last_seen_ms = excluded.last_seen_ms, "
+         "last_batch_size = excluded.last_batch_size, movements = movements + excluded.movements, "
+         "rejected = rejected + excluded.rejected"},
+        {&insert_movement_,
+         "INSERT INTO movements(device, seq, type, item, lot, qty, from_location, from_state, to_location, to_state, "
+         "payload, applied_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+        {&add_balance_,
+         "INSERT INTO balances(item, lot, location, state, qty) VALUES (?1, ?2, ?3, ?4, ?5) "
+         "ON CONFLICT(item, lot, location, state) DO UPDATE SET qty = qty + excluded.qty"},
+        {&add_balance_returning_,
+         "INSERT INTO balances(item, lot, location, state, qty) VALUES (?1, ?2, ?3, ?4, ?5) "
+         "ON CONFLICT(item, lot, location, state) DO UPDATE SET qty = qty + excluded.qty RETURNING qty"},
+        {&select_balance_, "SELECT qty FROM balances WHERE item = ?1 AND lot = ?2 AND location = ?3 AND state = ?4"},
+        {&insert_rejected_,
+         "INSERT OR IGNORE INTO rejected(device, seq, reason, payload, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
+        {&insert_exception_,
+         "INSERT INTO exceptions(kind, device, seq, owner, priority, evidence, next_action, status, note, subject, "
+         "created_ms, resolved_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, 0)"},
+        {&open_exception_for_,
+         "SELECT 1 FROM exceptions WHERE kind = ?1 AND subject = ?2 AND status != 'resolved' LIMIT 1"},
+    };
+    for (const auto& [stmt, sql] : all) {
+      if (const int rc = prepare_persistent(db_.get(), sql, *stmt); rc != SQLITE_OK) {
+        return sql_error(db_.get(), rc, std::string("prepare ") + sql);
+      }
+    }
+    return {};
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  int step_done(sqlite3_stmt* s) {
+    Use use(s);
+    const int rc = sqlite3_step(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+
+  Result<void> begin() {
+    if (const int rc = step_done(begin_.get()); rc != SQLITE_OK) return sql_error(db_.get(), rc, "begin");
+    return {};
+  }
+
+  void abort_txn() {
+    if (sqlite3_get_autocommit(db_.get()) != 0) return;
+    step_done(rollback_.get());
+  }
+
+  Result<std::optional<ExceptionRecord>> exception_by_id(std::int64_t id) {
+    StmtPtr s;
+    const char* sql =
+        "SELECT id, kind, device, seq, owner, priority, evidence, next_action, status, note, subject, created_ms, "
+        "resolved_ms FROM exceptions WHERE id = ?1";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "exception");
+    bind_int(s.get(), 1, id);
+    const int rc = sqlite3_step(s.get());
+    if (rc == SQLITE_DONE) return std::optional<ExceptionRecord>();
+    if (rc != SQLITE_ROW) return sql_error(db_.get(), rc, "exception");
+    return std::optional<ExceptionRecord>(read_exception(s.get()));
+  }
+
+  static ExceptionRecord read_exception(sqlite3_stmt* s) {
+    ExceptionRecord e;
+    e.id = sqlite3_column_int64(s, 0);
+    e.kind = column_text(s, 1);
+    e.device = column_text(s, 2);
+    e.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
+    e.owner = column_text(s, 4);
+    e.priority = column_text(s, 5);
+    e.evidence = nlohmann::json::parse(column_text(s, 6), nullptr, false);
+    if (e.evidence.is_discarded()) e.evidence = nlohmann::json::object();
+    e.next_action = column_text(s, 7);
+    e.status = column_text(s, 8);
+    e.note = column_text(s, 9);
+    e.subject = column_text(s, 10);
+    e.created_ms = sqlite3_column_int64(s, 11);
+    e.resolved_ms = sqlite3_column_int64(s, 12);
+    return e;
+  }
+
+  Result<std::vector<MasterDataRecord>> select_master(const std::string& kind, const std::string& scope) {
+    StmtPtr s;
+    const char* sql =
+        "SELECT kind, scope, version, payload, published_chunks FROM master_data "
+        "WHERE (?1 = '' OR kind = ?1) AND (?1 = '' OR scope = ?2) ORDER BY kind, scope";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "master data");
+    bind_text(s.get(), 1, kind);
+    bind_text(s.get(), 2, scope);
+    std::vector<MasterDataRecord> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back(MasterDataRecord{column_text(s.get(), 0), column_text(s.get(), 1), sqlite3_column_int64(s.get(), 2),
+                                     column_text(s.get(), 3), sqlite3_column_int64(s.get(), 4)});
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "master data");
+    return out;
+  }
+
+  Result<std::int64_t> insert_exception(const ExceptionRecord& e, std::int64_t now_ms) {
+    Use use(insert_exception_.get());
+    const std::string evidence = e.evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    bind_text(*use, 1, e.kind);
+    bind_text(*use, 2, e.device);
+    bind_int(*use, 3, static_cast<std::int64_t>(e.seq));
+    bind_text(*use, 4, e.owner);
+    bind_text(*use, 5, e.priority);
+    bind_text(*use, 6, evidence);
+    bind_text(*use, 7, e.next_action);
+    bind_text(*use, 8, e.note);
+    bind_text(*use, 9, e.subject);
+    bind_int(*use, 10, now_ms);
+    if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert exception");
+    return sqlite3_last_insert_rowid(db_.get());
+  }
+
+  Result<bool> has_open_exception(std::string_view kind, const std::string& subject) {
+    Use use(open_exception_for_.get());
+    bind_text(*use, 1, kind);
+    bind_text(*use, 2, subject);
+    const int rc = sqlite3_step(*use);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return sql_error(db_.get(), rc, "find exception");
+  }
+
+  Result<std::int64_t> balance_of(const std::string& item, const std::string& lot, const std::string& location,
+                                  const std::string& state) {
+    Use use(select_balance_.get());
+    bind_text(*use, 1, item);
+    bind_text(*use, 2, lot);
+    bind_text(*use, 3, location);
+    bind_text(*use, 4, state);
+    const int rc = sqlite3_step(*use);
+    if (rc == SQLITE_ROW) return sqlite3_column_int64(*use, 0);
+    if (rc == SQLITE_DONE) return std::int64_t{0};
+    return sql_error(db_.get(), rc, "read balance");
+  }
+
+  // Adds `qty` to one balance row; returns the new qty when `want` (else 0).
+  Result<std::int64_t> add_balance(const std::string& item, const std::string& lot, const std::string& location,
+                                   const std::string& state, std::int64_t qty, bool want) {
+    sqlite3_stmt* stmt = want ? add_balance_returning_.get() : add_balance_.get();
+    Use use(stmt);
+    bind_text(stmt, 1, item);
+    bind_text(stmt, 2, lot);
+    bind_text(stmt, 3, location);
+    bind_text(stmt, 4, state);
+    bind_int(stmt, 5, qty);
+    int rc = sqlite3_step(stmt);
+    std::int64_t result = 0;
+    if (want && rc == SQLITE_ROW) {
+      result = sqlite3_column_int64(stmt, 0);
+      rc = sqlite3_step(stmt);
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update balance");
+    return result;
+  }
+
+  // Stores a valid movement and moves its balances (count: only stores it).
+  Result<void> store_movement(const Movement& m, std::string_view payload, std::int64_t now_ms) {
+    const std::string& item = m.item.id();
+    from_state_ = state_text(m.from);
+    to_state_ = state_text(m.to);
+    {
+      Use use(insert_movement_.get());
+      sqlite3_stmt* s = *use;
+      bind_text(s, 1, m.device);
+      bind_int(s, 2, static_cast<std::int64_t>(m.seq));
+      bind_text(s, 3, scanner::to_string(m.type));
+      bind_text(s, 4, item);
+      bind_text(s, 5, m.item.lot);
+      bind_int(s, 6, m.qty);
+      bind_text(s, 7, m.from.location.code);
+      bind_text(s, 8, from_state_);
+      bind_text(s, 9, m.to.location.code);
+      bind_text(s, 10, to_state_);
+      bind_text(s, 11, payload);
+      bind_int(s, 12, now_ms);
+      if (const int rc = sqlite3_step(s); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert movement");
+    }
+    if (m.type == MovementType::count) return {};
+    // Balances are accumulated per batch and written once per row at the end
+    // (flush_balances): a batch touches the same rows many times.
+    Pending& from = pending_[Key{item, m.item.lot, m.from.location.code, from_state_}];
+    from.delta -= m.qty;
+    from.device = m.device;
+    from.seq = m.seq;
+    pending_[Key{item, m.item.lot, m.to.location.code, to_state_}].delta += m.qty;
+    return {};
+  }
+
+  // A count: the difference between counted and booked becomes an adjust
+  // movement of device "ledger" and a count_difference exception.
+  Result<void> apply_count(const Movement& count, const Batch& batch, ApplyOutcome& out) {
+    const std::string state = state_text(count.from);
+    auto booked = balance_of(count.item.id(), count.item.lot, count.from.location.code, state);
+    if (!booked) return booked.error();
+    if (const auto it = pending_.find(Key{count.item.id(), count.item.lot, count.from.location.code, state});
+        it != pending_.end()) {
+      *booked += it->second.delta;  // not yet written
+    }
+    const std::int64_t diff = count.qty - *booked;
+    if (diff == 0) return {};
+    if (!ledger_seq_) {
+      auto at = applied_through(std::string(kLedgerDevice));
+      if (!at) return at.error();
+      ledger_seq_ = *at;
+    }
+    Movement adjust;
+    adjust.device = std::string(kLedgerDevice);
+    adjust.site = count.site;
+    adjust.seq = ++*ledger_seq_;
+    adjust.operator_id = std::string(kLedgerDevice);
+    adjust.type = MovementType::adjust;
+    adjust.item = count.item;
+    adjust.qty = diff > 0 ? diff : -diff;
+    if (diff > 0) {
+      adjust.from = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
+      adjust.to = count.from;
+    } else {
+      adjust.from = count.from;
+      adjust.to = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
+    }
+    adjust.reason = "count_difference";
+    adjust.reference = "COUNT:" + count.device + ":" + std::to_string(count.seq);
+    adjust.evidence = count.evidence;
+    adjust.wall_time_ms = batch.now_ms;
+    if (auto v = scanner::validate(adjust); !v) return v.error();
+    const std::string payload = wire::to_json_text(adjust);
+    if (auto r = store_movement(adjust, payload, batch.now_ms); !r) return r;
+    ++ledger_applied_;
+
+    ExceptionRecord e;
+    e.kind = "count_difference";
+    e.device = count.device;
+    e.seq = count.seq;
+    e.owner = "inventory-control";
+    e.priority = (diff < 0 ? -diff : diff) >= 10 ? "high" : "medium";
+    e.evidence = {{"device", count.device},
+                  {"seqs", {count.seq}},
+                  {"scans", count.evidence},
+                  {"item", count.item.id()},
+                  {"lot", count.item.lot},
+                  {"location", count.from.location.code},
+                  {"state", state},
+                  {"booked", *booked},
+                  {"counted", count.qty},
+                  {"difference", diff},
+                  {"adjust", {{"device", adjust.device}, {"seq", adjust.seq}}}};
+    e.next_action = "review the adjustment of " + std::to_string(diff) + " at " + count.from.location.code +
+                    " and recount if it is not explained";
+    e.subject = subject_of(Key{count.item.id(), count.item.lot, count.from.location.code, state});
+    auto id = insert_exception(e, batch.now_ms);
+    if (!id) return id.error();
+    out.exceptions.push_back(*id);
+    return {};
+  }
+
+  Result<void> reject(const Batch& batch, const Incoming& in, ApplyOutcome& out) {
+    const std::string reason = reason_text(in.error);
+    {
+      Use use(insert_rejected_.get());
+      bind_text(*use, 1, batch.device);
+      bind_int(*use, 2, static_cast<std::int64_t>(in.seq));
+      bind_text(*use, 3, reason);
+      bind_text(*use, 4, in.payload);
+      bind_int(*use, 5, batch.now_ms);
+      if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert rejected");
+    }
+    out.rejected.push_back(Rejection{in.seq, reason});
+    ExceptionRecord e;
+    const bool forged = in.error.code == "forged_device";
+    e.kind = forged ? "forged_device" : "rejected_movement";
+    e.device = batch.device;
+    e.seq = in.seq;
+    e.owner = forged ? "security" : "supervisor";
+    e.priority = forged ? "high" : "medium";
+    nlohmann::json raw = nlohmann::json::parse(in.payload, nullptr, false);
+    nlohmann::json scans = nlohmann::json::array();
+    if (raw.is_object() && raw.contains("evidence") && raw["evidence"].is_array()) scans = raw["evidence"];
+    e.evidence = {{"device", batch.device}, {"site", batch.site}, {"seqs", {in.seq}}, {"scans", scans},
+                  {"reason", reason}};
+    e.next_action = forged ? "check the credentials of device " + batch.device
+                           : "correct the movement on device " + batch.device + " and record it again";
+    auto id = insert_exception(e, batch.now_ms);
+    if (!id) return id.error();
+    out.exceptions.push_back(*id);
+    return {};
+  }
+
+  Result<ApplyOutcome> apply_in_txn(const Batch& batch) {
+    ApplyOutcome out;
+    pending_.clear();
+    ledger_seq_.reset();
+    ledger_applied_ = 0;
+    auto at = applied_through(batch.device);
+    if (!at) return at.error();
+    std::uint64_t through = *at;
+    for (const Incoming& in : batch.movements) {
+      if (in.seq <= through) {
+        ++out.duplicates;
+        continue;
+      }
+      if (in.seq != through + 1) {
+        out.gap = true;
+        break;
+      }
+      if (in.movement) {
+        if (auto r = store_movement(*in.movement, in.payload, batch.now_ms); !r) return r.error();
+        if (in.movement->type == MovementType::count) {
+          if (auto r = apply_count(*in.movement, batch, out); !r) return r.error();
+        }
+        ++out.applied;
+      } else {
+        if (auto r = reject(batch, in, out); !r) return r.error();
+      }
+      through = in.seq;
+    }
+    out.applied_through = through;
+    if (auto r = upsert_device(batch.device, batch.site, through, batch.now_ms,
+                               static_cast<std::int64_t>(batch.movements.size()),
+                               static_cast<std::int64_t>(out.applied), static_cast<std::int64_t>(out.rejected.size()));
+        !r) {
+      return r.error();
+    }
+    if (ledger_seq_ && ledger_applied_ > 0) {
+      if (auto r = upsert_device(std::string(kLedgerDevice), batch.site, *ledger_seq_, batch.now_ms,
+                                 static_cast<std::int64_t>(ledger_applied_), static_cast<std::int64_t>(ledger_applied_),
+                                 0);
+          !r) {
+        return r.error();
+      }
+    }
+    for (const auto& [key, p] : pending_) {
+      if (p.delta == 0) continue;
+      const bool internal = !external_location(std::get<2>(key));
+      auto after = add_balance(std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), p.delta,
+                               internal && p.delta < 0);
+      if (!after) return after.error();
+      if (internal && p.delta < 0 && *after < 0) {
+        if (auto r = raise_negative(key, *after, p, batch, out); !r) return r.error();
+      }
+    }
+    return out;
+  }
+
+  Result<void> raise_negative(const Key& key, std::int64_t qty, const Pending& who, const Batch& batch,
+                              ApplyOutcome& out) {
+    const auto& [item, lot, location, state] = key;
+    const std::string subject = subject_of(key);
+    auto open = has_open_exception("negative_balance", subject);
+    if (!open) return open.error();
+    if (*open) return {};
+    const std::string& device = who.device;
+    const std::uint64_t seq = who.seq;
+    ExceptionRecord e;
+    e.kind = "negative_balance";
+    e.device = device;
+    e.seq = seq;
+    e.owner = "inventory-control";
+    e.priority = "high";
+    e.evidence = {{"device", device}, {"seqs", {seq}},      {"item", item}, {"lot", lot},
+                  {"location", location}, {"state", state}, {"qty", qty}, {"site", batch.site}};
+    e.next_action = "count bin " + location;
+    e.subject = subject;
+    auto id = insert_exception(e, batch.now_ms);
+    if (!id) return id.error();
+    out.exceptions.push_back(*id);
+    return {};
+  }
+
+  Result<void> upsert_device(const std::string& device, const std::string& site, std::uint64_t through,
+                             std::int64_t now_ms, std::int64_t batch_size, std::int64_t applied,
+                             std::int64_t rejected_count) {
+    Use use(upsert_device_.get());
+    bind_text(*use, 1, device);
+    bind_text(*use, 2, site);
+    bind_int(*use, 3, static_cast<std::int64_t>(through));
+    bind_int(*use, 4, now_ms);
+    bind_int(*use, 5, batch_size);
+    bind_int(*use, 6, applied);
+    bind_int(*use, 7, rejected_count);
+    if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update device");
+    return {};
+  }
+
+  DbPtr db_;
+  std::string path_;
+  StmtPtr begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
+  StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, add_balance_returning_, select_balance_;
+  StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
+
+  // Per-batch scratch.
+  // Balance changes of the batch not yet written, and the last movement that
+  // took from each row (the evidence of a negative_balance).
+  std::map<Key, Pending> pending_;
+  std::optional<std::uint64_t> ledger_seq_;
+  std::size_t ledger_applied_ = 0;
+  std::string from_state_, to_state_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) { return SqliteStore::open(options); }
+
+}  // namespace tally::ledger

@@ -1,0 +1,461 @@
+// The ledger's store and message handling on real SQLite files (one temp dir
+// per test): apply in seq order, duplicates, gaps, rejections, forged
+// devices, dead letters, balances and their zero-sum invariant, count →
+// adjust, negative balances, exceptions, restart, downlink chunks.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tally/ledger/downlink.hpp"
+#include "tally/ledger/ledger.hpp"
+#include "tally/ledger/store.hpp"
+#include "tally/wire/movement_json.hpp"
+#include "temp_dir.hpp"
+
+namespace tally::ledger {
+namespace {
+
+using nlohmann::json;
+using scanner::Endpoint;
+using scanner::Location;
+using scanner::Movement;
+using scanner::MovementType;
+using scanner::StockState;
+
+constexpr std::int64_t kT0 = 1'790'000'000'000;
+const std::string kGtin = "09506000134352";
+const std::string kTopic = "tally/v1/s1/d1/movements";
+
+Movement mv(std::uint64_t seq, MovementType type, std::int64_t qty, Endpoint from, Endpoint to,
+            const std::string& device = "d1") {
+  Movement m;
+  m.device = device;
+  m.site = "s1";
+  m.seq = seq;
+  m.operator_id = "alice";
+  m.type = type;
+  m.item.gtin = kGtin;
+  m.item.lot = "L1";
+  m.qty = qty;
+  m.from = std::move(from);
+  m.to = std::move(to);
+  m.evidence = {"OP:alice", "scan-" + std::to_string(seq)};
+  m.wall_time_ms = kT0;
+  m.hlc = static_cast<std::uint64_t>(kT0) << 16;
+  return m;
+}
+
+Endpoint ext(const char* party) { return Endpoint{Location{party}, std::nullopt}; }
+Endpoint at(const char* bin, StockState s) { return Endpoint{Location{bin}, s}; }
+
+Movement receipt(std::uint64_t seq, std::int64_t qty) {
+  return mv(seq, MovementType::receipt, qty, ext("@supplier"), at("DOCK-1", StockState::inbound));
+}
+Movement putaway(std::uint64_t seq, std::int64_t qty) {
+  return mv(seq, MovementType::putaway, qty, at("DOCK-1", StockState::inbound), at("A-01-01-1", StockState::available));
+}
+Movement pick(std::uint64_t seq, std::int64_t qty, const char* bin = "A-01-01-1") {
+  return mv(seq, MovementType::pick, qty, at(bin, StockState::available), at("TOTE:1", StockState::picked));
+}
+
+std::string batch_text(const std::vector<json>& movements, const std::string& device = "d1",
+                       const std::string& site = "s1") {
+  return json{{"v", 1}, {"device", device}, {"site", site}, {"movements", movements}}.dump();
+}
+std::string batch_text(const std::vector<Movement>& ms) {
+  std::vector<json> js;
+  for (const auto& m : ms) js.push_back(wire::to_json(m));
+  return batch_text(js);
+}
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+
+  void reopen() {
+    ledger_.reset();
+    store_.reset();
+    auto s = open_sqlite_store(SqliteOptions{dir_.path() / "ledger.db"});
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    ledger_ = std::make_unique<Ledger>(*store_, LedgerOptions{});
+  }
+
+  Handled handle(const std::string& payload, const std::string& topic = kTopic) {
+    auto h = ledger_->handle_movements(topic, payload, kT0);
+    EXPECT_TRUE(h) << (h ? "" : h.error().message);
+    return h ? std::move(*h) : Handled{};
+  }
+  Handled send(const std::vector<Movement>& ms) { return handle(batch_text(ms)); }
+
+  std::int64_t balance(const std::string& location, const std::string& state) {
+    BalanceQuery q;
+    q.item = kGtin;
+    q.location = location;
+    q.state = state;
+    q.include_zero = true;
+    auto b = store_->balances(q);
+    EXPECT_TRUE(b);
+    std::int64_t sum = 0;
+    for (const auto& row : *b) sum += row.qty;
+    return sum;
+  }
+  std::size_t stored(const std::string& device = "d1") {
+    auto m = store_->movements(device, 0, 100000);
+    EXPECT_TRUE(m);
+    return m->size();
+  }
+  std::vector<ExceptionRecord> exceptions_of(const std::string& kind) {
+    auto all = store_->exceptions("");
+    EXPECT_TRUE(all);
+    std::vector<ExceptionRecord> out;
+    for (auto& e : *all) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
+  }
+  void expect_invariants() {
+    auto v = store_->check_invariants();
+    ASSERT_TRUE(v) << v.error().message;
+    for (const auto& x : *v) ADD_FAILURE() << x.kind << ": " << x.message;
+  }
+
+  test::TempDir dir_{"tally-ledger-unit"};
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+TEST(LedgerTopic, ParsesMovementsTopics) {
+  auto t = parse_movements_topic("tally/v1/site-a/dev-1/movements");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->site, "site-a");
+  EXPECT_EQ(t->device, "dev-1");
+  EXPECT_FALSE(parse_movements_topic("tally/v1/site-a/movements"));
+  EXPECT_FALSE(parse_movements_topic("tally/v1/a/b/c/movements"));
+  EXPECT_FALSE(parse_movements_topic("tally/v2/a/b/movements"));
+  EXPECT_FALSE(parse_movements_topic("tally/v1/a/b/ack"));
+}
+
+TEST_F(LedgerTest, AppliesInOrderAndAcksAfterCommit) {
+  auto h = send({receipt(1, 10), putaway(2, 10), pick(3, 4)});
+  ASSERT_TRUE(h.ack);
+  EXPECT_EQ(h.ack->topic, "tally/v1/s1/d1/ack");
+  const json ack = json::parse(h.ack->payload);
+  EXPECT_EQ(ack["v"], 1);
+  EXPECT_EQ(ack["applied_through"], 3);
+  EXPECT_TRUE(ack["rejected"].empty());
+  EXPECT_EQ(h.outcome->applied, 3u);
+  EXPECT_EQ(*store_->applied_through("d1"), 3u);
+  EXPECT_EQ(stored(), 3u);
+  EXPECT_EQ(balance("@supplier", ""), -10);
+  EXPECT_EQ(balance("DOCK-1", "inbound"), 0);
+  EXPECT_EQ(balance("A-01-01-1", "available"), 6);
+  EXPECT_EQ(balance("TOTE:1", "picked"), 4);
+  expect_invariants();
+  auto devices = store_->devices();
+  ASSERT_TRUE(devices);
+  ASSERT_EQ(devices->size(), 1u);
+  EXPECT_EQ((*devices)[0].site, "s1");
+  EXPECT_EQ((*devices)[0].applied_through, 3u);
+  EXPECT_EQ((*devices)[0].movements, 3u);
+}
+
+TEST_F(LedgerTest, DuplicatesAreIgnored) {
+  send({receipt(1, 10), putaway(2, 10)});
+  auto again = send({receipt(1, 10), putaway(2, 10)});
+  EXPECT_EQ(again.outcome->duplicates, 2u);
+  EXPECT_EQ(again.outcome->applied, 0u);
+  EXPECT_EQ(json::parse(again.ack->payload)["applied_through"], 2);
+  // Overlapping: 2 is a duplicate, 3 is new.
+  auto overlap = send({putaway(2, 10), pick(3, 1)});
+  EXPECT_EQ(overlap.outcome->duplicates, 1u);
+  EXPECT_EQ(overlap.outcome->applied, 1u);
+  EXPECT_EQ(stored(), 3u);
+  EXPECT_EQ(balance("A-01-01-1", "available"), 9);
+  expect_invariants();
+}
+
+TEST_F(LedgerTest, GapAppliesNothingAndRepeatsAppliedThrough) {
+  send({receipt(1, 10)});
+  auto gap = send({putaway(3, 10), pick(4, 1)});
+  EXPECT_TRUE(gap.outcome->gap);
+  EXPECT_EQ(gap.outcome->applied, 0u);
+  EXPECT_EQ(json::parse(gap.ack->payload)["applied_through"], 1);
+  EXPECT_EQ(stored(), 1u);
+  EXPECT_EQ(balance("A-01-01-1", "available"), 0);
+  // A gap inside a batch stops it there.
+  auto inner = send({putaway(2, 5), pick(4, 1)});
+  EXPECT_EQ(inner.outcome->applied, 1u);
+  EXPECT_TRUE(inner.outcome->gap);
+  EXPECT_EQ(*store_->applied_through("d1"), 2u);
+}
+
+TEST_F(LedgerTest, InvalidMovementIsRejectedAndAppliedThroughPassesIt) {
+  std::vector<json> ms{wire::to_json(receipt(1, 10)), wire::to_json(putaway(2, 10)), wire::to_json(pick(3, 1))};
+  ms[1]["qty"] = 0;  // invalid_qty
+  auto h = handle(batch_text(ms));
+  const json ack = json::parse(h.ack->payload);
+  EXPECT_EQ(ack["applied_through"], 3);
+  ASSERT_EQ(ack["rejected"].size(), 1u);
+  EXPECT_EQ(ack["rejected"][0]["seq"], 2);
+  EXPECT_EQ(ack["rejected"][0]["reason"].get<std::string>().rfind("invalid_qty: ", 0), 0u);
+  EXPECT_EQ(stored(), 2u);
+  auto rej = store_->rejected("d1");
+  ASSERT_TRUE(rej);
+  ASSERT_EQ(rej->size(), 1u);
+  EXPECT_EQ((*rej)[0].seq, 2u);
+  auto ex = exceptions_of("rejected_movement");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].seq, 2u);
+  EXPECT_EQ(ex[0].evidence["scans"], json({"OP:alice", "scan-2"}));
+  EXPECT_FALSE(ex[0].owner.empty());
+  EXPECT_FALSE(ex[0].next_action.empty());
+  // Resending the same batch changes nothing.
+  auto again = handle(batch_text(ms));
+  EXPECT_EQ(again.outcome->duplicates, 3u);
+  EXPECT_EQ(exceptions_of("rejected_movement").size(), 1u);
+}
+
+TEST_F(LedgerTest, ForgedDeviceIsDeadLetteredWithAnException) {
+  auto h = handle(batch_text({wire::to_json(receipt(1, 10))}, "d2"), kTopic);
+  EXPECT_FALSE(h.ack);
+  ASSERT_TRUE(h.dead_letter);
+  EXPECT_EQ(h.dead_letter->rfind("forged_device", 0), 0u);
+  EXPECT_EQ(stored(), 0u);
+  EXPECT_EQ(stored("d2"), 0u);
+  EXPECT_EQ(exceptions_of("forged_device").size(), 1u);
+  auto dl = store_->dead_letters(10);
+  ASSERT_TRUE(dl);
+  ASSERT_EQ(dl->size(), 1u);
+  EXPECT_EQ((*dl)[0].topic, kTopic);
+  // A movement naming another device inside d1's batch is rejected.
+  auto inner = send({receipt(1, 10), mv(2, MovementType::putaway, 1, at("DOCK-1", StockState::inbound),
+                                        at("A-01-01-1", StockState::available), "d2")});
+  EXPECT_EQ(inner.outcome->applied_through, 2u);
+  ASSERT_EQ(inner.outcome->rejected.size(), 1u);
+  EXPECT_EQ(inner.outcome->rejected[0].reason.rfind("forged_device: ", 0), 0u);
+  EXPECT_EQ(exceptions_of("forged_device").size(), 2u);
+}
+
+TEST_F(LedgerTest, BadMessagesAreDeadLettersAndChangeNothing) {
+  ledger_ = std::make_unique<Ledger>(*store_, LedgerOptions{2000});
+  const std::string big(5000, 'x');
+  for (const std::string& payload :
+       {std::string("{not json"), std::string("[1,2]"), json{{"v", 2}, {"device", "d1"}, {"site", "s1"},
+                                                              {"movements", json::array()}}.dump(),
+        json{{"v", 1}, {"device", "d1"}, {"site", "s1"}, {"movements", {{{"seq", "x"}}}}}.dump(),
+        batch_text({wire::to_json(putaway(2, 1)), wire::to_json(receipt(1, 1))}),  // descending
+        big}) {
+    auto h = handle(payload);
+    EXPECT_FALSE(h.ack) << payload;
+    EXPECT_TRUE(h.dead_letter) << payload;
+  }
+  auto dl = store_->dead_letters(100);
+  ASSERT_TRUE(dl);
+  ASSERT_EQ(dl->size(), 6u);
+  EXPECT_EQ((*dl)[0].payload.size(), 2000u);  // newest first: the oversized one, truncated
+  EXPECT_EQ((*dl)[0].reason.rfind("too_large", 0), 0u);
+  EXPECT_EQ(stored(), 0u);
+  EXPECT_EQ(*store_->applied_through("d1"), 0u);
+  // Still works afterwards.
+  EXPECT_EQ(send({receipt(1, 1)}).outcome->applied, 1u);
+}
+
+TEST_F(LedgerTest, BalancesSumToZeroAndTamperingIsDetected) {
+  send({receipt(1, 10), putaway(2, 7), pick(3, 2),
+        mv(4, MovementType::ship, 2, at("TOTE:1", StockState::picked), ext("@customer"))});
+  BalanceQuery all;
+  all.include_zero = true;
+  auto rows = store_->balances(all);
+  ASSERT_TRUE(rows);
+  std::int64_t sum = 0;
+  for (const auto& r : *rows) {
+    sum += r.qty;
+    EXPECT_EQ(r.location.front() == '@', r.state.empty()) << r.location;
+  }
+  EXPECT_EQ(sum, 0);
+  expect_invariants();
+
+  // Edit a balance behind the ledger's back: the check must say so.
+  store_.reset();
+  ledger_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_.path() / "ledger.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE balances SET qty = qty + 1 WHERE location = 'A-01-01-1'", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  reopen();
+  auto v = store_->check_invariants();
+  ASSERT_TRUE(v);
+  bool sum_bad = false;
+  bool mismatch = false;
+  for (const auto& x : *v) {
+    sum_bad |= x.kind == "sum_not_zero";
+    mismatch |= x.kind == "balance_mismatch";
+  }
+  EXPECT_TRUE(sum_bad);
+  EXPECT_TRUE(mismatch);
+}
+
+TEST_F(LedgerTest, CountDifferenceBecomesAdjustAndException) {
+  send({receipt(1, 10), putaway(2, 10)});
+  const auto bin = at("A-01-01-1", StockState::available);
+  auto h = send({mv(3, MovementType::count, 7, bin, bin)});
+  EXPECT_EQ(h.outcome->applied, 1u);
+  EXPECT_EQ(balance("A-01-01-1", "available"), 7);
+  EXPECT_EQ(balance("@adjustment", ""), 3);
+  auto adj = store_->movements(std::string(kLedgerDevice), 0, 10);
+  ASSERT_TRUE(adj);
+  ASSERT_EQ(adj->size(), 1u);
+  const json a = json::parse((*adj)[0].payload);
+  EXPECT_EQ(a["type"], "adjust");
+  EXPECT_EQ(a["seq"], 1);
+  EXPECT_EQ(a["qty"], 3);
+  EXPECT_EQ(a["to"]["location"], "@adjustment");
+  auto ex = exceptions_of("count_difference");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].evidence["difference"], -3);
+  EXPECT_EQ(ex[0].evidence["booked"], 10);
+  EXPECT_EQ(ex[0].owner, "inventory-control");
+  expect_invariants();
+
+  // A count that matches changes nothing; a higher one adjusts in.
+  send({mv(4, MovementType::count, 7, bin, bin)});
+  EXPECT_EQ(exceptions_of("count_difference").size(), 1u);
+  send({mv(5, MovementType::count, 9, bin, bin)});
+  EXPECT_EQ(balance("A-01-01-1", "available"), 9);
+  EXPECT_EQ(*store_->applied_through(std::string(kLedgerDevice)), 2u);
+  EXPECT_EQ(exceptions_of("count_difference").size(), 2u);
+  expect_invariants();
+}
+
+TEST_F(LedgerTest, NegativeBalanceRaisesOneException) {
+  send({receipt(1, 2), putaway(2, 2)});
+  send({pick(3, 5)});
+  EXPECT_EQ(balance("A-01-01-1", "available"), -3);
+  auto ex = exceptions_of("negative_balance");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].owner, "inventory-control");
+  EXPECT_EQ(ex[0].next_action, "count bin A-01-01-1");
+  EXPECT_EQ(ex[0].seq, 3u);
+  EXPECT_EQ(ex[0].priority, "high");
+  send({pick(4, 1)});  // still negative, the open exception covers it
+  EXPECT_EQ(exceptions_of("negative_balance").size(), 1u);
+  expect_invariants();
+}
+
+TEST_F(LedgerTest, ExceptionsAreAssignedAndResolved) {
+  send({receipt(1, 1), putaway(2, 1), pick(3, 2)});
+  auto ex = exceptions_of("negative_balance");
+  ASSERT_EQ(ex.size(), 1u);
+  const auto id = ex[0].id;
+  EXPECT_EQ(store_->update_exception(id, "assign", "", "", kT0).error().code, "bad_request");
+  auto a = store_->update_exception(id, "assign", "bob", "on it", kT0);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, "assigned");
+  EXPECT_EQ(a->owner, "bob");
+  auto r = store_->update_exception(id, "resolve", "", "recounted", kT0 + 5);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, "resolved");
+  EXPECT_EQ(r->resolved_ms, kT0 + 5);
+  EXPECT_EQ(store_->update_exception(id, "resolve", "", "", kT0).error().code, "conflict");
+  EXPECT_EQ(store_->update_exception(999, "resolve", "", "", kT0).error().code, "not_found");
+  EXPECT_EQ(store_->exceptions("resolved")->size(), 1u);
+  EXPECT_EQ(store_->exceptions("open")->size(), 0u);
+  // Resolved: a new negative balance on the same row raises a new one.
+  send({pick(4, 1)});
+  EXPECT_EQ(store_->exceptions("open")->size(), 1u);
+}
+
+TEST_F(LedgerTest, RestartKeepsAppliedThroughAndBalances) {
+  send({receipt(1, 10), putaway(2, 10)});
+  reopen();
+  EXPECT_EQ(*store_->applied_through("d1"), 2u);
+  auto again = send({receipt(1, 10), putaway(2, 10), pick(3, 1)});
+  EXPECT_EQ(again.outcome->duplicates, 2u);
+  EXPECT_EQ(again.outcome->applied, 1u);
+  EXPECT_EQ(balance("A-01-01-1", "available"), 9);
+  expect_invariants();
+}
+
+TEST_F(LedgerTest, GroupCommitKeepsEachBatchsRules) {
+  std::vector<json> other;
+  for (auto m : {receipt(1, 4), putaway(2, 4)}) {
+    m.device = "d2";
+    other.push_back(wire::to_json(m));
+  }
+  const std::vector<Ledger::Inbound> msgs{
+      {kTopic, batch_text({receipt(1, 10), putaway(2, 10)})},
+      {kTopic, "garbage"},
+      {"tally/v1/s1/d2/movements", batch_text(other, "d2")},
+      {kTopic, batch_text({pick(3, 1)})},           // follows the first batch inside the same transaction
+      {kTopic, batch_text({receipt(1, 10), pick(5, 1)})},  // duplicate, then a gap
+  };
+  auto results = ledger_->handle_many(msgs, kT0);
+  ASSERT_EQ(results.size(), msgs.size());
+  ASSERT_TRUE(results[0] && results[0]->ack);
+  EXPECT_EQ(json::parse(results[0]->ack->payload)["applied_through"], 2);
+  ASSERT_TRUE(results[1]);
+  EXPECT_TRUE(results[1]->dead_letter);
+  EXPECT_FALSE(results[1]->ack);
+  EXPECT_EQ(results[2]->ack->topic, "tally/v1/s1/d2/ack");
+  EXPECT_EQ(json::parse(results[3]->ack->payload)["applied_through"], 3);
+  EXPECT_TRUE(results[4]->outcome->gap);
+  EXPECT_EQ(results[4]->outcome->duplicates, 1u);
+  EXPECT_EQ(json::parse(results[4]->ack->payload)["applied_through"], 3);
+  EXPECT_EQ(stored("d1"), 3u);
+  EXPECT_EQ(stored("d2"), 2u);
+  EXPECT_EQ(balance("A-01-01-1", "available"), 13);
+  expect_invariants();
+}
+
+TEST_F(LedgerTest, MasterDataVersionsAndChunks) {
+  const json catalog{{"v", 1}, {"version", 1}, {"items", {{{"gtin", kGtin}, {"sku", "S1"}, {"description", "Ä widget"},
+                                                           {"pack_size", 1}, {"suggested_bin", "A-01-01-1"}}}}};
+  ASSERT_TRUE(check_master_data("catalog", catalog));
+  auto rec = store_->put_master_data("catalog", "s1", catalog);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->version, 1);
+  auto msgs = master_data_messages(*rec, 40);
+  ASSERT_GT(msgs.size(), 2u);
+  std::string joined;
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    EXPECT_EQ(msgs[i].topic, "tally/v1/s1/catalog/" + std::to_string(i));
+    EXPECT_TRUE(msgs[i].retained);
+    const json m = json::parse(msgs[i].payload);
+    EXPECT_EQ(m["kind"], "catalog");
+    EXPECT_EQ(m["version"], 1);
+    EXPECT_EQ(m["chunk"], i);
+    EXPECT_EQ(m["chunks"], msgs.size());
+    joined += m["data"].get<std::string>();
+  }
+  EXPECT_EQ(json::parse(joined)["items"][0]["description"], "Ä widget");
+  ASSERT_TRUE(store_->set_published_chunks("catalog", "s1", 1, static_cast<std::int64_t>(msgs.size())));
+
+  // A smaller version 2 clears the leftover chunk indexes.
+  auto rec2 = store_->put_master_data("catalog", "s1", json{{"v", 1}, {"items", json::array()}});
+  ASSERT_TRUE(rec2);
+  EXPECT_EQ(rec2->version, 2);
+  auto msgs2 = master_data_messages(*rec2, 40);
+  ASSERT_EQ(msgs2.size(), msgs.size());
+  EXPECT_FALSE(msgs2[0].payload.empty());
+  EXPECT_TRUE(msgs2.back().payload.empty());
+
+  // Tasks: per device, replaced by id.
+  auto t1 = with_task(json(), json{{"id", "TASK:1"}, {"type", "pick"}, {"reference", "ORD:1"},
+                                   {"lines", {{{"line", 1}, {"gtin", kGtin}, {"qty", 2}, {"bin", "A-01-01-1"}}}}});
+  ASSERT_TRUE(t1) << t1.error().message;
+  auto trec = store_->put_master_data("tasks", task_scope("s1", "d1"), *t1);
+  ASSERT_TRUE(trec);
+  EXPECT_EQ(master_data_topic(*trec), "tally/v1/s1/d1/tasks");
+  EXPECT_FALSE(with_task(json(), json{{"id", 5}}));
+  EXPECT_EQ(store_->all_master_data()->size(), 2u);
+}
+
+}  // namespace
+}  // namespace tally::ledger
