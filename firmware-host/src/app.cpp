@@ -145,6 +145,7 @@ edge::EdgeOptions edge_options(const Config& config) {
   o.keepalive = std::chrono::seconds(config.mqtt_keepalive_s);
   o.backoff_min = std::chrono::milliseconds(config.mqtt_backoff_min_ms);
   o.backoff_max = std::chrono::milliseconds(config.mqtt_backoff_max_ms);
+  o.tls = mqtt::Tls{config.mqtt_ca_file, config.mqtt_cert_file, config.mqtt_key_file};
   return o;
 }
 
@@ -233,11 +234,20 @@ int run(const std::vector<std::string>& args) {
 
   EngineOptions engine_options;
   engine_options.session = scanner::SessionOptions{config.device_id, config.site, config.receiving_location};
+  engine_options.session.idle_timeout_ms = config.session_idle_timeout_s * 1000;
+  engine_options.session.require_pin = config.session_require_pin;
+  engine_options.session.pins = config.session_pins;
+  if (config.session_reason_codes) engine_options.session.reason_codes = *config.session_reason_codes;
   engine_options.journal.path = config.journal_path();
   engine_options.journal.device = config.device_id;
   engine_options.journal.site = config.site;
   engine_options.queue_max = config.queue_max;
   engine_options.mqtt_uri = config.mqtt_uri;
+  // POST /api/v1/frames decodes in a child process. DecodeWorker fork()s
+  // without exec, so it is created here, before anything starts a thread
+  // (Engine::open starts the journal worker and the frame thread, the Paho
+  // client its own) and before the journal and sockets are opened.
+  engine_options.frame_decoder = std::make_shared<DecodeWorker>();
   auto engine = Engine::open(engine_options);
   if (!engine) {
     std::cerr << "tallyd: cannot use journal " << config.journal_path().string() << ": "

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <utility>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +22,32 @@ bool is_identifier(const std::string& s) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '.' || c == '-';
   });
+}
+
+// TLS files for ssl:// and mqtts:// broker URIs: checked at start, so a
+// missing or unreadable file is one clear line instead of a TLS handshake
+// failing on every reconnect.
+Result<void> check_tls(const std::string& uri, const std::string& ca, const std::string& cert,
+                       const std::string& key) {
+  if (uri.empty() || (ca.empty() && cert.empty() && key.empty())) return {};
+  if (uri.rfind("ssl://", 0) != 0 && uri.rfind("mqtts://", 0) != 0) {
+    return bad("mqtt.ca_file/cert_file/key_file need an ssl:// or mqtts:// uri, got '" + uri + "'");
+  }
+  if (cert.empty() != key.empty()) return bad("mqtt.cert_file and mqtt.key_file must be given together");
+  for (const auto& [name, path] : {std::pair<const char*, const std::string&>{"ca_file", ca},
+                                   std::pair<const char*, const std::string&>{"cert_file", cert},
+                                   std::pair<const char*, const std::string&>{"key_file", key}}) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return bad(std::string("mqtt.") + name + " '" + path + "' does not exist or is not a file");
+    }
+    std::ifstream in(path);
+    if (!in || in.peek() == std::ifstream::traits_type::eof()) {
+      return bad(std::string("mqtt.") + name + " '" + path + "' cannot be read or is empty");
+    }
+  }
+  return {};
 }
 
 // "HOST:PORT" → host, port. IPv6 hosts are written [::1]:8080.
@@ -51,6 +80,53 @@ Result<void> read_key(const toml::table& t, std::string_view section, std::strin
   return bad("config key " + std::string(section) + "." + std::string(key) + " has the wrong type");
 }
 
+// [session] reason_codes (array of codes) and [session.pins] (operator = "digits").
+// Messages never include a PIN.
+Result<void> read_session(const toml::table& t, Config& c) {
+  const auto* session = t["session"].as_table();
+  if (session == nullptr) {
+    if (t.contains("session")) return bad("config section [session] must be a table");
+    return {};
+  }
+  static constexpr std::string_view kKeys[] = {"idle_timeout_s", "require_pin", "reason_codes", "pins"};
+  for (const auto& [k, v] : *session) {
+    if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys)) {
+      return bad("unknown config key session." + std::string(k.str()));
+    }
+  }
+  if (const auto node = (*session)["reason_codes"]; node) {
+    const auto* list = node.as_array();
+    if (list == nullptr) return bad("config key session.reason_codes must be an array of strings");
+    std::vector<std::string> codes;
+    for (const auto& e : *list) {
+      const auto v = e.value<std::string>();
+      if (!v || v->empty() || v->size() > 32 || !is_identifier(*v)) {
+        return bad("session.reason_codes entries must be 1-32 characters of A-Z a-z 0-9 _ . -");
+      }
+      std::string code = *v;
+      for (char& ch : code) ch = (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 'a' + 'A') : ch;
+      if (std::find(codes.begin(), codes.end(), code) == codes.end()) codes.push_back(std::move(code));
+    }
+    c.session_reason_codes = std::move(codes);
+  }
+  if (const auto node = (*session)["pins"]; node) {
+    const auto* pins = node.as_table();
+    if (pins == nullptr) return bad("config key session.pins must be a table of operator = \"digits\"");
+    c.session_pins.clear();
+    for (const auto& [k, v] : *pins) {
+      const std::string id(k.str());
+      if (!is_identifier(id)) return bad("session.pins: operator id '" + id + "' must be 1-64 of A-Z a-z 0-9 _ . -");
+      const auto pin = v.value<std::string>();
+      const bool digits = pin && std::all_of(pin->begin(), pin->end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      if (!digits || pin->size() < 4 || pin->size() > 12) {
+        return bad("session.pins." + id + " must be a string of 4-12 digits");
+      }
+      c.session_pins[id] = *pin;
+    }
+  }
+  return {};
+}
+
 Result<void> load_file(const std::filesystem::path& path, Config& c) {
   toml::table t;
   try {
@@ -61,7 +137,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
         << e.source().begin.line << ")";
     return bad(msg.str());
   }
-  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "engine", "input", "log"};
+  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "engine", "input", "log"};
   for (const auto& [k, v] : t) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
       return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
@@ -80,7 +156,11 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
                  read_key(t, "mqtt", "keepalive_s", c.mqtt_keepalive_s),
                  read_key(t, "mqtt", "backoff_min_ms", c.mqtt_backoff_min_ms),
                  read_key(t, "mqtt", "backoff_max_ms", c.mqtt_backoff_max_ms),
+                 read_key(t, "mqtt", "ca_file", c.mqtt_ca_file), read_key(t, "mqtt", "cert_file", c.mqtt_cert_file),
+                 read_key(t, "mqtt", "key_file", c.mqtt_key_file),
                  read_key(t, "receiving", "location", c.receiving_location),
+                 read_key(t, "session", "idle_timeout_s", c.session_idle_timeout_s),
+                 read_key(t, "session", "require_pin", c.session_require_pin), read_session(t, c),
                  read_key(t, "engine", "queue_max", queue_max), read_key(t, "input", "stdin", c.stdin_scans),
                  read_key(t, "log", "level", c.log_level)}) {
     if (!r) return r.error();
@@ -125,6 +205,13 @@ Result<void> validate(const Config& c) {
       c.mqtt_uri.rfind("ws://", 0) != 0 && c.mqtt_uri.rfind("wss://", 0) != 0) {
     return bad("mqtt uri '" + c.mqtt_uri + "' must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
   }
+  if (c.session_idle_timeout_s < 0 || c.session_idle_timeout_s > 86400) {
+    return bad("session.idle_timeout_s must be 0..86400, got " + std::to_string(c.session_idle_timeout_s));
+  }
+  if (c.session_require_pin && c.session_pins.empty()) {
+    return bad("session.require_pin needs at least one operator in [session.pins]");
+  }
+  if (auto r = check_tls(c.mqtt_uri, c.mqtt_ca_file, c.mqtt_cert_file, c.mqtt_key_file); !r) return r.error();
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return bad("log level '" + c.log_level + "' must be one of trace debug info warn error off");

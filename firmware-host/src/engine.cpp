@@ -13,7 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tally/scanner/label.hpp"
 #include "tally/wire/movement_json.hpp"
+
+#include "engine_frames.hpp"
 
 namespace tally::device {
 namespace {
@@ -197,8 +200,14 @@ struct Engine::Impl {
         // wrong item, expired lot): journal the scan as evidence and the
         // exception; the session stays as it was (no snapshot written).
         journal::Entry refused;
-        refused.scan = journal::ScanRecord{request.text,     request.symbology, request.source, session.operator_id(),
-                                           session.mode(),   "error",           outcome.code,   time_ms};
+        refused.scan = journal::ScanRecord{scanner::redacted(request.text),
+                                           request.symbology,
+                                           request.source,
+                                           session.operator_id(),
+                                           session.mode(),
+                                           "error",
+                                           outcome.code,
+                                           time_ms};
         refused.exception = outcome.exception;
         auto r = journal->append(refused);
         body["exception"]["recorded"] = r.ok();
@@ -214,7 +223,7 @@ struct Engine::Impl {
     }
 
     journal::Entry entry;
-    entry.scan = journal::ScanRecord{request.text,
+    entry.scan = journal::ScanRecord{scanner::redacted(request.text),  // PIN:**** (never a PIN in clear)
                                      request.symbology,
                                      request.source,
                                      next.operator_id(),
@@ -347,10 +356,16 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
     session = std::move(restored).value();
   }
   auto impl = std::make_unique<Impl>(std::move(options), std::move(journal).value(), std::move(session));
-  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
+  if (const auto& o = engine->impl_->options; o.frame_decoder) {  // POST /api/v1/frames (engine_frames.cpp)
+    engine->frames_ = std::make_unique<Frames>(*engine, o.frame_decoder, o.frame_decode, o.frames_queue_max);
+  }
+  return engine;
 }
 
 void Engine::submit_scan(ui::ScanRequest request, Reply reply) {
+  // The scanner self-test label: answered with its diagnosis, nothing journaled.
+  if (auto diagnosis = self_test_reply(request)) return reply(std::move(*diagnosis));
   const std::int64_t time_ms = now_ms();
   auto shared_reply = std::make_shared<Reply>(std::move(reply));
   Impl* impl = impl_.get();
@@ -412,7 +427,9 @@ void Engine::read_outbox(std::uint64_t after, std::size_t limit,
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   Impl* impl = impl_.get();
   const bool queued = impl->enqueue([impl, after, limit, shared_done] {
-    auto rows = impl->journal->movements_after(after, limit);
+    // The stored canonical text as is (no parse, no re-serialisation), with
+    // its hash-chain members added (docs/PROTOCOL.md "Hash chain").
+    auto rows = impl->journal->movement_texts_after(after, limit);
     if (!rows) {
       (*shared_done)(rows.error());
       return;
@@ -423,7 +440,8 @@ void Engine::read_outbox(std::uint64_t after, std::size_t limit,
       edge::OutboxItem item;
       item.seq = m.seq;
       item.wall_time_ms = m.wall_time_ms;
-      wire::to_json_text(m, item.json);
+      item.json.reserve(m.payload.size() + 2 * m.hash.size() + 32);
+      wire::append_chained(item.json, m.payload, m.prev_hash, m.hash);
       items.push_back(std::move(item));
     }
     (*shared_done)(std::move(items));
@@ -452,6 +470,9 @@ void Engine::set_sync_report(SyncReport report) {
   impl_->sync_report = std::move(report);
 }
 
-void Engine::stop() { impl_->stop(); }
+void Engine::stop() {
+  if (frames_) frames_->stop();  // first: its queued frames still submit scans
+  impl_->stop();
+}
 
 }  // namespace tally::device

@@ -1,5 +1,6 @@
 // tally — the command-line tool: `tally parse TEXT…`, `tally decode IMAGE…`
-// (more subcommands such as `labels` register the same way). Thin: each subcommand's
+// `tally labels …`
+// (more subcommands register the same way). Thin: each subcommand's
 // work lives in its own translation unit.
 #include <CLI/CLI.hpp>
 
@@ -8,6 +9,7 @@
 
 #include "parse_command.hpp"
 #include "tally/device/decode_command.hpp"
+#include "tally/device/labels.hpp"
 
 namespace {
 
@@ -50,6 +52,24 @@ void add_decode(CLI::App& app, tally::device::DecodeCommandOptions& o, int& rc) 
   cmd->callback([&o, &rc] { rc = tally::device::run_decode_command(o, std::cout, std::cerr); });
 }
 
+// `tally labels` (firmware-host/src/labels.cpp owns the behaviour).
+void add_labels(CLI::App& app, tally::device::LabelsCommandOptions& o, int& rc) {
+  auto* cmd = app.add_subcommand("labels", "print bin labels, badges, a command sheet and the scanner self-test (PNG, SVG)");
+  cmd->add_option("-o,--out", o.out_dir, "output directory (created if missing)")->required();
+  cmd->add_option("--bin", o.bins, "bin/location code to print (repeatable)");
+  cmd->add_option("--badge", o.badges, "operator id to print a badge OP:<id> for (repeatable)");
+  cmd->add_flag("--commands", o.commands, "print the command sheet (every CMD: verb, quantities, reasons)");
+  cmd->add_option("--qty", o.quantities, "quantities on the command sheet (default 1..10)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--reason", o.reasons, "reason codes on the command sheet (default: common ones)")->delimiter(',');
+  cmd->add_flag("--self-test", o.self_test, "print the scanner self-test label");
+  cmd->add_flag_callback("--no-png", [&o] { o.png = false; }, "SVG only");
+  cmd->add_flag_callback("--no-svg", [&o] { o.svg = false; }, "PNG only");
+  cmd->add_option("--module-px", o.render.module_px, "pixels per module (default 3)")->check(CLI::Range(1, 20));
+  cmd->callback([&o, &rc] { rc = tally::device::run_labels_command(o, std::cout, std::cerr); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,6 +80,8 @@ int main(int argc, char** argv) {
   add_parse(app, parse, rc);
   tally::device::DecodeCommandOptions decode;
   add_decode(app, decode, rc);
+  tally::device::LabelsCommandOptions labels;
+  add_labels(app, labels, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

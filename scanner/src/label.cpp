@@ -59,6 +59,15 @@ Result<Label> quantity(std::string_view t, std::string_view n) {
   return l;
 }
 
+// PIN:<digits> after a badge. Errors never quote the text.
+Recognized pin(std::string_view t, const LabelOptions& /*o*/) {
+  if (!text::starts_with_ci(t, "PIN:")) return std::nullopt;
+  const auto digits = t.substr(4);
+  if (digits.size() < 4 || digits.size() > 12 || !text::all_digits(digits))
+    return Result<Label>(make_error("unknown_label", "bad PIN label: PIN: and 4 to 12 digits"));
+  return Result<Label>(make(LabelKind::pin, std::string(digits)));
+}
+
 Recognized command(std::string_view t, const LabelOptions& /*o*/) {
   if (!text::starts_with_ci(t, "CMD:")) return std::nullopt;
   const auto rest = t.substr(4);
@@ -153,7 +162,10 @@ Result<Label> from_gs1(Result<Gs1Data> parsed) {
   l.item.lot = raw("10");
   if (const auto* e = d.find("17"); e != nullptr && e->date_iso) l.item.expiry = *e->date_iso;
   l.item.serial = raw("21");
-  if (const auto* e = d.find("37"); e != nullptr && e->integer) l.number = *e->integer;
+  if (const auto* e = d.find("37"); e != nullptr && e->integer)
+    l.number = *e->integer;
+  else if (const auto* v = d.find("30"); v != nullptr && v->integer)
+    l.number = *v->integer;
   if (const auto* e = d.find("00"); e != nullptr) {
     l.kind = LabelKind::container;
     l.value = e->raw;
@@ -195,7 +207,7 @@ Recognized gs1_data(std::string_view t, const LabelOptions& o) {
   return std::nullopt;
 }
 
-constexpr std::array<Recognizer, 7> kRecognizers = {badge, command, tote, document, gs1_data, location, digits};
+constexpr std::array<Recognizer, 8> kRecognizers = {badge, pin, command, tote, document, gs1_data, location, digits};
 
 }  // namespace
 
@@ -218,6 +230,16 @@ Result<Label> classify(std::string_view raw) {
   return classify(raw, kDefaults);
 }
 
+std::string redacted(std::string_view raw) {
+  auto t = text::trim(raw);
+  if (!t.empty() && t.front() == ']') {
+    const auto sym = split_symbology(t);
+    if (!sym.id.empty()) t = text::trim(sym.rest);
+  }
+  if (text::starts_with_ci(t, "PIN:")) return "PIN:****";
+  return std::string(raw);
+}
+
 std::string_view to_string(LabelKind k) {
   switch (k) {
     case LabelKind::operator_badge:
@@ -236,6 +258,8 @@ std::string_view to_string(LabelKind k) {
       return "document";
     case LabelKind::item:
       return "item";
+    case LabelKind::pin:
+      return "pin";
   }
   return "unknown";
 }

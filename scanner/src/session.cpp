@@ -186,6 +186,7 @@ struct Session::Impl {
   static bool step_open(const Session& s) { return !s.evidence_.empty() || s.ctx_ != Context{}; }
 
   static std::string prompt(const Session& s) {
+    if (!s.pin_pending_.empty()) return "Scan your PIN";
     if (s.operator_.empty()) return "Scan your badge";
     switch (s.mode_) {
       case Mode::idle:
@@ -239,6 +240,7 @@ struct Session::Impl {
   // Clears the open step back to its base context.
   static void reset_to_base(Session& s) {
     s.evidence_.clear();
+    s.pack_units_.clear();
     s.ctx_ = s.base_;
     s.from_.reset();
     s.item_.reset();
@@ -262,18 +264,31 @@ struct Session::Impl {
   // evidence does not replay cleanly (corrupt snapshot).
   static bool replay(Session& s) {
     std::vector<std::string> scans = std::move(s.evidence_);
+    const std::map<std::size_t, std::int64_t> packs = std::move(s.pack_units_);
     reset_to_base(s);
-    if (s.mode_ == Mode::idle || s.operator_.empty()) return scans.empty();
-    for (const std::string& t : scans) {
+    if (s.mode_ == Mode::idle || s.operator_.empty()) return scans.empty() && packs.empty();
+    bool ok = true;
+    for (std::size_t i = 0; ok && i < scans.size(); ++i) {
+      const std::string& t = scans[i];
       auto label = classify(t);
-      if (!label || label->kind == LabelKind::operator_badge) return false;
+      if (!label || label->kind == LabelKind::operator_badge || label->kind == LabelKind::pin) {
+        ok = false;
+        break;
+      }
       // Only a pick's short-pick CONFIRM stays inside an open step.
       const bool confirm = label->kind == LabelKind::command && label->value == "CONFIRM" && s.mode_ == Mode::pick;
-      if (label->kind == LabelKind::command && !confirm) return false;
+      if (label->kind == LabelKind::command && !confirm) {
+        ok = false;
+        break;
+      }
+      const auto pack = packs.find(i);
+      s.replay_pack_ = pack == packs.end() ? 1 : pack->second;
       Outcome o = confirm ? command(s, *label, t, 0) : step(s, *label, t, 0);
-      if (!o.accepted() || o.movement) return false;
+      ok = o.accepted() && !o.movement;
     }
-    return true;
+    s.replay_pack_.reset();
+    // Every recorded pack size must have been used by the scan it names.
+    return ok && s.pack_units_ == packs;
   }
 
   static Result<Movement> make_movement(const Session& s, MovementType type, Endpoint from, Endpoint to,
@@ -336,13 +351,32 @@ struct Session::Impl {
     return o;
   }
 
+  // How many units one item scan adds: the GS1 count (37)/(30) it carries,
+  // else the catalog's pack_size for its id (recorded when > 1, see
+  // pack_units_), else 1. `from_pack` says the pack size decided.
+  struct Units {
+    std::int64_t n = 1;
+    bool from_pack = false;
+  };
+  static Units units_of(const Session& s, const Label& l) {
+    if (l.number > 0) return {l.number, false};
+    if (s.replay_pack_) return {*s.replay_pack_, *s.replay_pack_ > 1};
+    if (s.master_) {
+      if (const CatalogItem* c = s.master_->find_item(l.item.id()); c && c->pack_size > 1) return {c->pack_size, true};
+    }
+    return {};
+  }
+
   static Outcome count_item(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
-    if (s.qty_ >= kMaxQty) return fail("invalid_qty", "Quantity cannot exceed 1000000");
+    const Units u = units_of(s, l);
+    if (s.qty_ + u.n > kMaxQty) return fail("invalid_qty", "Quantity cannot exceed 1000000");
     const bool first = s.qty_ == 0;
     s.item_ = l.item;
-    ++s.qty_;
+    s.qty_ += u.n;
+    if (u.from_pack) s.pack_units_[s.evidence_.size()] = u.n;
     s.evidence_.push_back(text);
     Outcome o = good("item_counted", qty_text(s.qty_, *s.item_));
+    if (u.n > 1) o.message += " (+" + std::to_string(u.n) + (u.from_pack ? " pack)" : " GS1 count)");
     // Not in the catalog (when one is loaded): accepted, flagged once per step.
     if (first && s.master_ && s.master_->catalog_version > 0 && s.master_->find_item(l.item.id()) == nullptr) {
       o.feedback = Feedback::warning;
@@ -639,8 +673,12 @@ struct Session::Impl {
                                   : "Wrong lot " + l.item.lot + ": pick lot " + line->lot,
                           expired ? "expiry on or after " + iso_date(time_ms) : line->lot, text, time_ms);
           }
-          if (s.qty_ + 1 > line->qty)
+          if (s.qty_ + units_of(s, l).n > line->qty)
             return fail("over_pick", "The line asks for " + std::to_string(line->qty) + " only");
+        } else if (!l.item.expiry.empty() && l.item.expiry < iso_date(time_ms)) {
+          // Without a task line there is no lot rule, but an expired lot is still refused.
+          return refuse(s, "expired_lot", "Lot " + l.item.lot + " expired on " + l.item.expiry + ": do not pick it",
+                        "expiry on or after " + iso_date(time_ms), text, time_ms);
         }
         return count_item(s, l, text, time_ms);
       }
@@ -839,9 +877,31 @@ struct Session::Impl {
   }
 
   static Outcome sign_in(Session& s, const std::string& id) {
-    if (s.operator_ == id) return good("signed_in", "Signed in as " + id);
+    if (s.operator_ == id) {
+      s.pin_pending_.clear();  // already signed in (with a PIN when required)
+      return good("signed_in", "Signed in as " + id);
+    }
     if (!s.operator_.empty() && step_open(s))
       return fail("step_open", "Finish or cancel the open step before switching operator");
+    if (s.options_.require_pin) {
+      if (s.options_.pins.find(id) == s.options_.pins.end())
+        return fail("no_pin", "No PIN is set up for " + id + ": ask a supervisor");
+      // The current operator (if any) stays until the PIN is right; nothing
+      // but the PIN, a badge or CANCEL is taken meanwhile.
+      s.pin_pending_ = id;
+      return good("pin_required", "Badge " + id + ": scan your PIN");
+    }
+    s.operator_ = id;
+    return good("signed_in", "Signed in as " + id);
+  }
+
+  // PIN:<digits> after a badge. Never echoes the digits.
+  static Outcome check_pin(Session& s, const Label& l) {
+    if (s.pin_pending_.empty()) return fail("unexpected_label", "No PIN is expected now. " + prompt(s));
+    const auto it = s.options_.pins.find(s.pin_pending_);
+    if (it == s.options_.pins.end() || it->second != l.value)
+      return fail("wrong_pin", "Wrong PIN for " + s.pin_pending_ + ": scan it again or another badge");
+    const std::string id = std::exchange(s.pin_pending_, std::string());
     s.operator_ = id;
     return good("signed_in", "Signed in as " + id);
   }
@@ -870,6 +930,7 @@ struct Session::Impl {
       if (s.evidence_.empty()) return fail("nothing_to_undo", "Nothing to take back");
       const std::string last = s.evidence_.back();
       s.evidence_.pop_back();
+      s.pack_units_.erase(s.evidence_.size());
       if (!replay(s)) return fail("undo_failed", "Cannot take back " + text::quote(last));
       return good("undone", "Took back " + text::quote(last));
     }
@@ -945,6 +1006,7 @@ struct Session::Impl {
     // so the next scan is past the timeout as well and says the same.
     const std::string note = "Signed out " + s.operator_ + " after " + std::to_string(timeout / 1000) + " s idle";
     s.operator_.clear();
+    s.pin_pending_.clear();
     s.mode_ = Mode::idle;
     s.done_tasks_.clear();
     clear_all(s);
@@ -958,6 +1020,16 @@ struct Session::Impl {
   static Outcome handle_signed(Session& s, const Scan& scan) {
     auto label = classify(scan.text);
     if (label && label->kind == LabelKind::operator_badge) return sign_in(s, label->value);
+    if (label && label->kind == LabelKind::pin) return check_pin(s, *label);
+    if (!s.pin_pending_.empty()) {
+      if (!label) return fail(label.error());  // a bad PIN label's error never quotes it
+      if (label->kind == LabelKind::command && (label->value == "CANCEL" || label->value == "LOGOUT")) {
+        const std::string who = std::exchange(s.pin_pending_, std::string());
+        if (label->value == "LOGOUT" && !s.operator_.empty()) return command(s, *label, scan.text, scan.time_ms);
+        return good("pin_cancelled", "Sign-in of " + who + " cancelled");
+      }
+      return fail("pin_required", "Scan the PIN of " + s.pin_pending_ + " first");
+    }
     if (s.operator_.empty()) return fail("no_operator", "Sign in first");
     if (!label) return fail(label.error());
     if (label->kind == LabelKind::command) return command(s, *label, scan.text, scan.time_ms);
@@ -1076,6 +1148,8 @@ nlohmann::json Session::snapshot() const {
                       {"state", std::move(state)}};
   if (!done_tasks_.empty()) j["done_tasks"] = done_tasks_;
   if (last_scan_ms_ != 0) j["last_scan_ms"] = last_scan_ms_;
+  if (!pin_pending_.empty()) j["pin_pending"] = pin_pending_;
+  if (!pack_units_.empty()) j["pack_units"] = pack_units_;  // [[evidence index, units], …]
   return j;
 }
 
@@ -1096,6 +1170,15 @@ Result<Session> Session::restore(SessionOptions options, const nlohmann::json& s
     if (s.operator_.empty() && s.mode_ != Mode::idle) return bad("a mode without an operator");
     if (snapshot.contains("done_tasks")) s.done_tasks_ = snapshot.at("done_tasks").get<std::vector<std::string>>();
     if (snapshot.contains("last_scan_ms")) s.last_scan_ms_ = snapshot.at("last_scan_ms").get<std::int64_t>();
+    if (snapshot.contains("pin_pending")) {
+      s.pin_pending_ = snapshot.at("pin_pending").get<std::string>();
+      if (!text::is_code(s.pin_pending_)) return bad("bad pending operator id");
+    }
+    if (snapshot.contains("pack_units")) {
+      s.pack_units_ = snapshot.at("pack_units").get<std::map<std::size_t, std::int64_t>>();
+      for (const auto& [index, units] : s.pack_units_)
+        if (index >= s.evidence_.size() || units < 2 || units > kMaxQty) return bad("bad pack_units");
+    }
     if (!Impl::context_fits(s.mode_, s.base_)) return bad("context does not fit the mode");
     if (!Impl::context_ok(s.base_)) return bad("bad context");
     if (!Impl::replay(s)) return bad("the evidence does not replay");

@@ -4,11 +4,18 @@
 
 #include <ZXing/BarcodeFormat.h>
 #include <ZXing/DecodeHints.h>
+#include <ZXing/BitMatrix.h>
+#include <ZXing/CharacterSet.h>
 #include <ZXing/ImageView.h>
+#include <ZXing/MultiFormatWriter.h>
 #include <ZXing/ReadBarcode.h>
 #include <ZXing/Result.h>
 
 #include <algorithm>
+#include <exception>
+#include <string>
+
+#include "tally/scanner/encode.hpp"
 
 namespace tally::scanner::detail {
 
@@ -78,3 +85,40 @@ std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
 }
 
 }  // namespace tally::scanner::detail
+
+namespace tally::scanner {
+
+// Encoding (encode.hpp) with ZXing 1.4's MultiFormatWriter: margin 0 and
+// size 0 give one pixel per module (linear codes: one row).
+Result<ModuleGrid> encode_symbol(std::string_view text, Symbology format) {
+  const auto bits = static_cast<SymbologySet>(format);
+  if ((bits & (bits - 1)) != 0 || (bits & kEncodableSymbologies) == 0) {
+    return make_error("bad_format", "cannot print symbology '" + detail::symbology_name(bits) +
+                                        "' (Code128, QRCode and DataMatrix can be printed)");
+  }
+  if (text.empty()) return make_error("bad_text", "nothing to encode");
+  if (text.size() > 1000) return make_error("bad_text", "text longer than 1000 bytes");
+  try {
+    ZXing::MultiFormatWriter writer(static_cast<ZXing::BarcodeFormat>(bits));
+    writer.setMargin(0);
+    if (format == Symbology::qrcode) writer.setEncoding(ZXing::CharacterSet::UTF8).setEccLevel(4);
+    const ZXing::BitMatrix matrix = writer.encode(std::string(text), 0, 0);
+    ModuleGrid grid;
+    grid.width = matrix.width();
+    grid.height = matrix.height();
+    if (grid.width <= 0 || grid.height <= 0) return make_error("bad_text", "the encoder returned an empty symbol");
+    grid.dark.resize(static_cast<std::size_t>(grid.width) * static_cast<std::size_t>(grid.height));
+    for (int y = 0; y < grid.height; ++y) {
+      for (int x = 0; x < grid.width; ++x) {
+        grid.dark[static_cast<std::size_t>(y) * static_cast<std::size_t>(grid.width) + static_cast<std::size_t>(x)] =
+            matrix.get(x, y) ? 1 : 0;
+      }
+    }
+    // Linear writers return a single row already; keep it that way.
+    return grid;
+  } catch (const std::exception& e) {
+    return make_error("bad_text", std::string("cannot encode as ") + detail::symbology_name(bits) + ": " + e.what());
+  }
+}
+
+}  // namespace tally::scanner

@@ -7,7 +7,11 @@
 // starts (what the MQTT downlink stores when it receives tasks).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <csignal>
+#include <fstream>
+#include <iterator>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -170,6 +174,67 @@ TEST_F(WorkflowsE2E, ReceivePutawayPickDamage) {
   EXPECT_EQ(x.scanned, "B-02-01-1");
   EXPECT_EQ(x.task, "TASK:17/1");
   EXPECT_EQ(x.evidence, std::vector<std::string>{"B-02-01-1"});
+}
+
+// A [session] section from a TOML file: PIN after the badge (journaled
+// masked), an expired GS1 lot refused on a pick with the exception in the
+// journal, and the idle timeout signing the operator out.
+TEST_F(WorkflowsE2E, SessionConfigPinGs1ExpiredLotAndIdleTimeout) {
+  seed_master_data();
+  const auto toml = dir_.path() / "tallyd.toml";
+  {
+    std::ofstream(toml) << "[session]\nidle_timeout_s = 2\nrequire_pin = true\n"
+                           "reason_codes = [\"CRUSHED\"]\n[session.pins]\nalice = \"90817263\"\n";
+  }
+  std::vector<std::string> a = args();
+  a.insert(a.end(), {"--config", toml.string()});
+  // Lot L1 expired on 2025-01-01: ]C1 + the raw element string, GS after the lot.
+  const std::string expired = std::string("]C1") + "01" + kItem + "10L1\x1D" + "17250101";
+  {
+    Daemon d(TALLYD_PATH, a);
+    HttpClient c(d.wait_listening());
+    EXPECT_EQ(scan(c, "OP:alice", 200)["code"], "pin_required");
+    EXPECT_EQ(scan(c, "CMD:PICK", 422)["code"], "pin_required");
+    EXPECT_EQ(scan(c, "PIN:1111", 422)["code"], "wrong_pin");
+    EXPECT_EQ(scan(c, "PIN:90817263", 200)["code"], "signed_in");
+    EXPECT_EQ(scan(c, "CMD:PICK", 200)["prompt"], "Go to A-01-01-1, pick 2 x 09506000134352");
+    scan(c, "A-01-01-1", 200);
+    auto refused = scan(c, expired, 422);
+    EXPECT_EQ(refused["code"], "expired_lot") << refused;
+    EXPECT_EQ(refused["exception"]["kind"], "expired_lot") << refused;
+    EXPECT_EQ(refused["exception"]["recorded"], true) << refused;
+    // A good lot is accepted; then nothing for longer than the timeout.
+    scan(c, "(01)09506000134352(10)L2(17)351231", 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    auto timed_out = scan(c, kItem, 422);
+    EXPECT_EQ(timed_out["code"], "idle_timeout") << timed_out;
+    EXPECT_EQ(timed_out["prompt"], "Scan your badge") << timed_out;
+    // The configured reason codes apply (after signing in again).
+    EXPECT_EQ(scan(c, "OP:alice", 200)["code"], "pin_required");
+    EXPECT_EQ(scan(c, "PIN:90817263", 200)["code"], "signed_in");
+    scan(c, "CMD:DAMAGE", 200);
+    scan(c, "A-01-01-1", 200);
+    scan(c, kItem, 200);
+    EXPECT_EQ(scan(c, "CMD:REASON:WET", 422)["code"], "unknown_reason");
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait().code, 0);
+  }
+  auto j = journal::Journal::open(journal_options());
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  auto exceptions = (*j)->exceptions_after(0, 10);
+  ASSERT_TRUE(exceptions.ok()) << exceptions.error().message;
+  ASSERT_EQ(exceptions->size(), 1U);
+  EXPECT_EQ((*exceptions)[0].exception.kind, "expired_lot");
+  EXPECT_EQ((*exceptions)[0].exception.evidence, std::vector<std::string>{expired});
+  j->reset();
+  // The PIN is nowhere in the journal files (the scan is kept as PIN:****).
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(dir_.path() / (std::string("journal.db") + suffix), std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_NE(bytes.find("PIN:****"), std::string::npos);
+  EXPECT_EQ(bytes.find("90817263"), std::string::npos);
 }
 
 }  // namespace

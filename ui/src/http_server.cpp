@@ -20,6 +20,10 @@
 //   above movements_limit_max is clamped to it (the reply's next_after lets the
 //   client page on). Unknown query parameters are ignored, repeated ones refused.
 // - POST /api/v1/scans: unknown fields in the body are refused (400).
+// - POST /api/v1/frames: the body limit is frame_bytes_max (chosen once the
+//   header is read); Content-Type must be image/png or image/jpeg (415) and
+//   the body must start with that format's signature (400). Decoding runs
+//   in the DeviceApi (off this thread).
 #include "tally/ui/http_server.hpp"
 
 #include <algorithm>
@@ -184,6 +188,19 @@ Result<ScanRequest> parse_scan_body(const std::string& body) {
   return request;
 }
 
+// POST /api/v1/frames (the target may carry a query).
+bool is_frames_target(std::string_view target) {
+  return target.substr(0, target.find('?')) == "/api/v1/frames";
+}
+
+// "image/png" / "image/jpeg" (parameters ignored), or nullopt.
+std::optional<std::string> image_content_type(std::string_view value) {
+  const std::string_view media = trim(value.substr(0, value.find(';')));
+  if (beast::iequals(media, "image/png")) return std::string("image/png");
+  if (beast::iequals(media, "image/jpeg")) return std::string("image/jpeg");
+  return std::nullopt;
+}
+
 struct MovementsQuery {
   std::uint64_t after = 0;
   std::size_t limit = kDefaultMovementsLimit;
@@ -276,7 +293,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read() {
     if (closed_) return;
     parser_.emplace();
-    parser_->body_limit(options().body_bytes_max);
+    // The larger of the two limits until the header says which applies (a
+    // Content-Length over it is refused while the header is parsed).
+    body_limit_ = std::max(options().body_bytes_max, options().frame_bytes_max);
+    parser_->body_limit(body_limit_);
     stream_.expires_after(options().idle_timeout);  // bounds header and body together
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
@@ -285,6 +305,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec) return on_read_error(ec);
     const auto& req = parser_->get();
+    body_limit_ = req.method() == http::verb::post && is_frames_target(req.target()) ? options().frame_bytes_max
+                                                                                    : options().body_bytes_max;
+    if (const auto length = parser_->content_length(); length && *length > body_limit_) {
+      return on_read_error(http::error::body_limit);
+    }
+    parser_->body_limit(body_limit_);  // bounds a chunked body
     if (!parser_->is_done() && req.version() >= 11 &&
         beast::iequals(req[http::field::expect], "100-continue")) {
       continue_ = {};
@@ -323,7 +349,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit) {
       return send(error_outcome(413, "body_too_large",
                                 "the body is larger than " +
-                                    std::to_string(options().body_bytes_max) + " bytes"));
+                                    std::to_string(body_limit_) + " bytes"));
     }
     if (ec == http::error::header_limit) {
       return send(error_outcome(431, "headers_too_large", "the request header is too large"));
@@ -352,6 +378,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (path == "/api/v1/scans") {
       if (method != http::verb::post) return send(method_not_allowed("POST", path));
       return handle_scan(req);
+    }
+    if (path == "/api/v1/frames") {
+      if (method != http::verb::post) return send(method_not_allowed("POST", path));
+      return handle_frame(req);
     }
     if (path == "/api/v1/status") {
       if (method != http::verb::get) return send(method_not_allowed("GET", path));
@@ -424,6 +454,22 @@ class Session : public std::enable_shared_from_this<Session> {
     call_api(&Session::call_submit_scan);
   }
 
+  void handle_frame(http::request<http::string_body>& req) {
+    const auto type = image_content_type(req[http::field::content_type]);
+    if (!type) {
+      return send(error_outcome(415, "unsupported_media_type", "Content-Type must be image/png or image/jpeg"));
+    }
+    const std::string& body = req.body();
+    if (body.empty()) return send(bad_request("the body is empty: send the PNG or JPEG bytes"));
+    const bool png = *type == "image/png";
+    const bool signature_ok = png ? body.rfind("\x89PNG\r\n\x1a\n", 0) == 0 : body.rfind("\xff\xd8\xff", 0) == 0;
+    if (!signature_ok) {
+      return send(bad_request(std::string("the body is not a ") + (png ? "PNG" : "JPEG") + " image"));
+    }
+    frame_ = FrameRequest{*type, std::move(req.body()), "frame"};
+    call_api(&Session::call_submit_frame);
+  }
+
   // Calls the DeviceApi through `call`; an exception from it becomes a 500.
   void call_api(void (Session::*call)()) {
     try {
@@ -436,6 +482,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void call_submit_scan() { config_->api->submit_scan(std::move(scan_), make_reply()); }
+  void call_submit_frame() { config_->api->submit_frame(std::move(frame_), make_reply()); }
   void call_status() { config_->api->status(make_reply()); }
   void call_movements() {
     config_->api->movements(movements_query_.after, movements_query_.limit, make_reply());
@@ -572,6 +619,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t calls_ = 0;
   std::uint64_t awaiting_ = 0;  // id of the DeviceApi call being waited for; 0: none
   ScanRequest scan_;
+  FrameRequest frame_;
+  std::size_t body_limit_ = 0;  // of the request being read
   MovementsQuery movements_query_;
   std::array<char, 4096> drain_{};
   std::size_t drained_ = 0;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace tally::device {
 namespace {
 
@@ -173,6 +175,125 @@ TEST_F(ConfigTest, MqttSectionRefusesBadValues) {
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error().code, "bad_config") << text;
     EXPECT_NE(r.error().message.find("mqtt"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST_F(ConfigTest, MqttTlsFilesAreReadAndChecked) {
+  const auto ca = (dir_ / "ca.crt").string(), cert = (dir_ / "hh-1.crt").string(), key = (dir_ / "hh-1.key").string();
+  for (const auto& f : {ca, cert, key}) std::ofstream(f) << "-----BEGIN PEM-----\n";
+  const auto tls = [&](const std::string& uri, const std::string& c, const std::string& k) {
+    return "[mqtt]\nuri = \"" + uri + "\"\nca_file = \"" + ca + "\"\ncert_file = \"" + c + "\"\nkey_file = \"" + k +
+           "\"\n";
+  };
+  auto d = load({});
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->config.mqtt_ca_file, "");
+  EXPECT_EQ(d->config.mqtt_cert_file, "");
+  EXPECT_EQ(d->config.mqtt_key_file, "");
+
+  auto r = load({"--config", write(tls("ssl://broker:8883", cert, key))});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.mqtt_ca_file, ca);
+  EXPECT_EQ(r->config.mqtt_cert_file, cert);
+  EXPECT_EQ(r->config.mqtt_key_file, key);
+  // Sync off: the TLS files do not matter.
+  EXPECT_TRUE(load({"--config", write(tls("ssl://broker:8883", cert, key)), "--mqtt", ""}));
+
+  const auto refused = [&](const std::string& text, const std::string& words) {
+    auto bad = load({"--config", write(text)});
+    ASSERT_FALSE(bad) << text;
+    EXPECT_EQ(bad.error().code, "bad_config");
+    EXPECT_NE(bad.error().message.find(words), std::string::npos) << bad.error().message;
+    EXPECT_EQ(bad.error().message.find('\n'), std::string::npos) << "one line: " << bad.error().message;
+  };
+  refused(tls("tcp://broker:1883", cert, key), "need an ssl:// or mqtts:// uri");
+  refused(tls("ssl://broker:8883", (dir_ / "missing.crt").string(), key),
+          "mqtt.cert_file '" + (dir_ / "missing.crt").string() + "' does not exist");
+  refused(tls("ssl://broker:8883", cert, dir_.string()), "mqtt.key_file '" + dir_.string() + "' does not exist or is not a file");
+  refused(tls("ssl://broker:8883", cert, ""), "mqtt.cert_file and mqtt.key_file must be given together");
+  refused("[mqtt]\nuri = \"ssl://b:8883\"\nca_file = 5\n", "mqtt.ca_file has the wrong type");
+  std::ofstream(dir_ / "empty.key").flush();
+  refused(tls("ssl://broker:8883", cert, (dir_ / "empty.key").string()), "cannot be read or is empty");
+  if (::geteuid() != 0) {  // root reads anything
+    std::filesystem::permissions(key, std::filesystem::perms::none);
+    refused(tls("ssl://broker:8883", cert, key), "mqtt.key_file '" + key + "' cannot be read");
+  }
+}
+
+}  // namespace
+}  // namespace tally::device
+
+namespace tally::device {
+namespace {
+
+class SessionConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tally-session-config-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<LoadResult> load_file(const std::string& text) {
+    const auto path = dir_ / "tallyd.toml";
+    std::ofstream(path) << text;
+    return load_config({"--config", path.string()});
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(SessionConfigTest, DefaultsLeaveTheSessionAsBuilt) {
+  auto r = load_config({});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.session_idle_timeout_s, 0);
+  EXPECT_FALSE(r->config.session_require_pin);
+  EXPECT_FALSE(r->config.session_reason_codes);
+  EXPECT_TRUE(r->config.session_pins.empty());
+}
+
+TEST_F(SessionConfigTest, SectionIsRead) {
+  auto r = load_file(
+      "[session]\nidle_timeout_s = 300\nrequire_pin = true\nreason_codes = [\"damaged\", \"WET\", \"wet\"]\n"
+      "[session.pins]\nalice = \"1234\"\nbob = \"00998877\"\n");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.session_idle_timeout_s, 300);
+  EXPECT_TRUE(r->config.session_require_pin);
+  ASSERT_TRUE(r->config.session_reason_codes);
+  EXPECT_EQ(*r->config.session_reason_codes, (std::vector<std::string>{"DAMAGED", "WET"}));
+  EXPECT_EQ(r->config.session_pins.at("bob"), "00998877");
+  // An empty list means any code.
+  auto any = load_file("[session]\nreason_codes = []\n");
+  ASSERT_TRUE(any) << any.error().message;
+  ASSERT_TRUE(any->config.session_reason_codes);
+  EXPECT_TRUE(any->config.session_reason_codes->empty());
+}
+
+TEST_F(SessionConfigTest, RefusesWithOneLineReasonsThatNeverShowAPin) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[session]\nidle_timeout_s = -1\n", "session.idle_timeout_s must be 0..86400"},
+      {"[session]\nidle_timeout_s = 86401\n", "session.idle_timeout_s must be 0..86400"},
+      {"[session]\nidle_timeout_s = \"5\"\n", "session.idle_timeout_s has the wrong type"},
+      {"[session]\nrequire_pin = true\n", "session.require_pin needs at least one operator"},
+      {"[session]\nreason_codes = \"WET\"\n", "session.reason_codes must be an array"},
+      {"[session]\nreason_codes = [\"a b\"]\n", "session.reason_codes entries"},
+      {"[session]\nidle_timeout = 5\n", "unknown config key session.idle_timeout"},
+      {"[session.pins]\nalice = \"12x456\"\n", "session.pins.alice must be a string of 4-12 digits"},
+      {"[session.pins]\nalice = 123456\n", "session.pins.alice must be a string of 4-12 digits"},
+      {"[session.pins]\nalice = \"123\"\n", "session.pins.alice must be a string of 4-12 digits"},
+      {"[session]\npins = \"1234\"\n", "session.pins must be a table"},
+  };
+  for (const auto& [text, want] : cases) {
+    SCOPED_TRACE(text);
+    auto r = load_file(text);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "bad_config");
+    EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    EXPECT_EQ(r.error().message.find("12x456"), std::string::npos);
+    EXPECT_EQ(r.error().message.find("123456"), std::string::npos);
   }
 }
 

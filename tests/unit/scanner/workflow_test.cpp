@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tally/scanner/label.hpp"
 #include "tally/scanner/session.hpp"
 
 namespace tally::scanner {
@@ -82,6 +83,8 @@ std::string summary(const Movement& m) {
                   ep(m.from) + ">" + ep(m.to);
   if (!m.reference.empty()) s += " ref=" + m.reference;
   if (!m.reason.empty()) s += " reason=" + m.reason;
+  if (!m.item.lot.empty()) s += " lot=" + m.item.lot;
+  if (!m.item.expiry.empty()) s += " exp=" + m.item.expiry;
   return s;
 }
 
@@ -89,6 +92,7 @@ struct Case {
   std::string name;
   bool with_master = true;
   std::vector<Step> steps;
+  std::shared_ptr<const MasterData> data{};  // with_master: this instead of master()
 };
 
 constexpr Feedback kErr = Feedback::error;
@@ -97,7 +101,7 @@ constexpr Feedback kWarn = Feedback::warning;
 void run(const Case& c) {
   SCOPED_TRACE(c.name);
   Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
-  if (c.with_master) s.set_master_data(master());
+  if (c.with_master) s.set_master_data(c.data ? c.data : master());
   std::int64_t now = kT0;
   int i = 0;
   for (const Step& st : c.steps) {
@@ -368,6 +372,198 @@ TEST(Workflows, Table) {
        {kBadge, {"CMD:RECEIVE", "mode_changed"}, {kUnknown, "item_counted"}}},
   };
   for (const Case& c : cases) run(c);
+}
+
+// ------------------------------------------------ GS1 scans, pack sizes
+
+constexpr const char* kCase = "19506000134359";  // a case of 12 x kItemB (catalog pack_size 12)
+
+// A pick task with a lot rule, and a case GTIN with a pack size.
+std::shared_ptr<const MasterData> gs1_master() {
+  auto m = std::make_shared<MasterData>();
+  const json catalog = {{"v", 1},
+                        {"version", 4},
+                        {"items",
+                         {{{"gtin", "09506000134352"}, {"sku", "SKU-B"}},
+                          {{"gtin", kCase}, {"sku", "SKU-B-12"}, {"pack_size", 12}}}}};
+  const json tasks = {{"v", 1},
+                      {"version", 6},
+                      {"tasks",
+                       {{{"id", "TASK:40"},
+                         {"type", "pick"},
+                         {"reference", "ORD:77"},
+                         {"lines",
+                          {{{"line", 1},
+                            {"gtin", "09506000134352"},
+                            {"qty", 5},
+                            {"bin", "B-02-01-1"},
+                            {"lot", "L42"},
+                            {"lot_rule", "fefo"}}}}}}}};
+  EXPECT_TRUE(apply_master_data("catalog", catalog, *m).ok());
+  EXPECT_TRUE(apply_master_data("tasks", tasks, *m).ok());
+  return m;
+}
+
+// kT0 is 2023-11-14: (17)231113 is expired, (17)261231 is not.
+const std::string kGs1Good = "(01)09506000134352(10)L42(17)261231";
+const std::string kGs1WrongLot = "(01)09506000134352(10)L43(17)261231";
+const std::string kGs1ExpiredRaw = std::string("]C1") + "0109506000134352" + "10L42\x1D" + "17231113";
+const std::string kGs1Count4Raw = std::string("]C1") + "0209506000134352" + "374\x1D" + "10L42\x1D" + "17261231";
+
+TEST(Workflows, Gs1Table) {
+  const std::vector<Case> cases = {
+      {"task pick with real GS1 scans: wrong and expired lots refused, (37) counts",
+       true,
+       {kBadge,
+        {"CMD:PICK", "mode_changed", "", "", "Go to B-02-01-1, pick 5 x 09506000134352"},
+        {"B-02-01-1", "source_set"},
+        {kGs1WrongLot, "wrong_lot", "", "wrong_lot", "Pick 5 x 09506000134352", kErr},
+        {kGs1ExpiredRaw, "expired_lot", "", "expired_lot", "", kErr},
+        {"(02)09506000134352(37)9(10)L42(17)261231", "over_pick", "", "", "", kErr},
+        {kGs1Good, "item_counted"},
+        {kGs1Count4Raw, "item_counted", "", "", "Scan the tote"},
+        {"TOTE:9", "movement_recorded",
+         "pick 5x09506000134352 B-02-01-1:available>TOTE:9:picked ref=TASK:40/1 lot=L42 exp=2026-12-31"}},
+       gs1_master()},
+
+      {"ad hoc pick: an expired GS1 lot is refused without a task",
+       false,
+       {kBadge,
+        {"CMD:PICK", "mode_changed"},
+        {"B-02-01-1", "source_set"},
+        {"(01)09506000134352(10)L1(17)231113", "expired_lot", "", "expired_lot", "", kErr},
+        {"(01)09506000134352(10)L2(17)261231", "item_counted"},
+        {"TOTE:3", "movement_recorded",
+         "pick 1x09506000134352 B-02-01-1:available>TOTE:3:picked lot=L2 exp=2026-12-31"}}},
+
+      {"blind receipt: (37) count, Digital Link, lot and expiry carried",
+       true,
+       {kBadge,
+        {"CMD:RECEIVE", "mode_changed"},
+        {"(02)09506000134352(37)24(10)24A117(17)261231", "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded",
+         "receipt 24x09506000134352 @supplier>DOCK-1:inbound lot=24A117 exp=2026-12-31"},
+        {"https://id.gs1.org/01/09506000134352/10/L7?17=261231", "item_counted"},
+        {"https://id.gs1.org/01/09506000134352/10/L7?17=261231", "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 2x09506000134352 @supplier>DOCK-1:inbound lot=L7 exp=2026-12-31"},
+        // Another lot of the same GTIN is another line.
+        {"(01)09506000134352(10)L8", "item_counted"},
+        {"(01)09506000134352(10)L9", "movement_recorded", "receipt 1x09506000134352 @supplier>DOCK-1:inbound lot=L8"},
+        {"CMD:DONE", "movement_recorded", "receipt 1x09506000134352 @supplier>DOCK-1:inbound lot=L9"}},
+       gs1_master()},
+
+      {"pack size: a case GTIN counts its pack_size; undo takes one case back; (37) wins",
+       true,
+       {kBadge,
+        {"CMD:RECEIVE", "mode_changed"},
+        {kCase, "item_counted"},
+        {kCase, "item_counted"},
+        {"CMD:UNDO", "undone"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 12x19506000134359 @supplier>DOCK-1:inbound"},
+        {"(01)19506000134359(37)3", "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 3x19506000134359 @supplier>DOCK-1:inbound"},
+        {"CMD:MOVE", "mode_changed"},
+        {"A-01-01-1", "source_set"},
+        {kCase, "item_counted"},
+        {"CMD:QTY:5", "qty_set"},  // a quantity command still sets the total
+        {"B-01-01-1", "movement_recorded", "move 5x19506000134359 A-01-01-1:available>B-01-01-1:available"}},
+       gs1_master()},
+  };
+  for (const Case& c : cases) run(c);
+}
+
+TEST(Workflows, PackSizeIsRecordedSoRestoreNeedsNoMasterData) {
+  const SessionOptions o{"hh-01", "site-a", "DOCK-1"};
+  Session s(o);
+  s.set_master_data(gs1_master());
+  for (const std::string& t : {std::string("OP:alice"), std::string("CMD:RECEIVE"), std::string(kCase),
+                               std::string(kItemB), std::string(kItemB), std::string(kCase)})
+    ASSERT_TRUE(s.handle(Scan{t, "", "t", kT0}).accepted()) << t;
+  // Each different item committed the open line: the open line is one case (12).
+  EXPECT_EQ(s.snapshot().at("pack_units"), json::parse("[[0,12]]"));
+  // Restored with no master data at all (and with a catalog that says
+  // otherwise): the recorded pack size decides.
+  auto other = std::make_shared<MasterData>();
+  for (const bool with_other : {false, true}) {
+    auto r = Session::restore(o, json::parse(s.snapshot().dump()));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    if (with_other) r->set_master_data(other);
+    EXPECT_EQ(r->snapshot(), s.snapshot());
+    Outcome c = r->handle(Scan{"CMD:CONFIRM", "", "t", kT0 + 1});
+    ASSERT_TRUE(c.movement);
+    EXPECT_EQ(c.movement->qty, 12);
+  }
+  // Undo after a restore without master data replays the recorded size.
+  ASSERT_TRUE(s.handle(Scan{kCase, "", "t", kT0}).accepted());
+  auto r = Session::restore(o, s.snapshot());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->handle(Scan{"CMD:UNDO", "", "t", kT0}).code, "undone");
+  Outcome c = r->handle(Scan{"CMD:CONFIRM", "", "t", kT0 + 1});
+  ASSERT_TRUE(c.movement);
+  EXPECT_EQ(c.movement->qty, 12);
+  // A pack size on a scan that is not an item, or of 1, does not restore.
+  json bad = s.snapshot();
+  bad["pack_units"] = json::parse("[[0,12],[1,1]]");
+  EXPECT_FALSE(Session::restore(o, bad).ok());
+  bad["pack_units"] = json::parse("[[5,12]]");
+  EXPECT_FALSE(Session::restore(o, bad).ok());
+}
+
+TEST(Workflows, PinAfterBadge) {
+  SessionOptions o{"hh-01", "site-a", "DOCK-1"};
+  o.require_pin = true;
+  o.pins = {{"alice", "1234"}, {"bob", "998877"}};
+  Session s(o);
+  std::int64_t t = kT0;
+  auto scan = [&](const std::string& x) { return s.handle(Scan{x, "", "t", ++t}); };
+  EXPECT_EQ(scan("OP:carol").code, "no_pin");
+  EXPECT_EQ(scan("PIN:1234").code, "unexpected_label");
+  Outcome b = scan("OP:alice");
+  EXPECT_EQ(b.code, "pin_required");
+  EXPECT_EQ(b.prompt, "Scan your PIN");
+  EXPECT_EQ(s.operator_id(), "");
+  EXPECT_EQ(scan("CMD:MOVE").code, "pin_required");
+  Outcome wrong = scan("PIN:9999");
+  EXPECT_EQ(wrong.code, "wrong_pin");
+  EXPECT_EQ(wrong.message.find("9999"), std::string::npos);
+  EXPECT_EQ(scan("PIN:12a4").code, "unknown_label");
+  // A restart between badge and PIN keeps the pending badge, never a PIN.
+  auto r = Session::restore(o, s.snapshot());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->prompt(), "Scan your PIN");
+  EXPECT_EQ(s.snapshot().dump().find("1234"), std::string::npos);
+  Outcome ok = scan("PIN:1234");
+  EXPECT_EQ(ok.code, "signed_in");
+  EXPECT_EQ(s.operator_id(), "alice");
+  EXPECT_EQ(scan("CMD:MOVE").code, "mode_changed");
+  // Another badge: alice stays until bob's PIN is right; CANCEL keeps alice.
+  EXPECT_EQ(scan("OP:bob").code, "pin_required");
+  EXPECT_EQ(s.operator_id(), "alice");
+  EXPECT_EQ(scan("CMD:CANCEL").code, "pin_cancelled");
+  EXPECT_EQ(scan("A-01-01-1").code, "source_set");
+  EXPECT_EQ(s.snapshot().dump().find("1234"), std::string::npos);
+  // Without require_pin a PIN label is just unexpected.
+  Session plain(SessionOptions{"hh-01", "site-a", "DOCK-1"});
+  EXPECT_EQ(plain.handle(Scan{"OP:alice", "", "t", 1}).code, "signed_in");
+  EXPECT_EQ(plain.handle(Scan{"PIN:1234", "", "t", 2}).code, "unexpected_label");
+}
+
+TEST(Labels, PinsAreRedacted) {
+  EXPECT_EQ(redacted("PIN:1234"), "PIN:****");
+  EXPECT_EQ(redacted(" pin:12 "), "PIN:****");
+  EXPECT_EQ(redacted("]Q0PIN:123456"), "PIN:****");
+  EXPECT_EQ(redacted("OP:alice"), "OP:alice");
+  EXPECT_EQ(redacted(kGs1ExpiredRaw), kGs1ExpiredRaw);
+  auto l = classify("PIN:0042");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->kind, LabelKind::pin);
+  EXPECT_EQ(l->value, "0042");
+  auto bad = classify("PIN:004299999999999");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message.find("0042"), std::string::npos);
+  auto v = classify("(01)09506000134352(30)7");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->number, 7);
 }
 
 TEST(Workflows, IdleTimeoutSignsOutFirstAndSaysSo) {

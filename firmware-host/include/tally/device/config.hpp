@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,8 +34,22 @@ struct Config {
   std::int64_t mqtt_keepalive_s = 30;           // 5..3600
   std::int64_t mqtt_backoff_min_ms = 250;       // reconnect backoff, 1..backoff_max_ms
   std::int64_t mqtt_backoff_max_ms = 30000;     // ..3600000
+  // TLS for ssl:// (mqtts://) URIs, PEM files (deploy/certs); empty: unused.
+  // A site broker requires a client certificate whose CN is the device id.
+  std::string mqtt_ca_file;    // the site CA (verifies the broker)
+  std::string mqtt_cert_file;  // this device's certificate
+  std::string mqtt_key_file;   // its private key (0600)
   // [receiving]
   std::string receiving_location = "DOCK-1";  // where blind receipts land
+  // [session] (docs/WORKFLOWS.md "Sessions")
+  std::int64_t session_idle_timeout_s = 0;  // sign out after this long without a scan, 0..86400; 0: never
+  bool session_require_pin = false;         // a PIN:<digits> scan after the badge
+  // Reason codes for damage, hold, release, return and short picks, upper-
+  // cased; nullopt: the built-in list (scanner SessionOptions); empty: any code.
+  std::optional<std::vector<std::string>> session_reason_codes;
+  // [session.pins] operator id = "PIN" (4-12 digits). Never logged; keep the
+  // config file readable by the service only (0640 root:tally).
+  std::map<std::string, std::string> session_pins;
   // [engine]
   std::size_t queue_max = 256;  // scans/jobs waiting for the journal; beyond: 503
   // [input]

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tally/device/decode_worker.hpp"
 #include "tally/edge/outbox.hpp"
 #include "tally/journal/journal.hpp"
 #include "tally/scanner/result.hpp"
@@ -35,6 +36,11 @@ struct EngineOptions {
   std::size_t queue_max = 256;
   std::string version = TALLY_VERSION;
   std::string mqtt_uri;  // shown in status until the edge client exists
+  // POST /api/v1/frames: the decoder child process (created by the caller
+  // before any thread starts: it forks); null = frames answered 501.
+  std::shared_ptr<DecodeWorker> frame_decoder;
+  scanner::DecodeOptions frame_decode;
+  std::size_t frames_queue_max = 4;  // frames waiting to be decoded; more: 503
 };
 
 // What the sync client adds to /api/v1/status and /metrics (set by app.cpp).
@@ -58,6 +64,16 @@ class Engine final : public ui::DeviceApi, public edge::Outbox {
   void status(Reply reply) override;
   void movements(std::uint64_t after, std::size_t limit, Reply reply) override;
   void metrics(std::function<void(std::string)> reply) override;
+  // Decodes on a dedicated frame thread (never the caller's, never the
+  // journal worker), then submits each symbol like submit_scan() with text =
+  // AIM id + content (what a scanner with AIM ids on sends), symbology = the
+  // AIM id, source "frame", one after the other. Reply: {"symbols":[…],
+  // "scans":[{"text","symbology","status","result"}]}; status 201 if a scan
+  // recorded a movement, else 200 (also when nothing was found), the first
+  // 5xx of a scan (the rest are skipped), or a decode error: 400
+  // not_an_image, 413 image_too_large, 422 decoder_crashed, 503
+  // decode_timeout / overloaded, 500 worker_error.
+  void submit_frame(ui::FrameRequest request, Reply reply) override;
 
   // Stores one complete master-data version received from the ledger
   // ("catalog", "locations", "tasks") in the journal, atomically, and hands
@@ -87,8 +103,10 @@ class Engine final : public ui::DeviceApi, public edge::Outbox {
 
  private:
   struct Impl;
+  struct Frames;  // engine_frames.cpp
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Frames> frames_;  // null without options.frame_decoder
 };
 
 }  // namespace tally::device

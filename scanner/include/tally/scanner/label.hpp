@@ -26,11 +26,12 @@ enum class LabelKind : std::uint8_t {
   container,       // TOTE:<id> or SSCC     value = id
   document,        // PO:/ASN:/ORD:/TASK:   value = "PO:4500012" (kept whole)
   item,            // GTIN-8/12/13/14       item set (gtin 14 digits)
+  pin,             // PIN:<4-12 digits>     value = the digits (never log or journal it: redacted())
 };
 // GS1 data classifies as: (00) SSCC -> container, value = the 18 digits;
 // (414) -> location, code = the (254) extension upper-cased, else the GLN;
 // (01) or (02) -> item {gtin, lot (10), expiry (17, ISO), serial (21)},
-// number = count (37) or 0. Label::gs1 holds every element either way.
+// number = count (37), else variable count (30), else 0. Label::gs1 holds every element either way.
 
 struct Label {
   LabelKind kind{};
@@ -64,5 +65,10 @@ Result<Label> classify(std::string_view text, const LabelOptions& options);
 Result<Label> classify(std::string_view text);  // default LabelOptions
 
 std::string_view to_string(LabelKind k);
+
+// The scan text as it may be journaled, logged or shown: a PIN label
+// (anything starting "PIN:", after blanks and a symbology identifier,
+// well-formed or not) becomes "PIN:****"; every other text is returned as is.
+std::string redacted(std::string_view text);
 
 }  // namespace tally::scanner

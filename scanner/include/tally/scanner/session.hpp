@@ -10,13 +10,17 @@
 //
 // Workflows (move, putaway, blind receipt, pick, damage, hold, release,
 // return, count), their prompts and outcome codes: docs/DOMAIN.md and
-// docs/WORKFLOWS.md. In receive mode a different item while a line is open
+// docs/WORKFLOWS.md. Quantity per item scan: GS1 (37)/(30) count when the
+// scan has one, else the catalog's pack_size (> 1) for the scanned id, else
+// 1. A pack size applied is recorded with the step (snapshot "pack_units")
+// so undo and restore replay it without master data. In receive mode a different item while a line is open
 // commits the open line (that outcome carries its receipt) and starts a new
 // line of 1 for the new item.
 //
 // Thread-compatible: one thread at a time.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -95,6 +99,13 @@ struct SessionOptions {
   // previous accepted one (scan times, ms); the open step is dropped and the
   // answer says so. 0: never.
   std::int64_t idle_timeout_ms = 0;
+  // After a badge the operator must scan `PIN:<digits>` before anything is
+  // recorded. PINs per operator id (4-12 digits); a badge without a PIN here
+  // is refused while require_pin is on. The PIN is checked and forgotten: it
+  // is never part of a snapshot, evidence or message (journal the scan text
+  // through redacted(), label.hpp).
+  bool require_pin = false;
+  std::map<std::string, std::string> pins{};
 };
 
 // Checks a scanned item's lot/expiry against a task line: "wrong_lot" when
@@ -168,6 +179,14 @@ class Session {
   bool short_ = false;                  // pick: short pick confirmed for the open line
   std::vector<std::string> done_tasks_;  // pick tasks finished in this session
   std::int64_t last_scan_ms_ = 0;        // time of the last accepted scan (idle timeout only)
+  std::string pin_pending_;              // badge scanned, PIN not yet (require_pin)
+  // Units applied from the catalog's pack_size, by index into evidence_
+  // (only entries > 1). Part of the step's record, not derived: replay
+  // uses it instead of the master data of the moment.
+  std::map<std::size_t, std::int64_t> pack_units_;
+  // While replaying: the recorded pack units of the scan being replayed (1:
+  // none recorded). nullopt: live, ask the master data.
+  std::optional<std::int64_t> replay_pack_;
 };
 
 }  // namespace tally::scanner

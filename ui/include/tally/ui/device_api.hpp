@@ -26,6 +26,18 @@ struct ScanRequest {
   std::string source = "http";
 };
 
+inline nlohmann::json error_body(const std::string& code, const std::string& message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+// POST /api/v1/frames: an encoded image (the HTTP layer has checked the
+// Content-Type, the size limit and the PNG/JPEG signature).
+struct FrameRequest {
+  std::string content_type;  // "image/png" or "image/jpeg"
+  std::string body;          // the encoded bytes
+  std::string source = "frame";
+};
+
 class DeviceApi {
  public:
   using Reply = std::function<void(ApiReply)>;
@@ -41,10 +53,14 @@ class DeviceApi {
   virtual void movements(std::uint64_t after, std::size_t limit, Reply reply) = 0;
   // GET /metrics: Prometheus text exposition.
   virtual void metrics(std::function<void(std::string)> reply) = 0;
+  // POST /api/v1/frames: decode the image and submit each symbol found as a
+  // scan (in frame order), then answer with the symbols and each scan's
+  // reply. Must not block the caller (decoding takes up to seconds).
+  // Default: 501, for DeviceApi implementations without a decoder.
+  virtual void submit_frame(FrameRequest request, Reply reply) {
+    (void)request;
+    reply({501, error_body("not_supported", "this device does not decode frames")});
+  }
 };
-
-inline nlohmann::json error_body(const std::string& code, const std::string& message) {
-  return {{"error", {{"code", code}, {"message", message}}}};
-}
 
 }  // namespace tally::ui

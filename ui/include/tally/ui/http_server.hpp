@@ -1,6 +1,8 @@
 // The local HTTP API and UI of tallyd (Boost.Beast), on the caller's
 // io_context. Routes: GET / (handheld UI), POST /api/v1/scans,
-// GET /api/v1/status, GET /api/v1/movements?after=SEQ&limit=N, GET /metrics.
+// POST /api/v1/frames (an image/png or image/jpeg body of at most
+// frame_bytes_max, decoded and processed like scans), GET /api/v1/status,
+// GET /api/v1/movements?after=SEQ&limit=N, GET /metrics.
 // Malformed requests get a 4xx JSON error and never reach the DeviceApi.
 //
 // Thread-safety: all methods on the io_context's thread.
@@ -25,6 +27,7 @@ struct HttpOptions {
   std::string host = "127.0.0.1";  // loopback by default (no TLS/token yet)
   std::uint16_t port = 8080;       // 0: an ephemeral port
   std::size_t body_bytes_max = 64 * 1024;
+  std::size_t frame_bytes_max = 8 * 1024 * 1024;  // POST /api/v1/frames only (413 above)
   std::size_t connections_max = 64;  // further connections are closed at once
   std::chrono::seconds idle_timeout{30};
   std::size_t movements_limit_max = 1000;

@@ -1,0 +1,52 @@
+// Engine::Frames: the frame thread behind Engine::submit_frame (see
+// engine.hpp). Private to tally_device.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "tally/device/engine.hpp"
+
+namespace tally::device {
+
+// The scanner self-test label (scanner/self_test.hpp) scanned through any
+// input: the diagnosis as a 200 reply {"feedback":"self_test","code":
+// "self_test_ok"|"self_test_failed","message":summary,"self_test":{…}};
+// nothing is journaled and the session is untouched. nullopt for any other
+// scan. The terminator is not checked (the inputs strip it).
+std::optional<ui::ApiReply> self_test_reply(const ui::ScanRequest& request);
+
+struct Engine::Frames {
+  Frames(Engine& engine, std::shared_ptr<DecodeWorker> decoder, scanner::DecodeOptions options,
+         std::size_t queue_max);
+  ~Frames();  // stop()s
+  Frames(const Frames&) = delete;
+  Frames& operator=(const Frames&) = delete;
+
+  // Queues a frame; false when the queue is full or stopping.
+  bool submit(ui::FrameRequest request, Reply reply);
+  // Refuses new frames, finishes the queued ones, joins the thread. Idempotent.
+  void stop();
+
+ private:
+  void work();
+  ui::ApiReply process(const ui::FrameRequest& request);
+
+  Engine& engine_;
+  std::shared_ptr<DecodeWorker> decoder_;
+  scanner::DecodeOptions options_;
+  std::size_t queue_max_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::pair<ui::FrameRequest, Reply>> queue_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;                                 // GUARDED_BY(mutex_)
+  std::thread thread_;
+};
+
+}  // namespace tally::device
