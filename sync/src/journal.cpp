@@ -141,6 +141,11 @@ CREATE TABLE device_exceptions(
   payload TEXT NOT NULL
 );
 )sql",
+    // v2 → v3: the per-device hash chain (tamper-evident history). The rows
+    // already there are chained by backfill_chain() in the same transaction.
+    R"sql(
+ALTER TABLE movements ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // The stored form of a device exception (device_exceptions.payload).
@@ -228,7 +233,7 @@ struct Journal::Impl {
   StmtPtr begin, commit, rollback;
   StmtPtr read_state;  // last_seq, last_hlc, acked_seq inside the txn
   StmtPtr insert_scan, insert_movement, upsert_session;
-  StmtPtr select_after, update_acked, select_session;
+  StmtPtr select_after, select_texts, update_acked, select_session;
   StmtPtr upsert_master, select_master;
   StmtPtr insert_exception, select_exceptions;
 
@@ -249,18 +254,22 @@ struct Journal::Impl {
         // seq). acked_seq and sync_state.last_hlc are floors under them, so
         // neither could go back even if acknowledged rows were pruned.
         {&read_state,
-         "SELECT MAX(s.acked_seq, IFNULL(newest.seq, 0)), MAX(s.last_hlc, IFNULL(newest.hlc, 0)), s.acked_seq "
-         "FROM sync_state AS s LEFT JOIN (SELECT seq, hlc FROM movements ORDER BY seq DESC LIMIT 1) AS newest "
+         "SELECT MAX(s.acked_seq, IFNULL(newest.seq, 0)), MAX(s.last_hlc, IFNULL(newest.hlc, 0)), s.acked_seq, "
+         "newest.hash "
+         "FROM sync_state AS s LEFT JOIN (SELECT seq, hlc, hash FROM movements ORDER BY seq DESC LIMIT 1) AS newest "
          "WHERE s.id = 1"},
         {&insert_scan,
          "INSERT INTO scans(time_ms, text, symbology, source, operator, mode, feedback, code) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
         {&insert_movement,
-         "INSERT INTO movements(seq, scan_id, hlc, time_ms, type, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+         "INSERT INTO movements(seq, scan_id, hlc, time_ms, type, payload, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
         {&upsert_session,
          "INSERT INTO session(id, snapshot) VALUES (1, ?1) "
          "ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot"},
         {&select_after, "SELECT seq, payload FROM movements WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
+        // From `after` itself (when it exists): its hash is the first prev_hash.
+        {&select_texts,
+         "SELECT seq, time_ms, payload, hash FROM movements WHERE seq >= ?1 ORDER BY seq LIMIT ?2"},
         {&update_acked,
          "UPDATE sync_state SET acked_seq = ?1, last_hlc = MAX(last_hlc, ?2) WHERE id = 1 AND acked_seq < ?1"},
         {&select_session, "SELECT snapshot FROM session WHERE id = 1"},
@@ -287,7 +296,7 @@ struct Journal::Impl {
   }
 
   // Reads acked/last_seq/last_hlc; inside a write transaction on the hot path.
-  Result<void> load_state(std::uint64_t& seq, std::uint64_t& hlc, std::uint64_t& acked) {
+  Result<void> load_state(std::uint64_t& seq, std::uint64_t& hlc, std::uint64_t& acked, std::string* hash = nullptr) {
     Use use(read_state.get());
     const int rc = sqlite3_step(read_state.get());
     if (rc != SQLITE_ROW) {
@@ -297,6 +306,12 @@ struct Journal::Impl {
     seq = static_cast<std::uint64_t>(sqlite3_column_int64(read_state.get(), 0));
     hlc = static_cast<std::uint64_t>(sqlite3_column_int64(read_state.get(), 1));
     acked = static_cast<std::uint64_t>(sqlite3_column_int64(read_state.get(), 2));
+    if (hash != nullptr) {
+      // The chain continues from the newest movement (genesis when none).
+      // Movements are never pruned yet; pruning must keep the newest row.
+      *hash = sqlite3_column_type(read_state.get(), 3) == SQLITE_NULL ? std::string(wire::kGenesisHash)
+                                                                       : column_text(read_state.get(), 3);
+    }
     return {};
   }
 
@@ -312,6 +327,7 @@ struct Journal::Impl {
   // assignment recycles buffers instead of allocating.
   scanner::Movement scratch;  // a movement stamped for validation
   std::string payload;        // the movement's wire text
+  std::string chain;          // the hash of the newest movement written
 
   Result<std::vector<Appended>> append_entries(std::span<const Entry> entries);
 };
@@ -368,6 +384,29 @@ Result<std::optional<std::string>> meta_value(sqlite3* db, const char* key) {
   return sql_error(db, rc, "read meta");
 }
 
+// v2 → v3: computes hash for every existing movement, in seq order, from
+// the genesis hash (inside the migration's transaction).
+int backfill_chain(sqlite3* db) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT seq, payload FROM movements ORDER BY seq", -1, &raw, nullptr);
+  StmtPtr select(raw);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_prepare_v2(db, "UPDATE movements SET hash = ?2 WHERE seq = ?1", -1, &raw, nullptr);
+  StmtPtr update(raw);
+  if (rc != SQLITE_OK) return rc;
+  std::string prev(wire::kGenesisHash);
+  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+    std::string hash = wire::chain_hash(prev, column_text(select.get(), 1));
+    sqlite3_reset(update.get());
+    sqlite3_bind_int64(update.get(), 1, sqlite3_column_int64(select.get(), 0));
+    bind_text(update.get(), 2, hash);
+    const int u = sqlite3_step(update.get());
+    if (u != SQLITE_DONE) return u;
+    prev = std::move(hash);
+  }
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 // Runs the migrations from `from` to kSchemaVersion in one transaction; on
 // a brand-new file also writes meta (device, site, created).
 Result<void> migrate(sqlite3* db, int from, const Options& options) {
@@ -381,6 +420,10 @@ Result<void> migrate(sqlite3* db, int from, const Options& options) {
   for (int v = from; v < kSchemaVersion; ++v) {
     rc = exec(db, kMigrations[static_cast<std::size_t>(v)]);
     if (rc != SQLITE_OK) return fail(rc, "migration to v" + std::to_string(v + 1));
+    if (v == 2) {
+      rc = backfill_chain(db);
+      if (rc != SQLITE_OK) return fail(rc, "migration to v3: chaining existing movements");
+    }
   }
   if (from == 0) {
     sqlite3_stmt* raw = nullptr;
@@ -573,7 +616,7 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
   };
 
   std::uint64_t seq = 0, hlc = 0, acked = 0;
-  if (auto r = load_state(seq, hlc, acked); !r) {
+  if (auto r = load_state(seq, hlc, acked, &chain); !r) {
     abort_txn();
     return r.error();
   }
@@ -609,6 +652,7 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
       // refusing a movement that was physically done; scans.text keeps the
       // raw bytes.
       wire::to_json_text(m, stamp, payload);
+      chain = wire::chain_hash(chain, payload);
       sqlite3_stmt* s = insert_movement.get();
       Use use(s);
       sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(stamp.seq));
@@ -617,6 +661,7 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
       sqlite3_bind_int64(s, 4, m.wall_time_ms);
       bind_text(s, 5, scanner::to_string(m.type));
       bind_text(s, 6, payload);
+      bind_text(s, 7, chain);
       rc = sqlite3_step(s);
       if (rc != SQLITE_DONE) return fail(rc, "insert movement " + std::to_string(stamp.seq), s);
       seq = stamp.seq;
@@ -701,6 +746,49 @@ Result<std::vector<scanner::Movement>> Journal::movements_after(std::uint64_t af
     out.push_back(std::move(m).value());
   }
   if (rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read movements");
+  return out;
+}
+
+Result<std::vector<StoredMovementText>> Journal::movement_texts_after(std::uint64_t after, std::size_t limit) const {
+  std::vector<StoredMovementText> out;
+  if (limit == 0) return out;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (after >= kMax - 1) return out;
+  sqlite3_stmt* s = impl_->select_texts.get();
+  Use use(s);
+  sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(after));
+  sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax - 1) + 1));
+  out.reserve(std::min<std::size_t>(limit, 1024));
+  std::string prev(wire::kGenesisHash);
+  bool have_prev = after == 0;
+  int rc = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    std::string hash = column_text(s, 3);
+    auto corrupt_row = [&](const std::string& why) {
+      return make_error("journal_corrupt", "journal " + impl_->path + ": movement " + std::to_string(seq) + " " + why);
+    };
+    if (!wire::is_chain_hash(hash)) return corrupt_row("has no chain hash");
+    if (seq == after) {  // the row before the first: only its hash is needed
+      prev = std::move(hash);
+      have_prev = true;
+      continue;
+    }
+    if (!have_prev) return corrupt_row("has no predecessor " + std::to_string(after) + " to chain from");
+    StoredMovementText t;
+    t.seq = seq;
+    t.wall_time_ms = sqlite3_column_int64(s, 1);
+    t.payload = column_text(s, 2);
+    if (t.payload.size() < 2 || t.payload.front() != '{' || t.payload.back() != '}') {
+      return corrupt_row("payload is not a JSON object");
+    }
+    t.prev_hash = std::move(prev);
+    prev = hash;
+    t.hash = std::move(hash);
+    out.push_back(std::move(t));
+    if (out.size() == limit) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read movements");
   return out;
 }
 

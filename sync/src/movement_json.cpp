@@ -23,6 +23,8 @@
 #include <string>
 #include <string_view>
 
+#include <openssl/evp.h>
+
 namespace tally::wire {
 
 using nlohmann::json;
@@ -367,6 +369,46 @@ std::string to_json_text(const Movement& m) {
   std::string out;
   to_json_text(m, out);
   return out;
+}
+
+std::string chain_hash(std::string_view prev_hash, std::string_view canonical) {
+  // One EVP context per thread, reused: the journal and the ledger's parse
+  // thread hash every movement.
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx c;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (c.ctx == nullptr || EVP_DigestInit_ex(c.ctx, EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(c.ctx, prev_hash.data(), prev_hash.size()) != 1 ||
+      EVP_DigestUpdate(c.ctx, canonical.data(), canonical.size()) != 1 || EVP_DigestFinal_ex(c.ctx, md, &len) != 1) {
+    return {};  // only on allocation failure inside OpenSSL; an empty hash never verifies
+  }
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out(2 * static_cast<std::size_t>(len), '0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 0xF];
+  }
+  return out;
+}
+
+bool is_chain_hash(std::string_view text) {
+  return text.size() == kGenesisHash.size() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+void append_chained(std::string& out, std::string_view canonical, std::string_view prev_hash, std::string_view hash) {
+  // canonical is a JSON object: drop its closing brace, add the two members.
+  if (!canonical.empty() && canonical.back() == '}') canonical.remove_suffix(1);
+  out.append(canonical);
+  out.append(R"(,"hash":")");
+  out.append(hash);
+  out.append(R"(","prev_hash":")");
+  out.append(prev_hash);
+  out.append("\"}");
 }
 
 Result<Movement> movement_from_json(const json& j) {

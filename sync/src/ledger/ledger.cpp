@@ -91,9 +91,72 @@ Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload,
     } else {
       in.payload = dump(element);
     }
+    // Hash chain members (optional: a device without the chain omits both).
+    for (auto [key, out] : {std::pair{"hash", &in.hash}, std::pair{"prev_hash", &in.prev_hash}}) {
+      const auto h = element.find(key);
+      if (h == element.end()) continue;
+      *out = h->is_string() ? h->get<std::string>() : dump(*h);
+    }
+    if (in.movement && !in.hash.empty()) in.computed_hash = wire::chain_hash(in.prev_hash, in.payload);
     batch.movements.push_back(std::move(in));
   }
   return batch;
+}
+
+void Ledger::verify_chain(Batch& batch) {
+  auto it = chain_heads_.find(batch.device);
+  if (it == chain_heads_.end()) {
+    auto at = store_.applied_through(batch.device);
+    if (!at) return;  // the apply will fail the same way; nothing to verify against
+    // After a restart the last hash is not known: the chain re-anchors at the
+    // next movement's prev_hash (seq 1 must start from the genesis hash).
+    it = chain_heads_.emplace(batch.device, ChainHead{*at, {}}).first;
+  }
+  ChainHead& head = it->second;
+  for (Incoming& in : batch.movements) {
+    if (in.seq <= head.seq) continue;     // duplicate: the store ignores it
+    if (in.seq != head.seq + 1) break;    // gap: the store stops here
+    if (in.hash.empty() && in.prev_hash.empty()) {
+      head = ChainHead{in.seq, {}};  // an unchained (older) device: nothing to verify
+      continue;
+    }
+    std::vector<std::string> problems;
+    const std::string& expected_prev = in.seq == 1 ? std::string(wire::kGenesisHash) : head.hash;
+    if (!wire::is_chain_hash(in.hash)) problems.emplace_back("\"hash\" is missing or not 64 lower-case hex digits");
+    if (!expected_prev.empty() && in.prev_hash != expected_prev) {
+      problems.emplace_back("prev_hash differs from the hash of seq " + std::to_string(in.seq - 1));
+    }
+    if (in.movement && in.computed_hash != in.hash) {
+      problems.emplace_back("the movement's content does not match its hash (altered after it was journaled)");
+    }
+    if (!problems.empty()) {
+      ExceptionRecord e;
+      e.kind = "hash_chain_break";
+      e.device = batch.device;
+      e.seq = in.seq;
+      e.owner = "security";
+      e.priority = "high";
+      e.subject = batch.device + ":" + std::to_string(in.seq);
+      json scans = json::array();
+      if (in.movement) scans = in.movement->evidence;
+      e.evidence = {{"device", batch.device},
+                    {"site", batch.site},
+                    {"seqs", json::array({in.seq})},
+                    {"scans", std::move(scans)},
+                    {"problems", problems},
+                    {"expected_prev_hash", expected_prev.empty() ? json(nullptr) : json(expected_prev)},
+                    {"prev_hash", in.prev_hash},
+                    {"hash", in.hash},
+                    {"computed_hash", in.movement ? json(in.computed_hash) : json(nullptr)},
+                    {"movement", in.payload}};
+      e.next_action = "compare seq " + std::to_string(in.seq) + " of " + batch.device +
+                      " with the device's journal and find who changed it (the movement was " +
+                      (in.movement ? "applied" : "rejected") + " as received)";
+      e.created_ms = batch.now_ms;
+      in.raise.push_back(std::move(e));
+    }
+    head = ChainHead{in.seq, in.hash};  // re-anchor: one break raises one exception
+  }
 }
 
 std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected) {
@@ -178,17 +241,26 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
     batches.push_back(std::move(*p.batch));
   }
   if (batches.empty()) return out;
+  for (Batch& b : batches) verify_chain(b);
   auto applied = store_.apply_batches(batches);
   for (std::size_t i = 0; i < batches.size(); ++i) {
     Result<Handled>& slot = out[batch_of[i]];
     if (!applied) {
+      chain_heads_.erase(batches[i].device);  // reload from the store next time
       slot = applied.error();
       continue;
     }
     auto& outcome = (*applied)[i];
     if (!outcome) {
+      chain_heads_.erase(batches[i].device);
       slot = outcome.error();
       continue;
+    }
+    if (auto head = chain_heads_.find(batches[i].device);
+        head != chain_heads_.end() && head->second.seq != outcome->applied_through) {
+      // The store and the chain disagree (another ledger instance applied
+      // some seqs): re-anchor after the store's applied_through.
+      head->second = ChainHead{outcome->applied_through, {}};
     }
     Handled h;
     h.ack = Publish{"tally/v1/" + batches[i].site + "/" + batches[i].device + "/ack",

@@ -3,6 +3,7 @@
 // open-time refusals (which must leave the file byte-identical) and a full
 // disk provoked through the max_page_count fault-injection seam.
 #include "tally/journal/journal.hpp"
+#include "tally/wire/movement_json.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -445,7 +446,7 @@ TEST_F(JournalTest, VersionOneJournalIsUpgradedInPlace) {
     ASSERT_TRUE(j->set_acked(1).ok());
   }
   // Make it exactly what v1 wrote: the v1 tables and user_version 1.
-  raw_sql(path_, "DROP TABLE device_exceptions; PRAGMA user_version = 1");
+  raw_sql(path_, "DROP TABLE device_exceptions; ALTER TABLE movements DROP COLUMN hash; PRAGMA user_version = 1");
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -478,7 +479,92 @@ TEST_F(JournalTest, VersionOneJournalIsUpgradedInPlace) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 2);
+  EXPECT_EQ(kSchemaVersion, 3);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// Every movement is chained at append: hash = chain_hash(prev, payload), and
+// the outbox texts carry the stored payload with its prev_hash and hash.
+TEST_F(JournalTest, MovementsFormAHashChain) {
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(j->append(entry_with_move(i + 1)).ok());
+  ASSERT_TRUE(j->append(scan_only()).ok());  // no movement: no link
+  auto texts = j->movement_texts_after(0, 10);
+  ASSERT_TRUE(texts.ok()) << texts.error().message;
+  ASSERT_EQ(texts->size(), 4U);
+  auto parsed = j->movements_after(0, 10);
+  ASSERT_TRUE(parsed.ok());
+  std::string prev(tally::wire::kGenesisHash);
+  for (std::size_t i = 0; i < texts->size(); ++i) {
+    const auto& t = (*texts)[i];
+    EXPECT_EQ(t.seq, i + 1);
+    EXPECT_EQ(t.payload, tally::wire::to_json_text((*parsed)[i]));
+    EXPECT_EQ(t.prev_hash, prev);
+    EXPECT_EQ(t.hash, tally::wire::chain_hash(prev, t.payload));
+    EXPECT_TRUE(tally::wire::is_chain_hash(t.hash));
+    prev = t.hash;
+  }
+  // Read from the middle: prev_hash comes from the row before.
+  auto tail = j->movement_texts_after(2, 1);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 1U);
+  EXPECT_EQ(tail->front().seq, 3U);
+  EXPECT_EQ(tail->front().prev_hash, (*texts)[1].hash);
+  EXPECT_TRUE(j->movement_texts_after(4, 10)->empty());
+  // A reopened journal continues the chain.
+  j.reset();
+  j = open_ok();
+  ASSERT_TRUE(j->append(entry_with_move(9)).ok());
+  auto last = j->movement_texts_after(4, 10);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 1U);
+  EXPECT_EQ(last->front().prev_hash, prev);
+  EXPECT_EQ(last->front().hash, tally::wire::chain_hash(prev, last->front().payload));
+}
+
+// A journal written by a v2 build (no movements.hash) is upgraded in place on
+// open, and the movements already in it are chained from the genesis hash.
+TEST_F(JournalTest, VersionTwoJournalIsUpgradedInPlaceAndChained) {
+  std::vector<std::string> payloads;
+  {
+    auto j = open_ok();
+    ASSERT_NE(j, nullptr);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(j->append(entry_with_move(i + 1)).ok());
+    ASSERT_TRUE(j->set_acked(2).ok());
+    auto rows = j->movements_after(0, 10);
+    ASSERT_TRUE(rows.ok());
+    for (const auto& m : rows.value()) payloads.push_back(tally::wire::to_json_text(m));
+  }
+  // Exactly what v2 wrote: no hash column, user_version 2.
+  raw_sql(path_, "ALTER TABLE movements DROP COLUMN hash; PRAGMA user_version = 2");
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->status().acked_seq, 2U);
+  EXPECT_EQ(j->status().last_seq, 3U);
+  auto texts = j->movement_texts_after(0, 10);
+  ASSERT_TRUE(texts.ok()) << texts.error().message;
+  ASSERT_EQ(texts->size(), 3U);
+  std::string prev(tally::wire::kGenesisHash);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*texts)[i].payload, payloads[i]);  // untouched
+    EXPECT_EQ((*texts)[i].prev_hash, prev);
+    EXPECT_EQ((*texts)[i].hash, tally::wire::chain_hash(prev, payloads[i]));
+    prev = (*texts)[i].hash;
+  }
+  ASSERT_TRUE(j->append(entry_with_move(4)).ok());
+  auto next = j->movement_texts_after(3, 10);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 1U);
+  EXPECT_EQ(next->front().prev_hash, prev);
+  j.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 3);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }

@@ -28,7 +28,9 @@ namespace tally::journal {
 
 // v1: scans, movements, sync_state, session, master_data.
 // v2: + device_exceptions (additive; a v1 file is upgraded in place on open).
-inline constexpr int kSchemaVersion = 2;
+// v3: + movements.hash, the per-device hash chain (docs/JOURNAL.md); a v2 file
+//     is upgraded in place on open and its existing movements are chained.
+inline constexpr int kSchemaVersion = 3;
 
 struct Options {
   std::filesystem::path path;  // the journal file, e.g. <data-dir>/journal.db
@@ -86,6 +88,16 @@ struct StoredException {
   scanner::DeviceException exception;
 };
 
+// One journaled movement as the outbox sends it, without parsing it: the
+// stored canonical text and its place in the device's hash chain.
+struct StoredMovementText {
+  std::uint64_t seq = 0;
+  std::int64_t wall_time_ms = 0;
+  std::string payload;    // canonical wire JSON (tally::wire::to_json_text)
+  std::string hash;       // wire::chain_hash(prev_hash, payload)
+  std::string prev_hash;  // the hash of seq - 1 (wire::kGenesisHash for seq 1)
+};
+
 struct Status {
   std::string device;
   std::string site;
@@ -115,6 +127,11 @@ class Journal {
 
   // Movements with seq > after, ascending, at most `limit`.
   Result<std::vector<scanner::Movement>> movements_after(std::uint64_t after, std::size_t limit) const;
+  // The same rows as stored text (no parse, no re-serialisation): what the
+  // outbox sends. Checks only that each row has a payload object and a hash;
+  // the ledger validates every movement it receives. Error codes:
+  // "journal_corrupt", "journal_io".
+  Result<std::vector<StoredMovementText>> movement_texts_after(std::uint64_t after, std::size_t limit) const;
   // Device-side exceptions with id > after, ascending, at most `limit`.
   // Error codes: "journal_corrupt" (a row that does not parse), "journal_io".
   Result<std::vector<StoredException>> exceptions_after(std::int64_t after, std::size_t limit) const;

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,6 +92,16 @@ class Ledger {
   const LedgerOptions& options() const { return options_; }
 
  private:
+  // Hash chain (docs/PROTOCOL.md "Hash chain"): checks each new element of
+  // the batch against the device's last hash and adds a hash_chain_break
+  // exception to the element (raised in the apply transaction) on a break.
+  void verify_chain(Batch& batch);
+  struct ChainHead {
+    std::uint64_t seq = 0;  // the device's applied_through as the chain knows it
+    std::string hash;       // hash of that seq; empty: unknown (re-anchor)
+  };
+  std::map<std::string, ChainHead> chain_heads_;
+
   Result<Handled> dead_letter(std::string_view topic, std::string_view payload, const Error& why,
                               std::int64_t now_ms);
 

@@ -36,6 +36,24 @@ namespace tally::ledger {
 // The device id of movements the ledger creates itself (count adjustments).
 inline constexpr std::string_view kLedgerDevice = "ledger";
 
+// Kinds: "negative_balance", "rejected_movement", "forged_device",
+// "count_difference", "hash_chain_break". Status: "open", "assigned", "resolved".
+struct ExceptionRecord {
+  std::int64_t id = 0;
+  std::string kind;
+  std::string device;
+  std::uint64_t seq = 0;  // 0 when not about one movement
+  std::string owner;
+  std::string priority;  // "high", "medium", "low"
+  nlohmann::json evidence = nlohmann::json::object();
+  std::string next_action;
+  std::string status = "open";
+  std::string note;
+  std::string subject;  // dedup key, e.g. the balance row of a negative_balance
+  std::int64_t created_ms = 0;
+  std::int64_t resolved_ms = 0;
+};
+
 // One element of a batch, already parsed. Exactly one of `movement` (valid,
 // device/site checked) or `error` (why it is rejected) is meaningful.
 struct Incoming {
@@ -43,6 +61,15 @@ struct Incoming {
   std::optional<scanner::Movement> movement;  // set when valid
   Error error;                                // when !movement: "code" + "message"
   std::string payload;  // canonical JSON text when valid, the raw element when rejected
+  // Hash chain (docs/PROTOCOL.md "Hash chain"): the element's "hash" and
+  // "prev_hash" as received (empty when absent), and for a valid movement
+  // wire::chain_hash(prev_hash, payload) as computed by the ledger.
+  std::string hash;
+  std::string prev_hash;
+  std::string computed_hash;
+  // Exceptions to raise in the same transaction when this element is
+  // processed (applied or rejected); ignored for duplicates and after a gap.
+  std::vector<ExceptionRecord> raise;
 };
 
 struct Batch {
@@ -107,23 +134,6 @@ struct DeviceInfo {
   std::uint64_t rejected = 0;
 };
 
-// Kinds: "negative_balance", "rejected_movement", "forged_device",
-// "count_difference". Status: "open", "assigned", "resolved".
-struct ExceptionRecord {
-  std::int64_t id = 0;
-  std::string kind;
-  std::string device;
-  std::uint64_t seq = 0;  // 0 when not about one movement
-  std::string owner;
-  std::string priority;  // "high", "medium", "low"
-  nlohmann::json evidence = nlohmann::json::object();
-  std::string next_action;
-  std::string status = "open";
-  std::string note;
-  std::string subject;  // dedup key, e.g. the balance row of a negative_balance
-  std::int64_t created_ms = 0;
-  std::int64_t resolved_ms = 0;
-};
 
 struct DeadLetter {
   std::int64_t id = 0;

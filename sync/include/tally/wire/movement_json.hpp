@@ -35,6 +35,21 @@ struct Stamp {
 };
 void to_json_text(const scanner::Movement& m, const Stamp& stamp, std::string& out);
 
+// ---- Tamper-evident history (docs/PROTOCOL.md, "Hash chain").
+// Each device's movements form a chain: hash(seq) = SHA-256 over the ASCII
+// bytes of prev_hash (64 lower-case hex characters; kGenesisHash for seq 1)
+// followed by the movement's canonical text (to_json_text, without "hash"
+// and "prev_hash"), written as 64 lower-case hex characters. The sha256sum of
+// `printf '%s%s' "$prev" "$canonical"` gives the same value.
+inline constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+std::string chain_hash(std::string_view prev_hash, std::string_view canonical);
+// 64 lower-case hex characters.
+bool is_chain_hash(std::string_view text);
+// The wire element: the canonical text with ,"hash":…,"prev_hash":… added
+// before its closing brace (appended to `out`).
+void append_chained(std::string& out, std::string_view canonical, std::string_view prev_hash, std::string_view hash);
+
 // Error codes: "bad_json" (shape/type), then scanner::validate's codes.
 Result<scanner::Movement> movement_from_json(const nlohmann::json& j);
 
