@@ -5,14 +5,16 @@
 TALLY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Everything the project needs on a fresh Debian 12 machine: toolchain,
-# libraries (headers), the real peers tests use (mosquitto, umockdev).
+# libraries (headers), the real peers tests use (mosquitto, umockdev), openssl
+# (deploy/certs).
 TALLY_PACKAGES=(
-  build-essential cmake ninja-build pkg-config ccache git ca-certificates curl
+  build-essential cmake ninja-build pkg-config ccache git ca-certificates curl openssl
   libboost-dev libusb-1.0-0-dev libsqlite3-dev sqlite3
   libpaho-mqttpp-dev libpaho-mqtt-dev libzxing-dev libstb-dev libzbar-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libsystemd-dev
-  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   mosquitto mosquitto-clients umockdev libumockdev-dev
+  libpq-dev postgresql python3-jsonschema
 )
 
 tally_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

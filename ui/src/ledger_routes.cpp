@@ -241,6 +241,13 @@ class LedgerRouter final : public Router {
       if (!limit) return respond(bad_request(limit.error().message));
       return api_.dead_letters(*limit, reply);
     }
+    if (path == "/api/v1/kpis") {
+      if (!get) return respond(method_not_allowed("GET", path));
+      auto window = unsigned_param(q, "window_s", 24 * 3600);
+      if (!window) return respond(bad_request(window.error().message));
+      if (*window == 0 || *window > 366ULL * 24 * 3600) return respond(bad_request("window_s must be 1..31622400"));
+      return api_.kpis(*window, reply);
+    }
     if (path == "/api/v1/invariants") {
       if (!get) return respond(method_not_allowed("GET", path));
       return api_.invariants(reply);

@@ -37,8 +37,11 @@
 
 #include "tally/ledger/app.hpp"
 #include "tally/ledger/downlink.hpp"
+#include "tally/ledger/kpi.hpp"
 #include "tally/ledger/ledger.hpp"
+#include "tally/ledger/postgres_store.hpp"
 #include "tally/ledger/store.hpp"
+#include "tally/wire/movement_json.hpp"
 #include "tally/mqtt/client.hpp"
 #include "tally/ui/http_server.hpp"
 #include "tally/ui/ledger_api.hpp"
@@ -150,6 +153,7 @@ class Service final : public ui::LedgerApi {
     mqtt::ConnectOptions o;
     o.uri = config_.mqtt_uri;
     o.client_id = config_.client_id;
+    o.tls = mqtt::Tls{config_.mqtt_ca_file, config_.mqtt_cert_file, config_.mqtt_key_file};
     mqtt::Handlers h;
     h.connected = [this](bool session_present) { on_connected(session_present); };
     h.connect_failed = [this](const std::string& why) {
@@ -329,6 +333,37 @@ class Service final : public ui::LedgerApi {
                        {"time_ms", d.time_ms}});
       }
       return {200, {{"dead_letters", std::move(out)}}};
+    });
+  }
+
+  // KPIs read at most about this many movements of the window (the oldest first).
+  static constexpr std::size_t kKpiMovementsMax = 1'000'000;
+
+  void kpis(std::uint64_t window_s, Reply reply) override {
+    run(reply, [this, window_s]() -> ui::ApiReply {
+      KpiInput in;
+      in.now_ms = now_ms();
+      in.window_ms = static_cast<std::int64_t>(window_s) * 1000;
+      const std::int64_t start = in.now_ms - in.window_ms;
+      std::uint64_t after = 0;
+      for (;;) {
+        auto page = store_.movements("", after, 10'000);
+        if (!page) return error_reply(page.error());
+        for (const auto& sm : *page) {
+          after = static_cast<std::uint64_t>(sm.id);
+          if (sm.applied_ms < start) continue;
+          const json j = json::parse(sm.payload, nullptr, false);
+          if (j.is_discarded()) continue;
+          auto m = wire::movement_from_json(j);
+          if (!m) continue;
+          in.movements.push_back(KpiMovement{std::move(*m), sm.applied_ms});
+        }
+        if (page->size() < 10'000 || in.movements.size() >= kKpiMovementsMax) break;
+      }
+      auto ex = store_.exceptions("");
+      if (!ex) return error_reply(ex.error());
+      in.exceptions = std::move(*ex);
+      return {200, {{"kpis", compute_kpis(in, config_.kpi_bands)}}};
     });
   }
 
@@ -549,9 +584,11 @@ int run(const std::vector<std::string>& args) {
               << '\n';
     return 3;
   }
-  auto store = open_sqlite_store(SqliteOptions{config.db_path()});
+  const std::string store_name = config.postgres.empty() ? config.db_path().string() : "PostgreSQL";
+  auto store = config.postgres.empty() ? open_sqlite_store(SqliteOptions{config.db_path()})
+                                       : open_postgres_store(PostgresOptions{config.postgres});
   if (!store) {
-    std::cerr << "tally-ledger: cannot use " << config.db_path().string() << ": " << store.error().message << " ["
+    std::cerr << "tally-ledger: cannot use " << store_name << ": " << store.error().message << " ["
               << store.error().code << "]\n";
     return 3;
   }
@@ -592,7 +629,7 @@ int run(const std::vector<std::string>& args) {
   });
 
   std::cout << "listening on http://" << endpoint->address().to_string() << ':' << endpoint->port() << std::endl;
-  spdlog::info("ledger {} ready; mqtt {}", config.db_path().string(),
+  spdlog::info("ledger {} ready; mqtt {}", store_name,
                config.mqtt_uri.empty() ? std::string("off") : config.mqtt_uri);
   io.run();
   service.finish();  // drains the worker: every queued batch is committed or not started

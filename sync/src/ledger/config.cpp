@@ -1,8 +1,12 @@
 // tally-ledger configuration (see tally/ledger/app.hpp). Sections of the TOML
 // file: [ledger] data_dir queue_max max_message_bytes group_max, [http] listen,
-// [mqtt] uri client_id, [downlink] chunk_bytes catalog site, [log] level.
+// [mqtt] uri client_id ca_file cert_file key_file, [downlink] chunk_bytes catalog site, [log] level.
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <utility>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +25,32 @@ bool is_identifier(const std::string& s) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
            c == '-';
   });
+}
+
+// TLS files for ssl:// and mqtts:// broker URIs: checked at start, so a
+// missing or unreadable file is one clear line instead of a TLS handshake
+// failing on every reconnect.
+Result<void> check_tls(const std::string& uri, const std::string& ca, const std::string& cert,
+                       const std::string& key) {
+  if (uri.empty() || (ca.empty() && cert.empty() && key.empty())) return {};
+  if (uri.rfind("ssl://", 0) != 0 && uri.rfind("mqtts://", 0) != 0) {
+    return bad("mqtt.ca_file/cert_file/key_file need an ssl:// or mqtts:// uri, got '" + uri + "'");
+  }
+  if (cert.empty() != key.empty()) return bad("mqtt.cert_file and mqtt.key_file must be given together");
+  for (const auto& [name, path] : {std::pair<const char*, const std::string&>{"ca_file", ca},
+                                   std::pair<const char*, const std::string&>{"cert_file", cert},
+                                   std::pair<const char*, const std::string&>{"key_file", key}}) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return bad(std::string("mqtt.") + name + " '" + path + "' does not exist or is not a file");
+    }
+    std::ifstream in(path);
+    if (!in || in.peek() == std::ifstream::traits_type::eof()) {
+      return bad(std::string("mqtt.") + name + " '" + path + "' cannot be read or is empty");
+    }
+  }
+  return {};
 }
 
 Result<void> parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
@@ -62,7 +92,7 @@ Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
         << ")";
     return bad(msg.str());
   }
-  static constexpr std::string_view kKnown[] = {"ledger", "http", "mqtt", "downlink", "log"};
+  static constexpr std::string_view kKnown[] = {"ledger", "http", "mqtt", "downlink", "log", "kpi"};
   for (const auto& [k, v] : t) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
       return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
@@ -75,12 +105,31 @@ Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
   auto max_bytes = static_cast<std::int64_t>(c.max_message_bytes);
   auto chunk = static_cast<std::int64_t>(c.chunk_bytes);
   auto group = static_cast<std::int64_t>(c.group_max);
-  for (auto r : {read_key(t, "ledger", "data_dir", data_dir), read_key(t, "ledger", "queue_max", queue_max),
+  for (auto r : {read_key(t, "ledger", "data_dir", data_dir), read_key(t, "ledger", "postgres", c.postgres),
+                 read_key(t, "ledger", "queue_max", queue_max),
                  read_key(t, "ledger", "max_message_bytes", max_bytes), read_key(t, "ledger", "group_max", group), read_key(t, "http", "listen", listen),
                  read_key(t, "mqtt", "uri", c.mqtt_uri), read_key(t, "mqtt", "client_id", c.client_id),
+                 read_key(t, "mqtt", "ca_file", c.mqtt_ca_file), read_key(t, "mqtt", "cert_file", c.mqtt_cert_file),
+                 read_key(t, "mqtt", "key_file", c.mqtt_key_file),
                  read_key(t, "downlink", "chunk_bytes", chunk), read_key(t, "downlink", "catalog", catalog),
                  read_key(t, "downlink", "site", c.site), read_key(t, "log", "level", c.log_level)}) {
     if (!r) return r.error();
+  }
+  if (const auto* kpi = t["kpi"].as_table()) {
+    for (const auto& [name, node] : *kpi) {
+      const auto* pair = node.as_array();
+      const auto number = [&](std::size_t i) -> std::optional<double> {
+        if (pair == nullptr || pair->size() != 2) return std::nullopt;
+        if (auto v = (*pair)[i].value<double>()) return *v;
+        return std::nullopt;
+      };
+      const auto stressed = number(0);
+      const auto critical = number(1);
+      if (!stressed || !critical) return bad("kpi." + std::string(name.str()) + " must be [stressed, critical]");
+      if (auto r = set_kpi_band(c.kpi_bands, std::string(name.str()), *stressed, *critical); !r) {
+        return bad(r.error().message);
+      }
+    }
   }
   if (queue_max < 1 || queue_max > 1'000'000) return bad("ledger.queue_max must be 1..1000000");
   if (max_bytes < 1024 || max_bytes > 256 * 1024 * 1024) return bad("ledger.max_message_bytes must be 1024..268435456");
@@ -107,6 +156,7 @@ Result<void> validate(const AppConfig& c) {
       c.mqtt_uri.rfind("mqtt://", 0) != 0 && c.mqtt_uri.rfind("mqtts://", 0) != 0) {
     return bad("mqtt uri '" + c.mqtt_uri + "' must start with tcp://, ssl://, mqtt:// or mqtts://");
   }
+  if (auto r = check_tls(c.mqtt_uri, c.mqtt_ca_file, c.mqtt_cert_file, c.mqtt_key_file); !r) return r.error();
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return bad("log level '" + c.log_level + "' must be one of trace debug info warn error off");
@@ -119,10 +169,11 @@ Result<void> validate(const AppConfig& c) {
 Result<AppLoad> load_app_config(const std::vector<std::string>& args) {
   AppLoad out;
   CLI::App app{"tally-ledger: the Tally reference central ledger", "tally-ledger"};
-  std::string config_file, data_dir, http, mqtt, log_level, client_id, catalog, site;
+  std::string config_file, data_dir, http, mqtt, log_level, client_id, catalog, site, postgres;
   std::size_t max_bytes = 0;
   app.add_option("--config", config_file, "TOML config file (flags override it)");
   app.add_option("--data-dir", data_dir, "folder of the ledger database (ledger.db)");
+  app.add_option("--postgres", postgres, "PostgreSQL conninfo: use PostgreSQL instead of data-dir/ledger.db");
   app.add_option("--http", http, "HTTP listen address HOST:PORT (port 0: ephemeral)");
   app.add_option("--mqtt", mqtt, "MQTT broker URI (empty: no MQTT)");
   app.add_option("--client-id", client_id, "MQTT client id, unique per ledger instance");
@@ -152,6 +203,7 @@ Result<AppLoad> load_app_config(const std::vector<std::string>& args) {
   }
   const auto given = [&app](const char* flag) { return app.count(flag) > 0; };
   if (given("--data-dir")) c.data_dir = data_dir;
+  if (given("--postgres")) c.postgres = postgres;
   if (given("--mqtt")) c.mqtt_uri = mqtt;
   if (given("--client-id")) c.client_id = client_id;
   if (given("--catalog")) c.catalog_file = catalog;

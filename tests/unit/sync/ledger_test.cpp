@@ -2,6 +2,10 @@
 // per test): apply in seq order, duplicates, gaps, rejections, forged
 // devices, dead letters, balances and their zero-sum invariant, count →
 // adjust, negative balances, exceptions, restart, downlink chunks.
+//
+// The store contract (StoreContract) runs against every Store: the SQLite
+// store and the PostgreSQL store on a throwaway server started by the test
+// (pg_server.hpp; skipped only when PostgreSQL is not installed).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -12,8 +16,10 @@
 
 #include "tally/ledger/downlink.hpp"
 #include "tally/ledger/ledger.hpp"
+#include "tally/ledger/postgres_store.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
+#include "pg_server.hpp"
 #include "temp_dir.hpp"
 
 namespace tally::ledger {
@@ -74,15 +80,50 @@ std::string batch_text(const std::vector<Movement>& ms) {
 
 class LedgerTest : public ::testing::Test {
  protected:
-  void SetUp() override { reopen(); }
+  void SetUp() override {
+    if (backend() == "postgres") {
+      auto& pg = test::PgServer::instance();
+      if (!pg.installed()) GTEST_SKIP() << "PostgreSQL store tests skipped: " << pg.why_not();
+      ASSERT_TRUE(pg.available()) << pg.why_not();
+      pg_db_ = test::PgServer::next_name();
+      std::string error;
+      pg_conninfo_ = pg.create_database(pg_db_, error);
+      ASSERT_TRUE(error.empty()) << error;
+    }
+    reopen();
+  }
+  void TearDown() override {
+    ledger_.reset();
+    store_.reset();
+    if (!pg_db_.empty()) test::PgServer::instance().drop_database(pg_db_);
+  }
+
+  // "sqlite" here; StoreContract runs the same tests on every store.
+  virtual std::string backend() const { return "sqlite"; }
 
   void reopen() {
     ledger_.reset();
     store_.reset();
-    auto s = open_sqlite_store(SqliteOptions{dir_.path() / "ledger.db"});
+    auto s = backend() == "postgres" ? open_postgres_store(PostgresOptions{pg_conninfo_})
+                                     : open_sqlite_store(SqliteOptions{dir_.path() / "ledger.db"});
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     ledger_ = std::make_unique<Ledger>(*store_, LedgerOptions{});
+  }
+
+  // Runs SQL on the store's database behind its back (the store is closed).
+  void exec_behind(const std::string& sql) {
+    ledger_.reset();
+    store_.reset();
+    if (backend() == "postgres") {
+      const std::string error = test::PgServer::instance().exec(pg_db_, sql);
+      ASSERT_TRUE(error.empty()) << error;
+    } else {
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open((dir_.path() / "ledger.db").c_str(), &db), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+      sqlite3_close(db);
+    }
   }
 
   Handled handle(const std::string& payload, const std::string& topic = kTopic) {
@@ -127,7 +168,18 @@ class LedgerTest : public ::testing::Test {
   test::TempDir dir_{"tally-ledger-unit"};
   std::unique_ptr<Store> store_;
   std::unique_ptr<Ledger> ledger_;
+  std::string pg_db_;
+  std::string pg_conninfo_;
 };
+
+// The storage contract of tally/ledger/store.hpp, on every Store.
+class StoreContract : public LedgerTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string backend() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreContract, ::testing::Values(std::string("sqlite"), std::string("postgres")),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST(LedgerTopic, ParsesMovementsTopics) {
   auto t = parse_movements_topic("tally/v1/site-a/dev-1/movements");
@@ -140,7 +192,7 @@ TEST(LedgerTopic, ParsesMovementsTopics) {
   EXPECT_FALSE(parse_movements_topic("tally/v1/a/b/ack"));
 }
 
-TEST_F(LedgerTest, AppliesInOrderAndAcksAfterCommit) {
+TEST_P(StoreContract, AppliesInOrderAndAcksAfterCommit) {
   auto h = send({receipt(1, 10), putaway(2, 10), pick(3, 4)});
   ASSERT_TRUE(h.ack);
   EXPECT_EQ(h.ack->topic, "tally/v1/s1/d1/ack");
@@ -164,7 +216,7 @@ TEST_F(LedgerTest, AppliesInOrderAndAcksAfterCommit) {
   EXPECT_EQ((*devices)[0].movements, 3u);
 }
 
-TEST_F(LedgerTest, DuplicatesAreIgnored) {
+TEST_P(StoreContract, DuplicatesAreIgnored) {
   send({receipt(1, 10), putaway(2, 10)});
   auto again = send({receipt(1, 10), putaway(2, 10)});
   EXPECT_EQ(again.outcome->duplicates, 2u);
@@ -179,7 +231,7 @@ TEST_F(LedgerTest, DuplicatesAreIgnored) {
   expect_invariants();
 }
 
-TEST_F(LedgerTest, GapAppliesNothingAndRepeatsAppliedThrough) {
+TEST_P(StoreContract, GapAppliesNothingAndRepeatsAppliedThrough) {
   send({receipt(1, 10)});
   auto gap = send({putaway(3, 10), pick(4, 1)});
   EXPECT_TRUE(gap.outcome->gap);
@@ -194,7 +246,7 @@ TEST_F(LedgerTest, GapAppliesNothingAndRepeatsAppliedThrough) {
   EXPECT_EQ(*store_->applied_through("d1"), 2u);
 }
 
-TEST_F(LedgerTest, InvalidMovementIsRejectedAndAppliedThroughPassesIt) {
+TEST_P(StoreContract, InvalidMovementIsRejectedAndAppliedThroughPassesIt) {
   std::vector<json> ms{wire::to_json(receipt(1, 10)), wire::to_json(putaway(2, 10)), wire::to_json(pick(3, 1))};
   ms[1]["qty"] = 0;  // invalid_qty
   auto h = handle(batch_text(ms));
@@ -220,7 +272,7 @@ TEST_F(LedgerTest, InvalidMovementIsRejectedAndAppliedThroughPassesIt) {
   EXPECT_EQ(exceptions_of("rejected_movement").size(), 1u);
 }
 
-TEST_F(LedgerTest, ForgedDeviceIsDeadLetteredWithAnException) {
+TEST_P(StoreContract, ForgedDeviceIsDeadLetteredWithAnException) {
   auto h = handle(batch_text({wire::to_json(receipt(1, 10))}, "d2"), kTopic);
   EXPECT_FALSE(h.ack);
   ASSERT_TRUE(h.dead_letter);
@@ -241,7 +293,7 @@ TEST_F(LedgerTest, ForgedDeviceIsDeadLetteredWithAnException) {
   EXPECT_EQ(exceptions_of("forged_device").size(), 2u);
 }
 
-TEST_F(LedgerTest, BadMessagesAreDeadLettersAndChangeNothing) {
+TEST_P(StoreContract, BadMessagesAreDeadLettersAndChangeNothing) {
   ledger_ = std::make_unique<Ledger>(*store_, LedgerOptions{2000});
   const std::string big(5000, 'x');
   for (const std::string& payload :
@@ -265,7 +317,7 @@ TEST_F(LedgerTest, BadMessagesAreDeadLettersAndChangeNothing) {
   EXPECT_EQ(send({receipt(1, 1)}).outcome->applied, 1u);
 }
 
-TEST_F(LedgerTest, BalancesSumToZeroAndTamperingIsDetected) {
+TEST_P(StoreContract, BalancesSumToZeroAndTamperingIsDetected) {
   send({receipt(1, 10), putaway(2, 7), pick(3, 2),
         mv(4, MovementType::ship, 2, at("TOTE:1", StockState::picked), ext("@customer"))});
   BalanceQuery all;
@@ -281,14 +333,7 @@ TEST_F(LedgerTest, BalancesSumToZeroAndTamperingIsDetected) {
   expect_invariants();
 
   // Edit a balance behind the ledger's back: the check must say so.
-  store_.reset();
-  ledger_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_.path() / "ledger.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE balances SET qty = qty + 1 WHERE location = 'A-01-01-1'", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  exec_behind("UPDATE balances SET qty = qty + 1 WHERE location = 'A-01-01-1'");
   reopen();
   auto v = store_->check_invariants();
   ASSERT_TRUE(v);
@@ -302,7 +347,7 @@ TEST_F(LedgerTest, BalancesSumToZeroAndTamperingIsDetected) {
   EXPECT_TRUE(mismatch);
 }
 
-TEST_F(LedgerTest, CountDifferenceBecomesAdjustAndException) {
+TEST_P(StoreContract, CountDifferenceBecomesAdjustAndException) {
   send({receipt(1, 10), putaway(2, 10)});
   const auto bin = at("A-01-01-1", StockState::available);
   auto h = send({mv(3, MovementType::count, 7, bin, bin)});
@@ -334,7 +379,7 @@ TEST_F(LedgerTest, CountDifferenceBecomesAdjustAndException) {
   expect_invariants();
 }
 
-TEST_F(LedgerTest, NegativeBalanceRaisesOneException) {
+TEST_P(StoreContract, NegativeBalanceRaisesOneException) {
   send({receipt(1, 2), putaway(2, 2)});
   send({pick(3, 5)});
   EXPECT_EQ(balance("A-01-01-1", "available"), -3);
@@ -349,7 +394,7 @@ TEST_F(LedgerTest, NegativeBalanceRaisesOneException) {
   expect_invariants();
 }
 
-TEST_F(LedgerTest, ExceptionsAreAssignedAndResolved) {
+TEST_P(StoreContract, ExceptionsAreAssignedAndResolved) {
   send({receipt(1, 1), putaway(2, 1), pick(3, 2)});
   auto ex = exceptions_of("negative_balance");
   ASSERT_EQ(ex.size(), 1u);
@@ -372,7 +417,7 @@ TEST_F(LedgerTest, ExceptionsAreAssignedAndResolved) {
   EXPECT_EQ(store_->exceptions("open")->size(), 1u);
 }
 
-TEST_F(LedgerTest, RestartKeepsAppliedThroughAndBalances) {
+TEST_P(StoreContract, RestartKeepsAppliedThroughAndBalances) {
   send({receipt(1, 10), putaway(2, 10)});
   reopen();
   EXPECT_EQ(*store_->applied_through("d1"), 2u);
@@ -383,7 +428,7 @@ TEST_F(LedgerTest, RestartKeepsAppliedThroughAndBalances) {
   expect_invariants();
 }
 
-TEST_F(LedgerTest, GroupCommitKeepsEachBatchsRules) {
+TEST_P(StoreContract, GroupCommitKeepsEachBatchsRules) {
   std::vector<json> other;
   for (auto m : {receipt(1, 4), putaway(2, 4)}) {
     m.device = "d2";
@@ -414,7 +459,7 @@ TEST_F(LedgerTest, GroupCommitKeepsEachBatchsRules) {
   expect_invariants();
 }
 
-TEST_F(LedgerTest, MasterDataVersionsAndChunks) {
+TEST_P(StoreContract, MasterDataVersionsAndChunks) {
   const json catalog{{"v", 1}, {"version", 1}, {"items", {{{"gtin", kGtin}, {"sku", "S1"}, {"description", "Ä widget"},
                                                            {"pack_size", 1}, {"suggested_bin", "A-01-01-1"}}}}};
   ASSERT_TRUE(check_master_data("catalog", catalog));
@@ -455,6 +500,69 @@ TEST_F(LedgerTest, MasterDataVersionsAndChunks) {
   EXPECT_EQ(master_data_topic(*trec), "tally/v1/s1/d1/tasks");
   EXPECT_FALSE(with_task(json(), json{{"id", 5}}));
   EXPECT_EQ(store_->all_master_data()->size(), 2u);
+}
+
+}  // namespace
+}  // namespace tally::ledger
+
+namespace tally::ledger {
+namespace {
+
+// Elements chained the way the device's journal chains them.
+std::vector<json> chained(const std::vector<Movement>& ms, std::string& prev) {
+  std::vector<json> out;
+  for (const auto& m : ms) {
+    const std::string canonical = wire::to_json_text(m);
+    const std::string hash = wire::chain_hash(prev, canonical);
+    std::string element;
+    wire::append_chained(element, canonical, prev, hash);
+    out.push_back(json::parse(element));
+    prev = hash;
+  }
+  return out;
+}
+
+TEST_F(LedgerTest, HashChainVerifiesOnTheNormalPath) {
+  std::string prev(wire::kGenesisHash);
+  ASSERT_TRUE(handle(batch_text(chained({receipt(1, 10), putaway(2, 10)}, prev))).ack);
+  auto h = handle(batch_text(chained({pick(3, 1), pick(4, 1)}, prev)));
+  ASSERT_TRUE(h.outcome);
+  EXPECT_EQ(h.outcome->applied_through, 4U);
+  EXPECT_TRUE(exceptions_of("hash_chain_break").empty());
+  // Unchained elements (a device without the chain) are not verified.
+  send({pick(5, 1)});
+  EXPECT_TRUE(exceptions_of("hash_chain_break").empty());
+  EXPECT_EQ(stored(), 5U);
+}
+
+TEST_F(LedgerTest, TamperedMovementRaisesHashChainBreakAndIsStillApplied) {
+  std::string prev(wire::kGenesisHash);
+  auto first = chained({receipt(1, 10), putaway(2, 10), pick(3, 1)}, prev);
+  first[1]["qty"] = 9;  // altered after the device hashed it
+  auto h = handle(batch_text(first));
+  ASSERT_TRUE(h.outcome);
+  EXPECT_EQ(h.outcome->applied_through, 3U);  // the rule: applied as received, flagged
+  auto breaks = exceptions_of("hash_chain_break");
+  ASSERT_EQ(breaks.size(), 1U);  // seq 3 links to the received hash of seq 2: one break
+  EXPECT_EQ(breaks[0].seq, 2U);
+  EXPECT_EQ(breaks[0].owner, "security");
+  EXPECT_EQ(breaks[0].priority, "high");
+  EXPECT_FALSE(breaks[0].next_action.empty());
+  EXPECT_EQ(breaks[0].evidence["hash"], first[1]["hash"]);
+  EXPECT_NE(breaks[0].evidence["computed_hash"], first[1]["hash"]);
+  EXPECT_FALSE(breaks[0].evidence["scans"].empty());
+  EXPECT_EQ(balance("A-01-01-1", "available"), 8);  // 9 put away, 1 picked
+
+  // A missing link (seq 4 claims a predecessor other than seq 3's hash).
+  std::string wrong = wire::chain_hash("x", "y");
+  auto second = chained({pick(4, 1)}, wrong);
+  handle(batch_text(second));
+  breaks = exceptions_of("hash_chain_break");
+  ASSERT_EQ(breaks.size(), 2U);
+  EXPECT_EQ(breaks[1].seq, 4U);
+  // A resend of the same batch is a duplicate: nothing raised again.
+  handle(batch_text(second));
+  EXPECT_EQ(exceptions_of("hash_chain_break").size(), 2U);
 }
 
 }  // namespace

@@ -123,6 +123,17 @@ TEST_F(LedgerRoutesTest, MovementsExceptionsDevicesTasks) {
   EXPECT_EQ(api_.last, "dead_letters 5");
 }
 
+TEST_F(LedgerRoutesTest, KpisTakeAWindowAndDefaultTo501) {
+  // FakeLedger does not override kpis(): the LedgerApi default answers 501.
+  const auto none = call("GET", "/api/v1/kpis");
+  EXPECT_EQ(none.status, 501u);
+  EXPECT_EQ(error_code(none), "not_supported");
+  EXPECT_EQ(call("GET", "/api/v1/kpis?window_s=0").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/kpis?window_s=x").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/kpis?window_s=99999999999").status, 400u);
+  EXPECT_EQ(call("POST", "/api/v1/kpis", "{}").status, 405u);
+}
+
 TEST_F(LedgerRoutesTest, ExceptionUpdatesNeedAJsonObjectBody) {
   EXPECT_EQ(call("POST", "/api/v1/exceptions/12", R"({"action":"resolve"})").status, 200u);
   EXPECT_EQ(api_.last, "update 12");

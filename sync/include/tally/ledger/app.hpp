@@ -1,7 +1,7 @@
 // The tally-ledger process: configuration (a TOML file overridden by flags)
 // and run(). The executable (sync/tally-ledger/main.cpp) only calls run().
 //
-//   tally-ledger [--config FILE] [--data-dir DIR] [--http HOST:PORT] [--mqtt URI]
+//   tally-ledger [--config FILE] [--data-dir DIR | --postgres CONNINFO] [--http HOST:PORT] [--mqtt URI]
 //                [--log-level L] [--client-id ID] [--catalog FILE --site SITE]
 //
 // One Asio io_context thread runs HTTP, MQTT (tally::mqtt) and signals; the
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tally/ledger/kpi.hpp"
 #include "tally/scanner/result.hpp"
 
 namespace tally::ledger {
@@ -23,6 +24,8 @@ struct AppConfig {
   std::filesystem::path config_file;
   // [ledger]
   std::filesystem::path data_dir = "tally-ledger-data";  // holds ledger.db
+  // libpq conninfo; when set the store is PostgreSQL (postgres_store.hpp), not data_dir/ledger.db.
+  std::string postgres;
   std::size_t queue_max = 4096;  // messages/requests waiting for the store; beyond: dropped (no ack) / 503
   std::size_t max_message_bytes = 1024 * 1024;
   // Group commit: at most this many queued batches share one transaction
@@ -34,12 +37,19 @@ struct AppConfig {
   // [mqtt]
   std::string mqtt_uri = "tcp://127.0.0.1:1883";  // empty: no MQTT (HTTP only)
   std::string client_id = "tally-ledger";          // unique per instance (shared subscription members)
+  // TLS for ssl:// (mqtts://) URIs, PEM files (deploy/certs); empty: unused.
+  // A site broker requires a client certificate; the ledger's CN is "ledger".
+  std::string mqtt_ca_file;
+  std::string mqtt_cert_file;
+  std::string mqtt_key_file;
   // [downlink]
   std::size_t chunk_bytes = 64 * 1024;
   std::filesystem::path catalog_file;  // loaded at start for `site` when set
   std::string site = "local";
   // [log]
   std::string log_level = "info";
+  // [kpi] name = [stressed, critical] (tally/ledger/kpi.hpp, docs/OPERATIONS.md "## KPIs")
+  KpiBands kpi_bands = default_kpi_bands();
 
   std::filesystem::path db_path() const { return data_dir / "ledger.db"; }
 };

@@ -49,6 +49,12 @@ class LedgerApi {
   virtual void dead_letters(std::size_t limit, Reply reply) = 0;
   // {"violations":[{"kind","message"}]}
   virtual void invariants(Reply reply) = 0;
+  // {"kpis":{…}} over the last `window_s` seconds (tally/ledger/kpi.hpp,
+  // docs/OPERATIONS.md "## KPIs"). Default: 501 (a ledger without KPIs).
+  virtual void kpis(std::uint64_t window_s, Reply reply) {
+    (void)window_s;
+    reply({501, error_body("not_supported", "this ledger computes no KPIs")});
+  }
 };
 
 struct LedgerRoutesOptions {
@@ -59,7 +65,7 @@ struct LedgerRoutesOptions {
 // GET /api/v1/movements?device=&after=&limit=, GET /api/v1/exceptions?status=,
 // POST /api/v1/exceptions/{id}, GET /api/v1/devices, GET|POST /api/v1/tasks[?device=],
 // POST /api/v1/catalog?site=, POST /api/v1/locations?site=, GET /api/v1/dead-letters?limit=,
-// GET /api/v1/invariants. `api` must outlive the router.
+// GET /api/v1/invariants, GET /api/v1/kpis?window_s=. `api` must outlive the router.
 std::unique_ptr<Router> make_ledger_router(LedgerApi& api, LedgerRoutesOptions options = {});
 
 }  // namespace tally::ui

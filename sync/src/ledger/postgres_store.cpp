@@ -1,0 +1,937 @@
+// The PostgreSQL ledger store (libpq). The same contract and apply rules as
+// the embedded SQLite store (sqlite_store.cpp, tally/ledger/store.hpp): one
+// transaction per batch (a savepoint per batch in a group), per device
+// strictly in seq order, dedup by (device, seq), balances derived from the
+// movements in the same transaction, count → adjust of device "ledger",
+// negative_balance / rejected_movement / forged_device / count_difference
+// exceptions. Every statement is prepared once per connection (by its text).
+//
+// Several instances may share one database: a batch holds its device row's
+// lock (FOR UPDATE) until commit; balance rows are written in key order.
+#include "tally/ledger/postgres_store.hpp"
+
+#include <libpq-fe.h>
+
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tally/wire/movement_json.hpp"
+
+namespace tally::ledger {
+namespace {
+
+using scanner::Movement;
+using scanner::MovementType;
+
+constexpr int kSchemaVersion = 1;
+constexpr std::int64_t kMigrationLock = 0x7461'6c6c'7931;  // "tally1"
+
+constexpr std::array<const char*, kSchemaVersion> kMigrations{
+    // v0 → v1
+    R"sql(
+CREATE TABLE devices(
+  device          TEXT PRIMARY KEY,
+  site            TEXT NOT NULL,
+  applied_through BIGINT NOT NULL,
+  last_seen_ms    BIGINT NOT NULL,
+  last_batch_size BIGINT NOT NULL,
+  movements       BIGINT NOT NULL,
+  rejected        BIGINT NOT NULL
+);
+CREATE TABLE movements(
+  id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  device        TEXT NOT NULL,
+  seq           BIGINT NOT NULL CHECK (seq > 0),
+  type          TEXT NOT NULL,
+  item          TEXT NOT NULL,
+  lot           TEXT NOT NULL,
+  qty           BIGINT NOT NULL,
+  from_location TEXT NOT NULL,
+  from_state    TEXT NOT NULL,
+  to_location   TEXT NOT NULL,
+  to_state      TEXT NOT NULL,
+  payload       TEXT NOT NULL,
+  applied_ms    BIGINT NOT NULL,
+  UNIQUE(device, seq)
+);
+CREATE TABLE rejected(
+  device  TEXT NOT NULL,
+  seq     BIGINT NOT NULL,
+  reason  TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  time_ms BIGINT NOT NULL,
+  PRIMARY KEY(device, seq)
+);
+CREATE TABLE balances(
+  item     TEXT NOT NULL,
+  lot      TEXT NOT NULL,
+  location TEXT NOT NULL,
+  state    TEXT NOT NULL,
+  qty      BIGINT NOT NULL,
+  PRIMARY KEY(item, lot, location, state)
+);
+CREATE TABLE exceptions(
+  id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind        TEXT NOT NULL,
+  device      TEXT NOT NULL,
+  seq         BIGINT NOT NULL,
+  owner       TEXT NOT NULL,
+  priority    TEXT NOT NULL,
+  evidence    TEXT NOT NULL,
+  next_action TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('open', 'assigned', 'resolved')),
+  note        TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  created_ms  BIGINT NOT NULL,
+  resolved_ms BIGINT NOT NULL
+);
+CREATE INDEX exceptions_by_subject ON exceptions(kind, subject, status);
+CREATE INDEX exceptions_by_status ON exceptions(status, id);
+CREATE TABLE dead_letter(
+  id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  topic   TEXT NOT NULL,
+  payload BYTEA NOT NULL,
+  reason  TEXT NOT NULL,
+  time_ms BIGINT NOT NULL
+);
+CREATE TABLE master_data(
+  kind             TEXT NOT NULL,
+  scope            TEXT NOT NULL,
+  version          BIGINT NOT NULL,
+  payload          TEXT NOT NULL,
+  published_chunks BIGINT NOT NULL,
+  PRIMARY KEY(kind, scope)
+);
+)sql",
+};
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResPtr = std::unique_ptr<PGresult, ResultDeleter>;
+struct ConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
+
+// One statement parameter: text, or raw bytes (bytea).
+struct Param {
+  std::string value;
+  bool binary = false;
+};
+Param p(std::string_view s) { return Param{std::string(s), false}; }
+Param p(std::int64_t v) { return Param{std::to_string(v), false}; }
+Param p_u64(std::uint64_t v) { return Param{std::to_string(static_cast<std::int64_t>(v)), false}; }
+Param p_bytes(std::string_view s) { return Param{std::string(s), true}; }
+
+std::string text(const PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
+}
+std::int64_t int64(const PGresult* r, int row, int col) { return std::strtoll(PQgetvalue(r, row, col), nullptr, 10); }
+
+// A bytea column in the text result format ("\x" + hex).
+std::string bytea(const PGresult* r, int row, int col) {
+  const std::string t = text(r, row, col);
+  if (t.size() < 2 || t[0] != '\\' || t[1] != 'x') return t;
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return 0;
+  };
+  std::string out;
+  out.reserve((t.size() - 2) / 2);
+  for (std::size_t i = 2; i + 1 < t.size(); i += 2) {
+    out.push_back(static_cast<char>((nibble(t[i]) << 4) | nibble(t[i + 1])));
+  }
+  return out;
+}
+
+std::string state_text(const scanner::Endpoint& e) {
+  return e.state ? std::string(scanner::to_string(*e.state)) : std::string();
+}
+
+using Key = std::tuple<std::string, std::string, std::string, std::string>;
+
+bool external_location(std::string_view code) { return !code.empty() && code.front() == '@'; }
+
+struct Pending {
+  std::int64_t delta = 0;
+  std::string device;
+  std::uint64_t seq = 0;
+};
+
+std::string subject_of(const Key& k) {
+  return std::get<0>(k) + "|" + std::get<1>(k) + "|" + std::get<2>(k) + "|" + std::get<3>(k);
+}
+
+constexpr const char* kExceptionColumns =
+    "id, kind, device, seq, owner, priority, evidence, next_action, status, note, subject, created_ms, resolved_ms";
+
+ExceptionRecord read_exception(const PGresult* r, int row) {
+  ExceptionRecord e;
+  e.id = int64(r, row, 0);
+  e.kind = text(r, row, 1);
+  e.device = text(r, row, 2);
+  e.seq = static_cast<std::uint64_t>(int64(r, row, 3));
+  e.owner = text(r, row, 4);
+  e.priority = text(r, row, 5);
+  e.evidence = nlohmann::json::parse(text(r, row, 6), nullptr, false);
+  if (e.evidence.is_discarded()) e.evidence = nlohmann::json::object();
+  e.next_action = text(r, row, 7);
+  e.status = text(r, row, 8);
+  e.note = text(r, row, 9);
+  e.subject = text(r, row, 10);
+  e.created_ms = int64(r, row, 11);
+  e.resolved_ms = int64(r, row, 12);
+  return e;
+}
+
+class PostgresStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const PostgresOptions& options) {
+    auto store = std::unique_ptr<PostgresStore>(new PostgresStore());
+    if (auto r = store->init(options); !r) return r.error();
+    return std::unique_ptr<Store>(std::move(store));
+  }
+
+  Result<ApplyOutcome> apply_batch(const Batch& batch) override {
+    if (auto r = begin(); !r) return r.error();
+    auto result = apply_in_txn(batch);
+    if (!result) {
+      abort_txn();
+      return result;
+    }
+    if (auto r = run("COMMIT", {}, "commit batch"); !r) {
+      abort_txn();
+      return r.error();
+    }
+    return result;
+  }
+
+  Result<std::vector<Result<ApplyOutcome>>> apply_batches(std::span<const Batch> batches) override {
+    if (auto r = begin(); !r) return r.error();
+    std::vector<Result<ApplyOutcome>> out;
+    out.reserve(batches.size());
+    for (const Batch& batch : batches) {
+      if (auto r = run("SAVEPOINT batch", {}, "savepoint"); !r) {
+        abort_txn();
+        return r.error();
+      }
+      auto result = apply_in_txn(batch);
+      if (!result) {
+        if (PQstatus(conn_.get()) != CONNECTION_OK) return result.error();  // the transaction is gone
+        if (auto r = run("ROLLBACK TO SAVEPOINT batch", {}, "rollback to savepoint"); !r) {
+          abort_txn();
+          return r.error();
+        }
+      }
+      if (auto r = run("RELEASE SAVEPOINT batch", {}, "release savepoint"); !r) {
+        abort_txn();
+        return r.error();
+      }
+      out.push_back(std::move(result));
+    }
+    if (auto r = run("COMMIT", {}, "commit batches"); !r) {
+      abort_txn();
+      return r.error();
+    }
+    return out;
+  }
+
+  Result<std::uint64_t> applied_through(const std::string& device) override {
+    auto r = run("SELECT applied_through FROM devices WHERE device = $1", {p(device)}, "read device");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::uint64_t{0};
+    return static_cast<std::uint64_t>(int64(r->get(), 0, 0));
+  }
+
+  Result<std::vector<Balance>> balances(const BalanceQuery& q) override {
+    std::string sql = "SELECT item, lot, location, state, qty FROM balances WHERE true";
+    std::vector<Param> params;
+    const auto add = [&](const char* column, const std::string& value) {
+      params.push_back(p(value));
+      sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
+    };
+    if (!q.item.empty()) add("item", q.item);
+    if (!q.location.empty()) add("location", q.location);
+    if (!q.state.empty()) add("state", q.state);
+    if (!q.include_zero) sql += " AND qty != 0";
+    params.push_back(p(static_cast<std::int64_t>(q.limit)));
+    sql += " ORDER BY item, lot, location, state LIMIT $" + std::to_string(params.size());
+    auto r = run(sql, params, "balances");
+    if (!r) return r.error();
+    std::vector<Balance> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back(Balance{text(res, i, 0), text(res, i, 1), text(res, i, 2), text(res, i, 3), int64(res, i, 4)});
+    }
+    return out;
+  }
+
+  Result<std::vector<StoredMovement>> movements(const std::string& device, std::uint64_t after,
+                                                std::size_t limit) override {
+    auto r = device.empty()
+                 ? run("SELECT device, seq, payload, applied_ms, id FROM movements WHERE id > $1 ORDER BY id LIMIT $2",
+                       {p_u64(after), p(static_cast<std::int64_t>(limit))}, "movements")
+                 : run("SELECT device, seq, payload, applied_ms, id FROM movements WHERE device = $1 AND seq > $2 "
+                       "ORDER BY seq LIMIT $3",
+                       {p(device), p_u64(after), p(static_cast<std::int64_t>(limit))}, "movements");
+    if (!r) return r.error();
+    std::vector<StoredMovement> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back(StoredMovement{int64(res, i, 4), text(res, i, 0), static_cast<std::uint64_t>(int64(res, i, 1)),
+                                   text(res, i, 2), int64(res, i, 3)});
+    }
+    return out;
+  }
+
+  Result<std::vector<RejectedMovement>> rejected(const std::string& device) override {
+    auto r = run("SELECT device, seq, reason, payload FROM rejected WHERE $1 = '' OR device = $1 ORDER BY device, seq",
+                 {p(device)}, "rejected");
+    if (!r) return r.error();
+    std::vector<RejectedMovement> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back(RejectedMovement{text(res, i, 0), static_cast<std::uint64_t>(int64(res, i, 1)), text(res, i, 2),
+                                     text(res, i, 3)});
+    }
+    return out;
+  }
+
+  Result<std::vector<DeviceInfo>> devices() override {
+    auto r = run("SELECT device, site, applied_through, last_seen_ms, last_batch_size, movements, rejected "
+                 "FROM devices ORDER BY device",
+                 {}, "devices");
+    if (!r) return r.error();
+    std::vector<DeviceInfo> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      DeviceInfo d;
+      d.device = text(res, i, 0);
+      d.site = text(res, i, 1);
+      d.applied_through = static_cast<std::uint64_t>(int64(res, i, 2));
+      d.last_seen_ms = int64(res, i, 3);
+      d.last_batch_size = int64(res, i, 4);
+      d.movements = static_cast<std::uint64_t>(int64(res, i, 5));
+      d.rejected = static_cast<std::uint64_t>(int64(res, i, 6));
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  Result<std::int64_t> raise_exception(const ExceptionRecord& e) override {
+    if (auto r = ensure_connected(); !r) return r.error();
+    return insert_exception(e, e.created_ms);
+  }
+
+  Result<std::vector<ExceptionRecord>> exceptions(const std::string& status) override {
+    auto r = run(std::string("SELECT ") + kExceptionColumns + " FROM exceptions WHERE $1 = '' OR status = $1 ORDER BY id",
+                 {p(status)}, "exceptions");
+    if (!r) return r.error();
+    std::vector<ExceptionRecord> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) out.push_back(read_exception(r->get(), i));
+    return out;
+  }
+
+  Result<ExceptionRecord> update_exception(std::int64_t id, const std::string& action, const std::string& owner,
+                                           const std::string& note, std::int64_t now_ms) override {
+    if (action != "assign" && action != "resolve") {
+      return make_error("bad_request", "action must be \"assign\" or \"resolve\"");
+    }
+    if (action == "assign" && owner.empty()) return make_error("bad_request", "assign needs an owner");
+    if (auto r = begin(); !r) return r.error();
+    auto result = update_exception_in_txn(id, action, owner, note, now_ms);
+    if (!result) {
+      abort_txn();
+      return result;
+    }
+    if (auto r = run("COMMIT", {}, "commit exception"); !r) {
+      abort_txn();
+      return r.error();
+    }
+    return result;
+  }
+
+  Result<void> record_dead_letter(const DeadLetter& d) override {
+    auto r = run("INSERT INTO dead_letter(topic, payload, reason, time_ms) VALUES ($1, $2, $3, $4)",
+                 {p(d.topic), p_bytes(d.payload), p(d.reason), p(d.time_ms)}, "dead letter");
+    if (!r) return r.error();
+    return {};
+  }
+
+  Result<std::vector<DeadLetter>> dead_letters(std::size_t limit) override {
+    auto r = run("SELECT id, topic, payload, reason, time_ms FROM dead_letter ORDER BY id DESC LIMIT $1",
+                 {p(static_cast<std::int64_t>(limit))}, "dead letters");
+    if (!r) return r.error();
+    std::vector<DeadLetter> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back(DeadLetter{int64(res, i, 0), text(res, i, 1), bytea(res, i, 2), text(res, i, 3), int64(res, i, 4)});
+    }
+    return out;
+  }
+
+  Result<std::vector<Violation>> check_invariants() override {
+    std::vector<Violation> out;
+    const auto key_text = [](const PGresult* r, int i) {
+      return "item " + text(r, i, 0) + " lot '" + text(r, i, 1) + "' at " + text(r, i, 2) + " (" + text(r, i, 3) + ")";
+    };
+    auto sums = run("SELECT item, lot, SUM(qty) FROM balances GROUP BY item, lot HAVING SUM(qty) != 0", {}, "check");
+    if (!sums) return sums.error();
+    for (int i = 0; i < PQntuples(sums->get()); ++i) {
+      out.push_back(Violation{"sum_not_zero", "item " + text(sums->get(), i, 0) + " lot '" + text(sums->get(), i, 1) +
+                                                  "' sums to " + text(sums->get(), i, 2) + ", not 0"});
+    }
+    auto ext = run("SELECT item, lot, location, state FROM balances WHERE (substr(location, 1, 1) = '@') != "
+                   "(state = '')",
+                   {}, "check");
+    if (!ext) return ext.error();
+    for (int i = 0; i < PQntuples(ext->get()); ++i) {
+      out.push_back(Violation{"external_state",
+                              key_text(ext->get(), i) + ": state must be empty exactly for external parties"});
+    }
+    static constexpr const char* kDerived =
+        "WITH d(item, lot, location, state, qty) AS ("
+        " SELECT item, lot, from_location, from_state, -qty FROM movements WHERE type != 'count'"
+        " UNION ALL SELECT item, lot, to_location, to_state, qty FROM movements WHERE type != 'count'),"
+        " s AS (SELECT item, lot, location, state, SUM(qty) AS qty FROM d GROUP BY 1, 2, 3, 4) ";
+    const std::string a = std::string(kDerived) +
+                          "SELECT s.item, s.lot, s.location, s.state, s.qty, COALESCE(b.qty, 0) FROM s LEFT JOIN "
+                          "balances AS b USING (item, lot, location, state) WHERE s.qty != COALESCE(b.qty, 0)";
+    const std::string b = std::string(kDerived) +
+                          "SELECT b.item, b.lot, b.location, b.state, 0, b.qty FROM balances AS b LEFT JOIN s "
+                          "USING (item, lot, location, state) WHERE s.qty IS NULL AND b.qty != 0";
+    for (const std::string* sql : {&a, &b}) {
+      auto r = run(*sql, {}, "check");
+      if (!r) return r.error();
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        out.push_back(Violation{"balance_mismatch", key_text(r->get(), i) + ": movements sum to " +
+                                                        text(r->get(), i, 4) + ", balance is " + text(r->get(), i, 5)});
+      }
+    }
+    return out;
+  }
+
+  Result<MasterDataRecord> put_master_data(const std::string& kind, const std::string& scope,
+                                           const nlohmann::json& payload) override {
+    if (auto r = begin(); !r) return r.error();
+    auto result = put_master_in_txn(kind, scope, payload);
+    if (!result) {
+      abort_txn();
+      return result;
+    }
+    if (auto r = run("COMMIT", {}, "commit master data"); !r) {
+      abort_txn();
+      return r.error();
+    }
+    return result;
+  }
+
+  Result<std::optional<MasterDataRecord>> master_data(const std::string& kind, const std::string& scope) override {
+    auto all = select_master(kind, scope);
+    if (!all) return all.error();
+    if (all->empty()) return std::optional<MasterDataRecord>();
+    return std::optional<MasterDataRecord>(std::move(all->front()));
+  }
+
+  Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
+
+  Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
+                                    std::int64_t chunks) override {
+    auto r = run("UPDATE master_data SET published_chunks = $4 WHERE kind = $1 AND scope = $2 AND version = $3",
+                 {p(kind), p(scope), p(version), p(chunks)}, "master data");
+    if (!r) return r.error();
+    return {};
+  }
+
+ private:
+  PostgresStore() = default;
+
+  // ------------------------------------------------------------ connection
+
+  Result<void> init(const PostgresOptions& options) {
+    options_ = options;
+    conn_.reset(PQconnectdb(options.conninfo.c_str()));
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+      return make_error("ledger_io", "ledger: cannot connect to PostgreSQL: " + last_message());
+    }
+    if (auto r = session_setup(); !r) return r;
+    return migrate();
+  }
+
+  Result<void> session_setup() {
+    prepared_.clear();
+    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);  // no NOTICE lines on stderr
+    std::string setup = "SET client_min_messages = warning; SET synchronous_commit = ";
+    setup += options_.durable ? "on" : "off";
+    ResPtr r(PQexec(conn_.get(), setup.c_str()));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return error_of(r.get(), "session setup");
+    return {};
+  }
+
+  // A lost connection is re-established at the next call outside a transaction.
+  Result<void> ensure_connected() {
+    if (PQstatus(conn_.get()) == CONNECTION_OK) return {};
+    PQreset(conn_.get());
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+      return make_error("ledger_io", "ledger: PostgreSQL connection lost: " + last_message());
+    }
+    return session_setup();
+  }
+
+  Result<void> migrate() {
+    auto lock = run("SELECT pg_advisory_lock($1)", {p(kMigrationLock)}, "lock schema");
+    if (!lock) return lock.error();
+    auto result = migrate_locked();
+    (void)run("SELECT pg_advisory_unlock($1)", {p(kMigrationLock)}, "unlock schema");
+    return result;
+  }
+
+  Result<void> migrate_locked() {
+    if (auto r = run("CREATE TABLE IF NOT EXISTS tally_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)", {},
+                     "create meta");
+        !r) {
+      return r.error();
+    }
+    auto v = run("SELECT value FROM tally_meta WHERE key = 'schema_version'", {}, "read schema version");
+    if (!v) return v.error();
+    const int from = PQntuples(v->get()) == 0 ? 0 : static_cast<int>(int64(v->get(), 0, 0));
+    if (from > kSchemaVersion) {
+      return make_error("ledger_newer_schema", "ledger database has schema " + std::to_string(from) +
+                                                   ", this build knows up to " + std::to_string(kSchemaVersion));
+    }
+    if (from == kSchemaVersion) return {};
+    if (auto r = begin(); !r) return r;
+    for (int i = from; i < kSchemaVersion; ++i) {
+      // Several statements: the simple query protocol, no parameters.
+      ResPtr r(PQexec(conn_.get(), kMigrations[static_cast<std::size_t>(i)]));
+      if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+        Error e = error_of(r.get(), "migrate");
+        abort_txn();
+        return e;
+      }
+    }
+    if (auto r = run("INSERT INTO tally_meta(key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE "
+                     "SET value = excluded.value",
+                     {p(static_cast<std::int64_t>(kSchemaVersion))}, "migrate");
+        !r) {
+      abort_txn();
+      return r.error();
+    }
+    if (auto r = run("COMMIT", {}, "commit migration"); !r) {
+      abort_txn();
+      return r.error();
+    }
+    return {};
+  }
+
+  std::string last_message() const {
+    std::string m = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+  }
+
+  Error error_of(const PGresult* r, std::string_view what) const {
+    std::string msg = r != nullptr ? PQresultErrorMessage(r) : "";
+    if (msg.empty()) msg = last_message();
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const std::string sqlstate = state != nullptr ? state : "";
+    msg = "ledger: " + std::string(what) + ": " + msg + (sqlstate.empty() ? "" : " (sqlstate " + sqlstate + ")");
+    if (sqlstate == "53100") return make_error("disk_full", msg);
+    return make_error("ledger_io", msg);
+  }
+
+  // Runs one statement, prepared once per connection by its text.
+  Result<ResPtr> run(const std::string& sql, const std::vector<Param>& params, std::string_view what) {
+    if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE || PQstatus(conn_.get()) != CONNECTION_OK) {
+      if (auto r = ensure_connected(); !r) return r.error();
+    }
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "s" + std::to_string(prepared_.size());
+      ResPtr r(PQprepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
+      if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return error_of(r.get(), what);
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    values.reserve(params.size());
+    lengths.reserve(params.size());
+    formats.reserve(params.size());
+    for (const Param& x : params) {
+      values.push_back(x.value.data());
+      lengths.push_back(static_cast<int>(x.value.size()));
+      formats.push_back(x.binary ? 1 : 0);
+    }
+    ResPtr r(PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(params.size()), values.data(),
+                            lengths.data(), formats.data(), 0));
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error_of(r.get(), what);
+    return r;
+  }
+
+  Result<void> begin() {
+    if (auto r = ensure_connected(); !r) return r;
+    if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) abort_txn();
+    if (auto r = run("BEGIN", {}, "begin"); !r) return r.error();
+    return {};
+  }
+
+  void abort_txn() {
+    if (PQstatus(conn_.get()) != CONNECTION_OK) return;
+    if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
+    ResPtr r(PQexec(conn_.get(), "ROLLBACK"));
+  }
+
+  // ------------------------------------------------------------ apply
+
+  // The device's applied_through, its row locked until the commit (created
+  // when new), so two instances never apply one device's batches at once.
+  Result<std::uint64_t> lock_device(const std::string& device, const std::string& site, std::int64_t now_ms) {
+    if (auto r = run("INSERT INTO devices(device, site, applied_through, last_seen_ms, last_batch_size, movements, "
+                     "rejected) VALUES ($1, $2, 0, $3, 0, 0, 0) ON CONFLICT (device) DO NOTHING",
+                     {p(device), p(site), p(now_ms)}, "add device");
+        !r) {
+      return r.error();
+    }
+    auto r = run("SELECT applied_through FROM devices WHERE device = $1 FOR UPDATE", {p(device)}, "lock device");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::uint64_t{0};
+    return static_cast<std::uint64_t>(int64(r->get(), 0, 0));
+  }
+
+  Result<ApplyOutcome> apply_in_txn(const Batch& batch) {
+    ApplyOutcome out;
+    pending_.clear();
+    ledger_seq_.reset();
+    ledger_applied_ = 0;
+    auto at = lock_device(batch.device, batch.site, batch.now_ms);
+    if (!at) return at.error();
+    std::uint64_t through = *at;
+    for (const Incoming& in : batch.movements) {
+      if (in.seq <= through) {
+        ++out.duplicates;
+        continue;
+      }
+      if (in.seq != through + 1) {
+        out.gap = true;
+        break;
+      }
+      if (in.movement) {
+        if (auto r = store_movement(*in.movement, in.payload, batch.now_ms); !r) return r.error();
+        if (in.movement->type == MovementType::count) {
+          if (auto r = apply_count(*in.movement, batch, out); !r) return r.error();
+        }
+        ++out.applied;
+      } else {
+        if (auto r = reject(batch, in, out); !r) return r.error();
+      }
+      through = in.seq;
+    }
+    out.applied_through = through;
+    if (auto r = upsert_device(batch.device, batch.site, through, batch.now_ms,
+                               static_cast<std::int64_t>(batch.movements.size()),
+                               static_cast<std::int64_t>(out.applied), static_cast<std::int64_t>(out.rejected.size()));
+        !r) {
+      return r.error();
+    }
+    if (ledger_seq_ && ledger_applied_ > 0) {
+      if (auto r = upsert_device(std::string(kLedgerDevice), batch.site, *ledger_seq_, batch.now_ms,
+                                 static_cast<std::int64_t>(ledger_applied_), static_cast<std::int64_t>(ledger_applied_),
+                                 0);
+          !r) {
+        return r.error();
+      }
+    }
+    // std::map: rows in key order, the same lock order in every transaction.
+    for (const auto& [key, pend] : pending_) {
+      if (pend.delta == 0) continue;
+      auto after = run("INSERT INTO balances(item, lot, location, state, qty) VALUES ($1, $2, $3, $4, $5) "
+                       "ON CONFLICT (item, lot, location, state) DO UPDATE SET qty = balances.qty + excluded.qty "
+                       "RETURNING qty",
+                       {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key)),
+                        p(pend.delta)},
+                       "update balance");
+      if (!after) return after.error();
+      const std::int64_t qty = int64(after->get(), 0, 0);
+      if (!external_location(std::get<2>(key)) && pend.delta < 0 && qty < 0) {
+        if (auto r = raise_negative(key, qty, pend, batch, out); !r) return r.error();
+      }
+    }
+    return out;
+  }
+
+  Result<void> store_movement(const Movement& m, std::string_view payload, std::int64_t now_ms) {
+    const std::string& item = m.item.id();
+    const std::string from_state = state_text(m.from);
+    const std::string to_state = state_text(m.to);
+    if (auto r = run("INSERT INTO movements(device, seq, type, item, lot, qty, from_location, from_state, to_location, "
+                     "to_state, payload, applied_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     {p(m.device), p_u64(m.seq), p(scanner::to_string(m.type)), p(item), p(m.item.lot), p(m.qty),
+                      p(m.from.location.code), p(from_state), p(m.to.location.code), p(to_state), p(payload), p(now_ms)},
+                     "insert movement");
+        !r) {
+      return r.error();
+    }
+    if (m.type == MovementType::count) return {};
+    Pending& from = pending_[Key{item, m.item.lot, m.from.location.code, from_state}];
+    from.delta -= m.qty;
+    from.device = m.device;
+    from.seq = m.seq;
+    pending_[Key{item, m.item.lot, m.to.location.code, to_state}].delta += m.qty;
+    return {};
+  }
+
+  Result<std::int64_t> balance_of(const Key& key) {
+    auto r = run("SELECT qty FROM balances WHERE item = $1 AND lot = $2 AND location = $3 AND state = $4",
+                 {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key))}, "read balance");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::int64_t{0};
+    return int64(r->get(), 0, 0);
+  }
+
+  Result<void> apply_count(const Movement& count, const Batch& batch, ApplyOutcome& out) {
+    const std::string state = state_text(count.from);
+    const Key key{count.item.id(), count.item.lot, count.from.location.code, state};
+    auto booked = balance_of(key);
+    if (!booked) return booked.error();
+    if (const auto it = pending_.find(key); it != pending_.end()) *booked += it->second.delta;
+    const std::int64_t diff = count.qty - *booked;
+    if (diff == 0) return {};
+    if (!ledger_seq_) {
+      auto at = lock_device(std::string(kLedgerDevice), batch.site, batch.now_ms);
+      if (!at) return at.error();
+      ledger_seq_ = *at;
+    }
+    Movement adjust;
+    adjust.device = std::string(kLedgerDevice);
+    adjust.site = count.site;
+    adjust.seq = ++*ledger_seq_;
+    adjust.operator_id = std::string(kLedgerDevice);
+    adjust.type = MovementType::adjust;
+    adjust.item = count.item;
+    adjust.qty = diff > 0 ? diff : -diff;
+    if (diff > 0) {
+      adjust.from = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
+      adjust.to = count.from;
+    } else {
+      adjust.from = count.from;
+      adjust.to = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
+    }
+    adjust.reason = "count_difference";
+    adjust.reference = "COUNT:" + count.device + ":" + std::to_string(count.seq);
+    adjust.evidence = count.evidence;
+    adjust.wall_time_ms = batch.now_ms;
+    if (auto v = scanner::validate(adjust); !v) return v.error();
+    const std::string payload = wire::to_json_text(adjust);
+    if (auto r = store_movement(adjust, payload, batch.now_ms); !r) return r;
+    ++ledger_applied_;
+
+    ExceptionRecord e;
+    e.kind = "count_difference";
+    e.device = count.device;
+    e.seq = count.seq;
+    e.owner = "inventory-control";
+    e.priority = (diff < 0 ? -diff : diff) >= 10 ? "high" : "medium";
+    e.evidence = {{"device", count.device},
+                  {"seqs", {count.seq}},
+                  {"scans", count.evidence},
+                  {"item", count.item.id()},
+                  {"lot", count.item.lot},
+                  {"location", count.from.location.code},
+                  {"state", state},
+                  {"booked", *booked},
+                  {"counted", count.qty},
+                  {"difference", diff},
+                  {"adjust", {{"device", adjust.device}, {"seq", adjust.seq}}}};
+    e.next_action = "review the adjustment of " + std::to_string(diff) + " at " + count.from.location.code +
+                    " and recount if it is not explained";
+    e.subject = subject_of(key);
+    auto id = insert_exception(e, batch.now_ms);
+    if (!id) return id.error();
+    out.exceptions.push_back(*id);
+    return {};
+  }
+
+  Result<void> reject(const Batch& batch, const Incoming& in, ApplyOutcome& out) {
+    const std::string reason = reason_text(in.error);
+    if (auto r = run("INSERT INTO rejected(device, seq, reason, payload, time_ms) VALUES ($1, $2, $3, $4, $5) "
+                     "ON CONFLICT DO NOTHING",
+                     {p(batch.device), p_u64(in.seq), p(reason), p(in.payload), p(batch.now_ms)}, "insert rejected");
+        !r) {
+      return r.error();
+    }
+    out.rejected.push_back(Rejection{in.seq, reason});
+    ExceptionRecord e;
+    const bool forged = in.error.code == "forged_device";
+    e.kind = forged ? "forged_device" : "rejected_movement";
+    e.device = batch.device;
+    e.seq = in.seq;
+    e.owner = forged ? "security" : "supervisor";
+    e.priority = forged ? "high" : "medium";
+    nlohmann::json raw = nlohmann::json::parse(in.payload, nullptr, false);
+    nlohmann::json scans = nlohmann::json::array();
+    if (raw.is_object() && raw.contains("evidence") && raw["evidence"].is_array()) scans = raw["evidence"];
+    e.evidence = {{"device", batch.device}, {"site", batch.site}, {"seqs", {in.seq}}, {"scans", scans},
+                  {"reason", reason}};
+    e.next_action = forged ? "check the credentials of device " + batch.device
+                           : "correct the movement on device " + batch.device + " and record it again";
+    auto id = insert_exception(e, batch.now_ms);
+    if (!id) return id.error();
+    out.exceptions.push_back(*id);
+    return {};
+  }
+
+  Result<void> raise_negative(const Key& key, std::int64_t qty, const Pending& who, const Batch& batch,
+                              ApplyOutcome& out) {
+    const auto& [item, lot, location, state] = key;
+    const std::string subject = subject_of(key);
+    // Another instance may be looking at the same row: one exception each.
+    if (auto r = run("SELECT pg_advisory_xact_lock(hashtext($1))", {p("negative_balance|" + subject)}, "lock subject");
+        !r) {
+      return r.error();
+    }
+    auto open = run("SELECT 1 FROM exceptions WHERE kind = 'negative_balance' AND subject = $1 AND status != "
+                    "'resolved' LIMIT 1",
+                    {p(subject)}, "find exception");
+    if (!open) return open.error();
+    if (PQntuples(open->get()) > 0) return {};
+    ExceptionRecord e;
+    e.kind = "negative_balance";
+    e.device = who.device;
+    e.seq = who.seq;
+    e.owner = "inventory-control";
+    e.priority = "high";
+    e.evidence = {{"device", who.device}, {"seqs", {who.seq}}, {"item", item}, {"lot", lot},
+                  {"location", location},  {"state", state},     {"qty", qty},   {"site", batch.site}};
+    e.next_action = "count bin " + location;
+    e.subject = subject;
+    auto id = insert_exception(e, batch.now_ms);
+    if (!id) return id.error();
+    out.exceptions.push_back(*id);
+    return {};
+  }
+
+  Result<void> upsert_device(const std::string& device, const std::string& site, std::uint64_t through,
+                             std::int64_t now_ms, std::int64_t batch_size, std::int64_t applied,
+                             std::int64_t rejected_count) {
+    auto r = run("INSERT INTO devices(device, site, applied_through, last_seen_ms, last_batch_size, movements, "
+                 "rejected) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device) DO UPDATE SET "
+                 "site = excluded.site, "
+                 "applied_through = GREATEST(devices.applied_through, excluded.applied_through), "
+                 "last_seen_ms = excluded.last_seen_ms, last_batch_size = excluded.last_batch_size, "
+                 "movements = devices.movements + excluded.movements, rejected = devices.rejected + excluded.rejected",
+                 {p(device), p(site), p_u64(through), p(now_ms), p(batch_size), p(applied), p(rejected_count)},
+                 "update device");
+    if (!r) return r.error();
+    return {};
+  }
+
+  Result<std::int64_t> insert_exception(const ExceptionRecord& e, std::int64_t now_ms) {
+    const std::string evidence = e.evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto r = run("INSERT INTO exceptions(kind, device, seq, owner, priority, evidence, next_action, status, note, "
+                 "subject, created_ms, resolved_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, 0) "
+                 "RETURNING id",
+                 {p(e.kind), p(e.device), p_u64(e.seq), p(e.owner), p(e.priority), p(evidence), p(e.next_action),
+                  p(e.note), p(e.subject), p(now_ms)},
+                 "insert exception");
+    if (!r) return r.error();
+    return int64(r->get(), 0, 0);
+  }
+
+  Result<ExceptionRecord> update_exception_in_txn(std::int64_t id, const std::string& action,
+                                                  const std::string& owner, const std::string& note,
+                                                  std::int64_t now_ms) {
+    auto cur = run(std::string("SELECT ") + kExceptionColumns + " FROM exceptions WHERE id = $1 FOR UPDATE", {p(id)},
+                   "exception");
+    if (!cur) return cur.error();
+    if (PQntuples(cur->get()) == 0) return make_error("not_found", "no exception " + std::to_string(id));
+    ExceptionRecord e = read_exception(cur->get(), 0);
+    if (e.status == "resolved") return make_error("conflict", "exception " + std::to_string(id) + " is resolved");
+    if (action == "assign") {
+      e.status = "assigned";
+      e.owner = owner;
+    } else {
+      e.status = "resolved";
+      e.resolved_ms = now_ms;
+      if (!owner.empty()) e.owner = owner;
+    }
+    if (!note.empty()) e.note = note;
+    if (auto r = run("UPDATE exceptions SET status = $2, owner = $3, note = $4, resolved_ms = $5 WHERE id = $1",
+                     {p(id), p(e.status), p(e.owner), p(e.note), p(e.resolved_ms)}, "update exception");
+        !r) {
+      return r.error();
+    }
+    return e;
+  }
+
+  Result<MasterDataRecord> put_master_in_txn(const std::string& kind, const std::string& scope,
+                                             const nlohmann::json& payload) {
+    if (auto r = run("SELECT pg_advisory_xact_lock(hashtext($1))", {p("master|" + kind + "|" + scope)}, "lock");
+        !r) {
+      return r.error();
+    }
+    auto current = master_data(kind, scope);
+    if (!current) return current.error();
+    MasterDataRecord rec;
+    rec.kind = kind;
+    rec.scope = scope;
+    rec.version = *current ? (*current)->version + 1 : 1;
+    rec.published_chunks = *current ? (*current)->published_chunks : 0;
+    nlohmann::json copy = payload;
+    copy["v"] = 1;
+    copy["version"] = rec.version;
+    rec.payload = copy.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (auto r = run("INSERT INTO master_data(kind, scope, version, payload, published_chunks) VALUES ($1, $2, $3, $4, "
+                     "$5) ON CONFLICT (kind, scope) DO UPDATE SET version = excluded.version, payload = "
+                     "excluded.payload",
+                     {p(kind), p(scope), p(rec.version), p(rec.payload), p(rec.published_chunks)}, "master data");
+        !r) {
+      return r.error();
+    }
+    return rec;
+  }
+
+  Result<std::vector<MasterDataRecord>> select_master(const std::string& kind, const std::string& scope) {
+    auto r = run("SELECT kind, scope, version, payload, published_chunks FROM master_data "
+                 "WHERE ($1 = '' OR kind = $1) AND ($1 = '' OR scope = $2) ORDER BY kind, scope",
+                 {p(kind), p(scope)}, "master data");
+    if (!r) return r.error();
+    std::vector<MasterDataRecord> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back(MasterDataRecord{text(res, i, 0), text(res, i, 1), int64(res, i, 2), text(res, i, 3),
+                                     int64(res, i, 4)});
+    }
+    return out;
+  }
+
+  PostgresOptions options_;
+  ConnPtr conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
+
+  // Per-batch scratch, as in the SQLite store.
+  std::map<Key, Pending> pending_;
+  std::optional<std::uint64_t> ledger_seq_;
+  std::size_t ledger_applied_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_postgres_store(const PostgresOptions& options) {
+  return PostgresStore::open(options);
+}
+
+}  // namespace tally::ledger
