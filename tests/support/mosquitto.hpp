@@ -6,6 +6,8 @@
 //   tally::test::Mosquitto broker;           // started
 //   broker.uri()  → "tcp://127.0.0.1:41234"
 //   broker.stop(); …; broker.start();
+//   tally::test::Mosquitto tls([](std::uint16_t port, const std::string& dir) { return "listener …"; });
+//                                            // a whole config of the test's own
 //
 // Skips nothing: ./deploy/check installs mosquitto.
 #pragma once
@@ -16,6 +18,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -62,18 +65,18 @@ class Mosquitto {
     if (start_now) start();
   }
 
+  // The whole mosquitto.conf comes from make_config(port, dir), called on
+  // every start(): `port` is the loopback port the broker must listen on (and
+  // port() reports), `dir` a private folder (persistence, files).
+  using ConfigMaker = std::function<std::string(std::uint16_t port, const std::string& dir)>;
+  explicit Mosquitto(ConfigMaker make_config, bool start_now = true)
+      : make_config_(std::move(make_config)), port_(free_loopback_port()) {
+    if (start_now) start();
+  }
+
   void start() {
-    const auto conf = dir_.path() / "mosquitto.conf";
-    std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\n"
-                        << "allow_anonymous true\n"
-                        << "persistence true\n"
-                        << "persistence_location " << dir_.str() << "/\n"
-                        << "log_dest stderr\n"
-                        << "max_queued_messages 100000\n"
-                        << extra_ << '\n';
-    // As root mosquitto drops to its own user unless told otherwise.
-    if (::geteuid() == 0) std::ofstream(conf, std::ios::app) << "user root\n";
     for (int attempt = 0; attempt < 3; ++attempt) {
+      const auto conf = write_config();
       process_ = std::make_unique<Daemon>("/usr/sbin/mosquitto", std::vector<std::string>{"-c", conf.string()});
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       while (std::chrono::steady_clock::now() < deadline) {
@@ -106,8 +109,28 @@ class Mosquitto {
  private:
   bool alive() { return process_ && !process_->has_exited(); }
 
+  std::filesystem::path write_config() {
+    const auto conf = dir_.path() / "mosquitto.conf";
+    std::ofstream out(conf);
+    if (make_config_) {
+      out << make_config_(port_, dir_.str()) << '\n';
+    } else {
+      out << "listener " << port_ << " 127.0.0.1\n"
+          << "allow_anonymous true\n"
+          << "persistence true\n"
+          << "persistence_location " << dir_.str() << "/\n"
+          << "log_dest stderr\n"
+          << "max_queued_messages 100000\n"
+          << extra_ << '\n';
+    }
+    // As root mosquitto drops to its own user unless told otherwise.
+    if (::geteuid() == 0) out << "user root\n";
+    return conf;
+  }
+
   TempDir dir_{"tally-mosquitto"};
   std::string extra_;
+  ConfigMaker make_config_;
   std::uint16_t port_;
   std::unique_ptr<Daemon> process_;
 };

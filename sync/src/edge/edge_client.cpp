@@ -132,6 +132,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     mqtt::ConnectOptions co;
     co.uri = options.uri;
     co.client_id = options.device;
+    co.tls = options.tls;
     co.clean_start = false;
     co.session_expiry = options.session_expiry;
     co.keepalive = options.keepalive;

@@ -28,6 +28,7 @@
 
 #include "tally/edge/outbox.hpp"
 #include "tally/edge/send_window.hpp"
+#include "tally/mqtt/client.hpp"
 
 namespace tally::edge {
 
@@ -46,6 +47,7 @@ struct EdgeOptions {
   // A batch is cut before it grows beyond this many payload bytes (at least
   // one movement always goes), well below the ledger's 1 MiB message limit.
   std::size_t batch_max_bytes = 256U * 1024U;
+  mqtt::Tls tls;  // ssl:// URIs: CA, client certificate (CN = device) and key
 };
 
 // What /api/v1/status and /metrics show (a copy).
