@@ -638,6 +638,11 @@ class PostgresStore final : public Store {
       } else {
         if (auto r = reject(batch, in, out); !r) return r.error();
       }
+      for (const ExceptionRecord& e : in.raise) {  // e.g. hash_chain_break, raised by Ledger
+        auto id = insert_exception(e, batch.now_ms);
+        if (!id) return id.error();
+        out.exceptions.push_back(*id);
+      }
       through = in.seq;
     }
     out.applied_through = through;

@@ -522,7 +522,7 @@ std::vector<json> chained(const std::vector<Movement>& ms, std::string& prev) {
   return out;
 }
 
-TEST_F(LedgerTest, HashChainVerifiesOnTheNormalPath) {
+TEST_P(StoreContract, HashChainVerifiesOnTheNormalPath) {
   std::string prev(wire::kGenesisHash);
   ASSERT_TRUE(handle(batch_text(chained({receipt(1, 10), putaway(2, 10)}, prev))).ack);
   auto h = handle(batch_text(chained({pick(3, 1), pick(4, 1)}, prev)));
@@ -535,7 +535,7 @@ TEST_F(LedgerTest, HashChainVerifiesOnTheNormalPath) {
   EXPECT_EQ(stored(), 5U);
 }
 
-TEST_F(LedgerTest, TamperedMovementRaisesHashChainBreakAndIsStillApplied) {
+TEST_P(StoreContract, TamperedMovementRaisesHashChainBreakAndIsStillApplied) {
   std::string prev(wire::kGenesisHash);
   auto first = chained({receipt(1, 10), putaway(2, 10), pick(3, 1)}, prev);
   first[1]["qty"] = 9;  // altered after the device hashed it
