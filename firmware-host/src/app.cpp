@@ -199,6 +199,8 @@ SyncReport sync_report(const edge::EdgeClient* sync, const std::string& uri) {
         s.master_data_stored);
     add("tally_sync_bad_messages_total", "counter", "Downlink messages ignored as malformed.", s.bad_messages);
     add("tally_sync_applied_through", "gauge", "The ledger's last applied_through.", s.applied_through);
+    add("tally_sync_exception_batches_sent_total", "counter", "Device-exception messages handed to MQTT.",
+        s.exception_batches_sent);
     return m;
   };
   return report;

@@ -67,25 +67,28 @@ struct Engine::Impl {
 
   // Sync client hooks (edge::Outbox, status/metrics additions).
   mutable std::mutex hooks_mutex;
-  std::function<void(std::uint64_t)> append_listener;  // GUARDED_BY(hooks_mutex)
-  SyncReport sync_report;                              // GUARDED_BY(hooks_mutex)
-  std::uint64_t notified_seq = 0;                      // worker thread only
+  std::function<void(edge::OutboxState)> append_listener;  // GUARDED_BY(hooks_mutex)
+  SyncReport sync_report;                                  // GUARDED_BY(hooks_mutex)
+  edge::OutboxState notified;                              // worker thread only
 
-  // Worker thread: tells the append listener when last_seq moved.
+  edge::OutboxState outbox_state() const {
+    std::lock_guard lock(view_mutex);
+    const journal::Status& j = view.journal;
+    return {j.last_seq, j.acked_seq, j.last_exception_id, j.exceptions_acked};
+  }
+
+  // Worker thread: tells the append listener when last_seq or the last
+  // device exception moved.
   void notify_appended() {
-    std::uint64_t last = 0;
-    {
-      std::lock_guard lock(view_mutex);
-      last = view.journal.last_seq;
-    }
-    if (last <= notified_seq) return;
-    notified_seq = last;
-    std::function<void(std::uint64_t)> listener;
+    const edge::OutboxState now = outbox_state();
+    if (now.last_seq <= notified.last_seq && now.last_exception_id <= notified.last_exception_id) return;
+    notified = now;
+    std::function<void(edge::OutboxState)> listener;
     {
       std::lock_guard lock(hooks_mutex);
       listener = append_listener;
     }
-    if (listener) listener(last);
+    if (listener) listener(now);
   }
 
   Impl(EngineOptions o, std::unique_ptr<journal::Journal> j, scanner::Session s)
@@ -287,6 +290,10 @@ struct Engine::Impl {
                 {"acked_seq", view.journal.acked_seq},
                 {"pending", view.journal.pending},
                 {"scans", view.journal.scans},
+                {"exceptions",
+                 {{"last_id", view.journal.last_exception_id},
+                  {"acked_id", view.journal.exceptions_acked},
+                  {"pending", view.journal.last_exception_id - view.journal.exceptions_acked}}},
                 {"path", options.journal.path.string()}}},
               {"broker", {{"uri", options.mqtt_uri}, {"connected", false}}},
               {"last_ack", nullptr}};
@@ -331,6 +338,8 @@ struct Engine::Impl {
     gauge("tally_journal_last_seq", "Highest movement seq written.", v.journal.last_seq);
     gauge("tally_journal_acked_seq", "Highest seq acknowledged by the ledger.", v.journal.acked_seq);
     gauge("tally_journal_pending", "Movements not yet acknowledged.", v.journal.pending);
+    gauge("tally_device_exceptions_pending", "Device exceptions not yet acknowledged by the ledger.",
+          static_cast<std::uint64_t>(v.journal.last_exception_id - v.journal.exceptions_acked));
     std::function<std::string()> sync_metrics;
     {
       std::lock_guard hooks(hooks_mutex);
@@ -417,10 +426,7 @@ void Engine::store_master_data(std::string kind, std::int64_t version, std::stri
   if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
 }
 
-edge::OutboxState Engine::outbox_state() const {
-  std::lock_guard lock(impl_->view_mutex);
-  return {impl_->view.journal.last_seq, impl_->view.journal.acked_seq};
-}
+edge::OutboxState Engine::outbox_state() const { return impl_->outbox_state(); }
 
 void Engine::read_outbox(std::uint64_t after, std::size_t limit,
                          std::function<void(Result<std::vector<edge::OutboxItem>>)> done) {
@@ -460,7 +466,41 @@ void Engine::record_ack(std::uint64_t applied_through, std::function<void(Result
   if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
 }
 
-void Engine::set_append_listener(std::function<void(std::uint64_t last_seq)> listener) {
+void Engine::read_exceptions(std::int64_t after, std::size_t limit,
+                             std::function<void(Result<std::vector<edge::ExceptionItem>>)> done) {
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  Impl* impl = impl_.get();
+  const bool queued = impl->enqueue([impl, after, limit, shared_done] {
+    auto rows = impl->journal->exceptions_after(after, limit);
+    if (!rows) {
+      (*shared_done)(rows.error());
+      return;
+    }
+    std::vector<edge::ExceptionItem> items;
+    items.reserve(rows->size());
+    for (const auto& x : *rows) {
+      json element = wire::to_json(x.exception);
+      element["id"] = x.id;
+      element["seq"] = x.seq ? json(*x.seq) : json(nullptr);
+      items.push_back({x.id, element.dump(-1, ' ', false, json::error_handler_t::replace)});
+    }
+    (*shared_done)(std::move(items));
+  });
+  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
+}
+
+void Engine::record_exceptions_ack(std::int64_t through, std::function<void(Result<void>)> done) {
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  Impl* impl = impl_.get();
+  const bool queued = impl->enqueue([impl, through, shared_done] {
+    auto r = impl->journal->set_exceptions_acked(through);
+    if (r) impl->refresh_view();
+    (*shared_done)(std::move(r));
+  });
+  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
+}
+
+void Engine::set_append_listener(std::function<void(edge::OutboxState)> listener) {
   std::lock_guard lock(impl_->hooks_mutex);
   impl_->append_listener = std::move(listener);
 }

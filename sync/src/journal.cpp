@@ -146,39 +146,15 @@ CREATE TABLE device_exceptions(
     R"sql(
 ALTER TABLE movements ADD COLUMN hash TEXT NOT NULL DEFAULT '';
 )sql",
+    // v3 → v4: device exceptions are synced to the ledger. exceptions_acked
+    // is the ledger's exceptions_through (monotonic, like acked_seq); seq
+    // links an exception to the movement journaled with it (NULL: none).
+    R"sql(
+ALTER TABLE sync_state ADD COLUMN exceptions_acked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE device_exceptions ADD COLUMN seq INTEGER;
+UPDATE device_exceptions SET seq = (SELECT m.seq FROM movements AS m WHERE m.scan_id = device_exceptions.scan_id);
+)sql",
 };
-
-// The stored form of a device exception (device_exceptions.payload).
-std::string exception_json(const scanner::DeviceException& e) {
-  const nlohmann::json j = {{"kind", e.kind},         {"operator", e.operator_id}, {"mode", e.mode},
-                            {"expected", e.expected}, {"scanned", e.scanned},      {"evidence", e.evidence},
-                            {"time_ms", e.time_ms},   {"task", e.task},            {"reason", e.reason}};
-  // Raw scan bytes that are not UTF-8 become U+FFFD (scans.text keeps them).
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::optional<scanner::DeviceException> exception_from_json(const nlohmann::json& j) {
-  if (!j.is_object()) return std::nullopt;
-  scanner::DeviceException e;
-  const std::pair<const char*, std::string*> strings[] = {
-      {"kind", &e.kind},         {"operator", &e.operator_id}, {"mode", &e.mode}, {"expected", &e.expected},
-      {"scanned", &e.scanned}, {"task", &e.task},            {"reason", &e.reason}};
-  for (const auto& [key, out] : strings) {
-    const auto it = j.find(key);
-    if (it == j.end() || !it->is_string()) return std::nullopt;
-    *out = it->get<std::string>();
-  }
-  const auto t = j.find("time_ms");
-  if (t == j.end() || !t->is_number_integer()) return std::nullopt;
-  e.time_ms = t->get<std::int64_t>();
-  const auto ev = j.find("evidence");
-  if (ev == j.end() || !ev->is_array()) return std::nullopt;
-  for (const auto& x : *ev) {
-    if (!x.is_string()) return std::nullopt;
-    e.evidence.push_back(x.get<std::string>());
-  }
-  return e;
-}
 
 // Hybrid logical clock: the upper 48 bits are Unix milliseconds, the lower
 // 16 a logical counter. A new hlc is max(last_hlc + 1, time_ms << 16): it
@@ -224,6 +200,8 @@ struct Journal::Impl {
   std::uint64_t last_hlc = 0;
   std::uint64_t acked_seq = 0;
   std::int64_t scans = 0;
+  std::int64_t last_exception_id = 0;  // highest device_exceptions.id
+  std::int64_t exceptions_acked = 0;   // sync_state.exceptions_acked
   // Set when a ROLLBACK failed and the connection may still be inside a
   // transaction: every later write is refused until the journal is reopened.
   bool broken = false;
@@ -235,7 +213,7 @@ struct Journal::Impl {
   StmtPtr insert_scan, insert_movement, upsert_session;
   StmtPtr select_after, select_texts, update_acked, select_session;
   StmtPtr upsert_master, select_master;
-  StmtPtr insert_exception, select_exceptions;
+  StmtPtr insert_exception, select_exceptions, update_exceptions_acked;
 
   Result<void> prepare(StmtPtr& out, const char* sql) {
     sqlite3_stmt* s = nullptr;
@@ -278,9 +256,11 @@ struct Journal::Impl {
          "ON CONFLICT(kind) DO UPDATE SET version = excluded.version, payload = excluded.payload"},
         {&select_master, "SELECT version, payload FROM master_data WHERE kind = ?1"},
         {&insert_exception,
-         "INSERT INTO device_exceptions(scan_id, time_ms, kind, payload) VALUES (?1, ?2, ?3, ?4)"},
+         "INSERT INTO device_exceptions(scan_id, time_ms, kind, payload, seq) VALUES (?1, ?2, ?3, ?4, ?5)"},
         {&select_exceptions,
-         "SELECT id, scan_id, payload FROM device_exceptions WHERE id > ?1 ORDER BY id LIMIT ?2"},
+         "SELECT id, scan_id, payload, seq FROM device_exceptions WHERE id > ?1 ORDER BY id LIMIT ?2"},
+        {&update_exceptions_acked,
+         "UPDATE sync_state SET exceptions_acked = ?1 WHERE id = 1 AND exceptions_acked < ?1"},
     };
     for (const auto& [stmt, sql] : all) {
       if (auto r = prepare(*stmt, sql); !r) return r;
@@ -571,6 +551,12 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   auto scans = query_int(impl->db.get(), "SELECT COUNT(*) FROM scans");
   if (!scans) return scans.error();
   impl->scans = *scans;
+  auto last_exception = query_int(impl->db.get(), "SELECT IFNULL(MAX(id), 0) FROM device_exceptions");
+  if (!last_exception) return last_exception.error();
+  impl->last_exception_id = *last_exception;
+  auto exceptions_acked = query_int(impl->db.get(), "SELECT exceptions_acked FROM sync_state WHERE id = 1");
+  if (!exceptions_acked) return exceptions_acked.error();
+  impl->exceptions_acked = *exceptions_acked;
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
 }
 
@@ -670,15 +656,21 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
       a.hlc = hlc;
     }
     if (entry.exception) {
-      const std::string text = exception_json(*entry.exception);
+      const std::string text = wire::to_json_text(*entry.exception);
       sqlite3_stmt* s = insert_exception.get();
       Use use(s);
       sqlite3_bind_int64(s, 1, a.scan_id);
       sqlite3_bind_int64(s, 2, entry.exception->time_ms);
       bind_text(s, 3, entry.exception->kind);
       bind_text(s, 4, text);
+      if (a.seq) {
+        sqlite3_bind_int64(s, 5, static_cast<std::int64_t>(*a.seq));
+      } else {
+        sqlite3_bind_null(s, 5);
+      }
       rc = sqlite3_step(s);
       if (rc != SQLITE_DONE) return fail(rc, "insert device exception", s);
+      a.exception_id = sqlite3_last_insert_rowid(db.get());
     }
     if (!entry.session_snapshot.empty()) last_snapshot = &entry;
     out.push_back(a);
@@ -702,6 +694,7 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
   last_hlc = hlc;
   acked_seq = acked;
   scans += static_cast<std::int64_t>(entries.size());
+  for (const Appended& a : out) last_exception_id = std::max(last_exception_id, a.exception_id);
   return out;
 }
 
@@ -806,12 +799,13 @@ Result<std::vector<StoredException>> Journal::exceptions_after(std::int64_t afte
     x.id = sqlite3_column_int64(s, 0);
     x.scan_id = sqlite3_column_int64(s, 1);
     const std::string text = column_text(s, 2);
-    auto e = exception_from_json(nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false));
+    auto e = wire::device_exception_from_json(nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false));
     if (!e) {
-      return make_error("journal_corrupt",
-                        "journal " + impl_->path + ": device exception " + std::to_string(x.id) + " is invalid");
+      return make_error("journal_corrupt", "journal " + impl_->path + ": device exception " + std::to_string(x.id) +
+                                               " is invalid: " + e.error().message);
     }
     x.exception = std::move(*e);
+    if (sqlite3_column_type(s, 3) != SQLITE_NULL) x.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
     out.push_back(std::move(x));
   }
   if (rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read device exceptions");
@@ -839,6 +833,23 @@ Result<void> Journal::set_acked(std::uint64_t applied_through) {
   return {};
 }
 
+Result<void> Journal::set_exceptions_acked(std::int64_t through) {
+  Impl& d = *impl_;
+  if (through > d.last_exception_id) {
+    return make_error("ack_beyond_last_exception", "exceptions ack " + std::to_string(through) +
+                                                       " is beyond the last device exception " +
+                                                       std::to_string(d.last_exception_id) + " of journal " + d.path);
+  }
+  if (through <= d.exceptions_acked) return {};  // monotonic
+  if (d.broken) return make_error("journal_io", "journal " + d.path + ": a failed rollback left it unusable");
+  sqlite3_stmt* s = d.update_exceptions_acked.get();
+  sqlite3_bind_int64(s, 1, through);
+  const int rc = d.step_done(s);
+  if (rc != SQLITE_OK) return sql_error(d.db.get(), rc, "set exceptions_acked");
+  d.exceptions_acked = through;
+  return {};
+}
+
 Status Journal::status() const {
   const Impl& d = *impl_;
   Status s;
@@ -848,6 +859,8 @@ Status Journal::status() const {
   s.acked_seq = d.acked_seq;
   s.pending = d.last_seq - d.acked_seq;
   s.scans = d.scans;
+  s.last_exception_id = d.last_exception_id;
+  s.exceptions_acked = d.exceptions_acked;
   return s;
 }
 

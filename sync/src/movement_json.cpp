@@ -424,4 +424,59 @@ Result<Movement> movement_from_json(const json& j) {
   return m;
 }
 
+// ---------------------------------------------------------- device exceptions
+
+json to_json(const scanner::DeviceException& e) {
+  return json{{"kind", e.kind},         {"operator", e.operator_id}, {"mode", e.mode},
+              {"expected", e.expected}, {"scanned", e.scanned},      {"evidence", e.evidence},
+              {"time_ms", e.time_ms},   {"task", e.task},            {"reason", e.reason}};
+}
+
+std::string to_json_text(const scanner::DeviceException& e) {
+  // Raw scan bytes that are not UTF-8 become U+FFFD (scans.text keeps them).
+  return to_json(e).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<scanner::DeviceException> device_exception_from_json(const json& j) {
+  constexpr std::size_t kMaxText = 4096;
+  constexpr std::size_t kMaxEvidence = 1000;
+  auto fail = [](std::string_view field, std::string_view what) {
+    return make_error("bad_json", "device exception: \"" + std::string(field) + "\" " + std::string(what));
+  };
+  if (!j.is_object()) return make_error("bad_json", "device exception: must be a JSON object");
+  scanner::DeviceException e;
+  const std::pair<const char*, std::string*> strings[] = {
+      {"kind", &e.kind},       {"operator", &e.operator_id}, {"mode", &e.mode},    {"expected", &e.expected},
+      {"scanned", &e.scanned}, {"task", &e.task},            {"reason", &e.reason}};
+  for (const auto& [key, out] : strings) {
+    const auto it = j.find(key);
+    if (it == j.end()) return fail(key, "is missing");
+    if (!it->is_string()) return fail(key, "must be a string");
+    *out = it->get<std::string>();
+    if (out->size() > kMaxText) return fail(key, "is longer than 4096 bytes");
+  }
+  if (e.kind.empty() || e.kind.size() > 32 ||
+      !std::all_of(e.kind.begin(), e.kind.end(),
+                   [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; })) {
+    return fail("kind", "must be 1-32 of [a-z0-9_]");
+  }
+  const auto t = j.find("time_ms");
+  if (t == j.end()) return fail("time_ms", "is missing");
+  if (!t->is_number_integer() ||
+      (t->is_number_unsigned() && t->get<std::uint64_t>() > std::uint64_t{std::numeric_limits<std::int64_t>::max()})) {
+    return fail("time_ms", "must be an integer (Unix ms)");
+  }
+  e.time_ms = t->get<std::int64_t>();
+  const auto ev = j.find("evidence");
+  if (ev == j.end()) return fail("evidence", "is missing");
+  if (!ev->is_array()) return fail("evidence", "must be an array of strings");
+  if (ev->size() > kMaxEvidence) return fail("evidence", "has more than 1000 scans");
+  for (const auto& x : *ev) {
+    if (!x.is_string()) return fail("evidence", "must be an array of strings");
+    if (x.get_ref<const std::string&>().size() > kMaxText) return fail("evidence", "has a scan longer than 4096 bytes");
+    e.evidence.push_back(x.get<std::string>());
+  }
+  return e;
+}
+
 }  // namespace tally::wire

@@ -5,6 +5,9 @@
 //
 // The pick task is seeded by writing the journal's master data before tallyd
 // starts (what the MQTT downlink stores when it receives tasks).
+//
+// DeviceExceptionsReachTheLedgerExactlyOnce runs the whole stack: tallyd, a
+// real mosquitto and the real tally-ledger (TALLY_LEDGER_PATH).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -19,6 +22,7 @@
 
 #include "daemon.hpp"
 #include "http_client.hpp"
+#include "mosquitto.hpp"
 #include "tally/journal/journal.hpp"
 #include "temp_dir.hpp"
 
@@ -174,6 +178,79 @@ TEST_F(WorkflowsE2E, ReceivePutawayPickDamage) {
   EXPECT_EQ(x.scanned, "B-02-01-1");
   EXPECT_EQ(x.task, "TASK:17/1");
   EXPECT_EQ(x.evidence, std::vector<std::string>{"B-02-01-1"});
+}
+
+// A refused wrong-bin scan recorded while the ledger is down reaches the
+// ledger once it is up (resent on the device's timeout), as an open
+// exception with owner, evidence and next action; tallyd killed with -9 and
+// restarted does not send it again (the exceptions ack is journaled).
+TEST_F(WorkflowsE2E, DeviceExceptionsReachTheLedgerExactlyOnce) {
+  using namespace std::chrono_literals;
+  seed_master_data();
+  Mosquitto broker;
+  std::vector<std::string> a = args();
+  a.push_back("--mqtt");
+  a.push_back(broker.uri());
+  const auto conf = dir_.path() / "tallyd.toml";
+  std::ofstream(conf) << "[mqtt]\nlinger_ms = 5\nresend_timeout_ms = 300\nbackoff_min_ms = 50\nbackoff_max_ms = 400\n";
+  a.push_back("--config");
+  a.push_back(conf.string());
+  const auto wait_for = [](auto done, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  const std::vector<std::string> ledger_args = {"--data-dir", dir_.str() + "/ledger", "--mqtt", broker.uri(),
+                                                "--http", "127.0.0.1:0", "--log-level", "warn"};
+  const auto wrong_bins = [](HttpClient& l) {
+    json out = json::array();
+    const json all = l.get("/api/v1/exceptions").json();
+    for (const auto& e : all["exceptions"]) {
+      if (e["kind"] == "wrong_bin") out.push_back(e);
+    }
+    return out;
+  };
+  {
+    Daemon d(TALLYD_PATH, a);
+    HttpClient c(d.wait_listening());
+    scan(c, "OP:alice", 200);
+    scan(c, "CMD:PICK", 200);
+    EXPECT_EQ(scan(c, "B-02-01-1", 422)["code"], "wrong_bin");
+    // No ledger yet: the exception waits in the journal.
+    std::this_thread::sleep_for(400ms);
+    EXPECT_EQ(c.get("/api/v1/status").json()["journal"]["exceptions"]["pending"], 1);
+
+    Daemon ledger(TALLY_LEDGER_PATH, ledger_args);
+    HttpClient l(ledger.wait_listening());
+    ASSERT_TRUE(wait_for([&] { return c.get("/api/v1/status").json()["journal"]["exceptions"]["pending"] == 0; }, 20s))
+        << c.get("/api/v1/status").body << d.drain_stderr() << ledger.drain_stderr();
+    const json found = wrong_bins(l);
+    ASSERT_EQ(found.size(), 1U) << l.get("/api/v1/exceptions").body << ledger.drain_stderr();
+    const json& e = found[0];
+    EXPECT_EQ(e["device"], "hh-1");
+    EXPECT_EQ(e["status"], "open");
+    EXPECT_EQ(e["owner"], "inventory");
+    EXPECT_FALSE(e["next_action"].get<std::string>().empty());
+    EXPECT_EQ(e["evidence"]["scans"], json::array({"B-02-01-1"}));
+    EXPECT_EQ(e["evidence"]["expected"], "A-01-01-1");
+    EXPECT_EQ(e["evidence"]["operator"], "alice");
+    EXPECT_EQ(e["evidence"]["task"], "TASK:17/1");
+    d.kill9();
+  }
+  // Restarted: nothing is pending, nothing arrives twice.
+  Daemon ledger(TALLY_LEDGER_PATH, ledger_args);
+  HttpClient l(ledger.wait_listening());
+  Daemon d(TALLYD_PATH, a);
+  HttpClient c(d.wait_listening());
+  const json st = c.get("/api/v1/status").json();
+  EXPECT_EQ(st["journal"]["exceptions"]["pending"], 0) << st;
+  EXPECT_EQ(st["journal"]["exceptions"]["acked_id"], 1) << st;
+  ASSERT_TRUE(wait_for([&] { return c.get("/api/v1/status").json()["broker"]["connected"] == true; }, 20s));
+  std::this_thread::sleep_for(500ms);  // more than one resend timeout
+  EXPECT_EQ(wrong_bins(l).size(), 1U);
 }
 
 // A [session] section from a TOML file: PIN after the badge (journaled

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -50,10 +51,11 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
   asio::steady_timer send_timer;
   asio::steady_timer reconnect_timer;
   asio::steady_timer status_timer;
+  asio::steady_timer exception_timer;  // resend of an unacknowledged exceptions message
   std::optional<TimePoint> send_timer_at;
 
   std::string site_root;  // tally/v1/{site}/
-  std::string movements_topic, ack_topic, status_topic;
+  std::string movements_topic, ack_topic, status_topic, exceptions_topic;
 
   bool started = false;
   bool stopped = false;
@@ -64,6 +66,13 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
   std::uint64_t max_sent_seq = 0;             // highest seq ever handed to MQTT (for the resent counter)
   std::uint64_t recorded_ack = 0;             // acked_seq the journal has (or is writing)
   bool recording_ack = false;
+  // Device exceptions: one message in flight at a time, by id.
+  std::int64_t exceptions_last = 0;         // highest journaled id known
+  std::int64_t exceptions_acked = 0;        // the ledger's exceptions_through
+  std::int64_t exceptions_recorded = 0;     // what the journal has (or is writing)
+  std::int64_t exceptions_in_flight = 0;    // last id of the message in flight; 0: none
+  bool exceptions_reading = false;
+  bool recording_exceptions_ack = false;
   // First seq of each batch in flight → (last seq, wall time of its first movement), for lag.
   std::map<std::uint64_t, std::pair<std::uint64_t, std::int64_t>> batch_times;
 
@@ -84,11 +93,13 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
         assembler(AssemblerOptions{options.master_data_max_bytes, 4096}),
         send_timer(executor),
         reconnect_timer(executor),
-        status_timer(executor) {
+        status_timer(executor),
+        exception_timer(executor) {
     site_root = "tally/v1/" + options.site + "/";
     movements_topic = EdgeClient::topic(options.site, options.device, "movements");
     ack_topic = EdgeClient::topic(options.site, options.device, "ack");
     status_topic = EdgeClient::topic(options.site, options.device, "status");
+    exceptions_topic = EdgeClient::topic(options.site, options.device, "exceptions");
     std::lock_guard lock(stats_mutex);
     stats_.uri = options.uri;
     stats_.enabled = !options.uri.empty();
@@ -127,6 +138,9 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     const OutboxState st = outbox.outbox_state();
     window.reset(st.acked_seq, st.last_seq);
     recorded_ack = st.acked_seq;
+    exceptions_last = st.last_exception_id;
+    exceptions_acked = st.exceptions_acked;
+    exceptions_recorded = st.exceptions_acked;
     refresh_counters();
 
     mqtt::ConnectOptions co;
@@ -155,7 +169,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     if (!created) return created.error();
     client = std::move(created).value();
 
-    outbox.set_append_listener(on_executor([](Impl& self, std::uint64_t last_seq) { self.on_appended(last_seq); }));
+    outbox.set_append_listener(on_executor([](Impl& self, OutboxState state) { self.on_appended(state); }));
     spdlog::info("sync: {} as client {} ({} pending, acked through {})", options.uri, options.device, window.pending(),
                  window.acked());
     client->connect();
@@ -170,6 +184,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     send_timer.cancel();
     reconnect_timer.cancel();
     status_timer.cancel();
+    exception_timer.cancel();
     if (client && connected) {
       (void)client->publish(status_topic, status_payload(false), 1, true);
       client->disconnect(std::chrono::milliseconds(1000));
@@ -185,6 +200,8 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
       s.pending = window.pending();
       s.connected = connected;
       s.oldest_unacked_ms = batch_times.empty() ? 0 : batch_times.begin()->second.second;
+      s.exceptions_acked = exceptions_acked;
+      s.exceptions_pending = std::max<std::int64_t>(0, exceptions_last - exceptions_acked);
     });
   }
 
@@ -215,7 +232,10 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     last_status_at.reset();
     publish_status();
     refresh_counters();
+    exceptions_in_flight = 0;  // whatever was in flight is resent in this session
+    exception_timer.cancel();
     pump();
+    pump_exceptions();
   }
 
   void on_connect_failed(const std::string& reason) {
@@ -231,6 +251,8 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     ++epoch;
     send_timer.cancel();
     send_timer_at.reset();
+    exception_timer.cancel();
+    exceptions_in_flight = 0;
     update_stats([&reason](EdgeStats& s) { s.last_connect_error = reason; });
     refresh_counters();
     schedule_reconnect(reason);
@@ -249,12 +271,109 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
 
   // --- sending ---------------------------------------------------------------
 
-  void on_appended(std::uint64_t last_seq) {
+  void on_appended(const OutboxState& st) {
     if (stopped) return;
-    window.on_appended(last_seq, Clock::now());
+    if (st.last_seq > window.last_seq()) window.on_appended(st.last_seq, Clock::now());
+    exceptions_last = std::max(exceptions_last, st.last_exception_id);
     refresh_counters();
     status_changed();
     pump();
+    pump_exceptions();
+  }
+
+  // --- device exceptions (stop-and-wait) --------------------------------------
+
+  void pump_exceptions() {
+    if (stopped || !connected || !client || exceptions_reading || exceptions_in_flight != 0) return;
+    if (exceptions_acked >= exceptions_last) return;
+    exceptions_reading = true;
+    const std::uint64_t e = epoch;
+    outbox.read_exceptions(exceptions_acked, options.exception_batch_max,
+                           on_executor([e](Impl& self, Result<std::vector<ExceptionItem>> items) {
+                             self.on_exceptions_read(e, std::move(items));
+                           }));
+  }
+
+  void on_exceptions_read(std::uint64_t e, Result<std::vector<ExceptionItem>> items) {
+    exceptions_reading = false;
+    if (stopped) return;
+    if (e != epoch || !connected || exceptions_in_flight != 0) {
+      pump_exceptions();
+      return;
+    }
+    if (!items || items->empty()) {
+      // Nothing to send after all (or the read failed): try again after the
+      // resend timeout rather than spin.
+      if (!items) spdlog::warn("sync: reading device exceptions failed: {}", items.error().message);
+      arm_exception_timer();
+      exceptions_in_flight = -1;  // a pause, not a message
+      return;
+    }
+    std::string payload = R"({"v":1,"device":)" + json(options.device).dump() + R"(,"site":)" +
+                          json(options.site).dump() + R"(,"exceptions":[)";
+    std::size_t n = 0;
+    for (const auto& item : *items) {
+      if (n > 0 && payload.size() + item.json.size() + 2 > options.batch_max_bytes) break;
+      if (n > 0) payload += ',';
+      payload += item.json;
+      ++n;
+    }
+    payload += "]}";
+    const std::int64_t last = (*items)[n - 1].id;
+    if (auto r = client->publish(exceptions_topic, payload, 1, false); !r) {
+      spdlog::debug("sync: publish of device exceptions through {} failed: {}", last, r.error().message);
+      return;  // the reconnect sends again
+    }
+    exceptions_in_flight = last;
+    arm_exception_timer();
+    update_stats([](EdgeStats& s) { ++s.exception_batches_sent; });
+  }
+
+  void arm_exception_timer() {
+    exception_timer.expires_after(window.options().resend_timeout);
+    exception_timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock(); self && !self->stopped) {
+        if (self->exceptions_in_flight > 0) {
+          spdlog::warn("sync: no ack for device exceptions through {}; sending again", self->exceptions_in_flight);
+        }
+        self->exceptions_in_flight = 0;
+        self->pump_exceptions();
+      }
+    });
+  }
+
+  void on_exceptions_ack(std::int64_t through) {
+    if (through > exceptions_last) {
+      bad_message("ack exceptions_through " + std::to_string(through) + " is beyond the last device exception " +
+                  std::to_string(exceptions_last));
+      return;
+    }
+    exceptions_acked = std::max(exceptions_acked, through);
+    if (exceptions_in_flight > 0 && exceptions_acked >= exceptions_in_flight) {
+      exceptions_in_flight = 0;
+      exception_timer.cancel();
+    }
+    record_exceptions_ack();
+    refresh_counters();
+    pump_exceptions();
+  }
+
+  // Persists exceptions_acked (one write at a time; coalesces).
+  void record_exceptions_ack() {
+    if (recording_exceptions_ack || exceptions_acked <= exceptions_recorded) return;
+    recording_exceptions_ack = true;
+    const std::int64_t target = exceptions_acked;
+    outbox.record_exceptions_ack(target, on_executor([target](Impl& self, Result<void> r) {
+                                   self.recording_exceptions_ack = false;
+                                   if (!r) {
+                                     spdlog::error("sync: recording exceptions ack {} failed: {} [{}]", target,
+                                                   r.error().message, r.error().code);
+                                     return;
+                                   }
+                                   self.exceptions_recorded = std::max(self.exceptions_recorded, target);
+                                   if (!self.stopped) self.record_exceptions_ack();
+                                 }));
   }
 
   void arm_send_timer(TimePoint at) {
@@ -418,10 +537,17 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
 
   void on_ack(const std::string& payload) {
     const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("v") || j["v"] != 1 || !j.contains("applied_through") ||
-        !j["applied_through"].is_number_unsigned()) {
-      bad_message("ack is not {\"v\":1,\"applied_through\":N,…}");
+    const bool has_exceptions =
+        j.is_object() && j.contains("exceptions_through") && j["exceptions_through"].is_number_unsigned() &&
+        j["exceptions_through"].get<std::uint64_t>() <= std::uint64_t{std::numeric_limits<std::int64_t>::max()};
+    const bool has_movements = j.is_object() && j.contains("applied_through") && j["applied_through"].is_number_unsigned();
+    if (j.is_discarded() || !j.is_object() || !j.contains("v") || j["v"] != 1 || (!has_movements && !has_exceptions)) {
+      bad_message("ack is not {\"v\":1,\"applied_through\":N,…} or {\"v\":1,\"exceptions_through\":N}");
       return;
+    }
+    if (has_exceptions) {
+      on_exceptions_ack(j["exceptions_through"].get<std::int64_t>());
+      if (!has_movements) return;
     }
     const auto applied = j["applied_through"].get<std::uint64_t>();
     std::uint64_t rejected = 0;

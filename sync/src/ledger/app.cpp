@@ -53,6 +53,7 @@ namespace asio = boost::asio;
 using nlohmann::json;
 
 constexpr const char* kSubscription = "$share/ledger/tally/v1/+/+/movements";
+constexpr const char* kExceptionsSubscription = "$share/ledger/tally/v1/+/+/exceptions";
 constexpr std::chrono::seconds kReconnectDelay{1};
 
 std::int64_t now_ms() {
@@ -434,8 +435,8 @@ class Service final : public ui::LedgerApi {
 
   void on_connected(bool session_present) {
     spdlog::info("mqtt connected to {} (session present: {})", config_.mqtt_uri, session_present);
-    client_->subscribe({{kSubscription, 1}}, [](Result<void> r) {
-      if (!r) spdlog::error("subscribe {} failed: {}", kSubscription, r.error().message);
+    client_->subscribe({{kSubscription, 1}, {kExceptionsSubscription, 1}}, [](Result<void> r) {
+      if (!r) spdlog::error("subscribe to {} failed: {}", kSubscription, r.error().message);
     });
     // Republish every master data snapshot (retained; idempotent).
     worker_.post([this] {

@@ -2,6 +2,7 @@
 // docs/PROTOCOL.md "## Ledger").
 #include "tally/ledger/ledger.hpp"
 
+#include <limits>
 #include <utility>
 
 #include "tally/wire/movement_json.hpp"
@@ -21,9 +22,10 @@ bool valid_level(std::string_view s) {
 
 }  // namespace
 
-std::optional<MovementsTopic> parse_movements_topic(std::string_view topic) {
+namespace {
+
+std::optional<MovementsTopic> parse_device_topic(std::string_view topic, std::string_view kSuffix) {
   constexpr std::string_view kPrefix = "tally/v1/";
-  constexpr std::string_view kSuffix = "/movements";
   if (topic.size() <= kPrefix.size() + kSuffix.size() || topic.substr(0, kPrefix.size()) != kPrefix ||
       topic.substr(topic.size() - kSuffix.size()) != kSuffix) {
     return std::nullopt;
@@ -37,8 +39,28 @@ std::optional<MovementsTopic> parse_movements_topic(std::string_view topic) {
   return MovementsTopic{std::string(site), std::string(device)};
 }
 
-Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms) {
-  const json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+// Who handles a device-side exception, how urgent it is and what to do
+// (docs/PROTOCOL.md "Device exceptions").
+struct Triage {
+  const char* owner;
+  const char* priority;
+  const char* action;
+};
+Triage triage(std::string_view kind) {
+  if (kind == "expired_lot") return {"quality", "high", "move the expired lot out of pickable stock (hold or scrap) and check the bin for more of it"};
+  if (kind == "short_pick") return {"inventory", "high", "count the bin: the picker found less than the task expected"};
+  if (kind == "wrong_bin") return {"inventory", "low", "check the bin label and the task's bin; coach the picker if the scan was a slip"};
+  if (kind == "wrong_item" || kind == "wrong_lot") return {"inventory", "medium", "check what the bin really holds against the ledger and the task"};
+  if (kind == "unknown_item") return {"master_data", "medium", "add the scanned code to the catalog or relabel the goods"};
+  if (kind == "over_receipt" || kind == "under_receipt" || kind == "unexpected_item") return {"receiving", "medium", "reconcile the receipt with the supplier's PO/ASN"};
+  if (kind == "not_suggested_bin") return {"inventory", "low", "confirm the goods are in the bin scanned, or move them to the suggested one"};
+  return {"supervisor", "medium", "review the evidence with the operator"};
+}
+
+// The envelope every device message shares: {"v":1,"device","site",<list>:[…]},
+// device and site equal to the topic's. Returns the parsed message.
+Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payload, const char* list_key) {
+  json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return make_error("bad_json", "the payload is not valid JSON");
   if (!j.is_object()) return make_error("bad_json", "the payload must be a JSON object");
   const auto v = j.find("v");
@@ -47,10 +69,12 @@ Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload,
   }
   const auto device = j.find("device");
   const auto site = j.find("site");
-  const auto list = j.find("movements");
+  const auto list = j.find(list_key);
   if (device == j.end() || !device->is_string()) return make_error("bad_batch", "\"device\" must be a string");
   if (site == j.end() || !site->is_string()) return make_error("bad_batch", "\"site\" must be a string");
-  if (list == j.end() || !list->is_array()) return make_error("bad_batch", "\"movements\" must be an array");
+  if (list == j.end() || !list->is_array()) {
+    return make_error("bad_batch", "\"" + std::string(list_key) + "\" must be an array");
+  }
   if (device->get_ref<const std::string&>() != topic.device) {
     return make_error("forged_device", "the batch names device \"" + device->get<std::string>() +
                                            "\" but was published under \"" + topic.device + "\"");
@@ -59,6 +83,84 @@ Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload,
     return make_error("forged_device", "the batch names site \"" + site->get<std::string>() +
                                            "\" but was published under \"" + topic.site + "\"");
   }
+  return j;
+}
+
+}  // namespace
+
+std::optional<MovementsTopic> parse_movements_topic(std::string_view topic) {
+  return parse_device_topic(topic, "/movements");
+}
+
+std::optional<MovementsTopic> parse_exceptions_topic(std::string_view topic) {
+  return parse_device_topic(topic, "/exceptions");
+}
+
+Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::string_view payload,
+                                              std::int64_t now_ms) {
+  constexpr std::size_t kMaxElements = 1000;
+  auto j = parse_envelope(topic, payload, "exceptions");
+  if (!j) return j.error();
+  const json* list = &(*j)["exceptions"];
+  if (list->size() > kMaxElements) return make_error("bad_batch", "more than 1000 exceptions in one message");
+  DeviceExceptionBatch batch;
+  batch.device = topic.device;
+  batch.site = topic.site;
+  batch.now_ms = now_ms;
+  std::int64_t last_id = 0;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const json& element = (*list)[i];
+    const std::string where = "exception " + std::to_string(i) + ": ";
+    if (!element.is_object()) return make_error("bad_batch", where + "must be an object");
+    const auto id = element.find("id");
+    if (id == element.end() || !id->is_number_unsigned() || id->get<std::uint64_t>() == 0 ||
+        id->get<std::uint64_t>() > std::uint64_t{std::numeric_limits<std::int64_t>::max()}) {
+      return make_error("bad_batch", where + "\"id\" must be a positive integer");
+    }
+    const auto id_value = id->get<std::int64_t>();
+    if (id_value <= last_id) return make_error("bad_batch", where + "ids must be ascending");
+    last_id = id_value;
+    std::optional<std::uint64_t> seq;
+    if (const auto s = element.find("seq"); s != element.end() && !s->is_null()) {
+      if (!s->is_number_unsigned() || s->get<std::uint64_t>() == 0) {
+        return make_error("bad_batch", where + "\"seq\" must be null or a positive integer");
+      }
+      seq = s->get<std::uint64_t>();
+    }
+    auto x = wire::device_exception_from_json(element);
+    if (!x) return make_error("bad_batch", where + x.error().message);
+    const Triage t = triage(x->kind);
+    ExceptionRecord e;
+    e.kind = x->kind;
+    e.device = batch.device;
+    e.seq = seq.value_or(0);
+    e.owner = t.owner;
+    e.priority = t.priority;
+    e.next_action = t.action;
+    e.subject = batch.device + ":device_exception:" + std::to_string(id_value);
+    e.created_ms = now_ms;
+    e.evidence = {{"device", batch.device},
+                  {"site", batch.site},
+                  {"seqs", seq ? json::array({*seq}) : json::array()},
+                  {"scans", x->evidence},
+                  {"source", "device"},
+                  {"device_exception_id", id_value},
+                  {"operator", x->operator_id},
+                  {"mode", x->mode},
+                  {"expected", x->expected},
+                  {"scanned", x->scanned},
+                  {"task", x->task},
+                  {"reason", x->reason},
+                  {"device_time_ms", x->time_ms}};
+    batch.exceptions.emplace_back(id_value, std::move(e));
+  }
+  return batch;
+}
+
+Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms) {
+  auto j = parse_envelope(topic, payload, "movements");
+  if (!j) return j.error();
+  const json* list = &(*j)["movements"];
   Batch batch;
   batch.device = topic.device;
   batch.site = topic.site;
@@ -165,6 +267,10 @@ std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejecti
   return dump(json{{"v", 1}, {"applied_through", applied_through}, {"rejected", std::move(r)}});
 }
 
+std::string exceptions_ack_payload(std::int64_t exceptions_through) {
+  return dump(json{{"v", 1}, {"exceptions_through", exceptions_through}});
+}
+
 Result<Handled> Ledger::dead_letter(std::string_view topic, std::string_view payload, const Error& why,
                                     std::int64_t now_ms) {
   DeadLetter d;
@@ -197,11 +303,22 @@ Ledger::Prepared Ledger::prepare(const LedgerOptions& options, Inbound message, 
   const std::string& topic = p.message.topic;
   const std::string& payload = p.message.payload;
   p.where = parse_movements_topic(topic);
-  if (!p.where) {
-    p.error = make_error("bad_topic", "not a movements topic");
+  const auto exceptions_topic = p.where ? std::nullopt : parse_exceptions_topic(topic);
+  if (!p.where && !exceptions_topic) {
+    p.error = make_error("bad_topic", "not a movements or exceptions topic");
   } else if (payload.size() > options.max_message_bytes) {
+    if (!p.where) p.where = exceptions_topic;
     p.error = make_error("too_large", "the message is " + std::to_string(payload.size()) + " bytes, at most " +
                                           std::to_string(options.max_message_bytes) + " are accepted");
+  } else if (exceptions_topic) {
+    p.where = exceptions_topic;
+    if (auto batch = parse_exceptions(*exceptions_topic, payload, now_ms); !batch) {
+      p.error = batch.error();
+    } else {
+      p.exceptions = std::move(*batch);
+      p.message.payload.clear();
+      p.message.payload.shrink_to_fit();
+    }
   } else if (auto batch = parse_batch(*p.where, payload, now_ms); !batch) {
     p.error = batch.error();
   } else {
@@ -234,6 +351,18 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
         if (auto id = store_.raise_exception(e); !id) handled = id.error();
       }
       out.push_back(std::move(handled));
+      continue;
+    }
+    if (p.exceptions) {  // rare: its own transaction
+      auto through = store_.apply_device_exceptions(*p.exceptions);
+      if (!through) {
+        out.emplace_back(through.error());
+        continue;
+      }
+      Handled h;
+      h.ack = Publish{"tally/v1/" + p.exceptions->site + "/" + p.exceptions->device + "/ack",
+                      exceptions_ack_payload(*through), false};
+      out.push_back(std::move(h));
       continue;
     }
     batch_of.push_back(out.size());

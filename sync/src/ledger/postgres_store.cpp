@@ -31,7 +31,7 @@ namespace {
 using scanner::Movement;
 using scanner::MovementType;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr std::int64_t kMigrationLock = 0x7461'6c6c'7931;  // "tally1"
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
@@ -109,6 +109,14 @@ CREATE TABLE master_data(
   payload          TEXT NOT NULL,
   published_chunks BIGINT NOT NULL,
   PRIMARY KEY(kind, scope)
+);
+)sql",
+    // v1 → v2: device-side exceptions synced from devices; the highest
+    // journal id applied per device (the exceptions ack).
+    R"sql(
+CREATE TABLE device_exception_cursors(
+  device  TEXT PRIMARY KEY,
+  through BIGINT NOT NULL
 );
 )sql",
 };
@@ -356,6 +364,44 @@ class PostgresStore final : public Store {
       return result;
     }
     if (auto r = run("COMMIT", {}, "commit exception"); !r) {
+      abort_txn();
+      return r.error();
+    }
+    return result;
+  }
+
+  Result<std::int64_t> apply_device_exceptions(const DeviceExceptionBatch& batch) override {
+    if (auto r = begin(); !r) return r.error();
+    auto result = [&]() -> Result<std::int64_t> {
+      // The device's cursor row, locked until the commit (created when new),
+      // so two instances never raise one device's exceptions twice.
+      if (auto r = run("INSERT INTO device_exception_cursors(device, through) VALUES ($1, 0) "
+                       "ON CONFLICT (device) DO NOTHING",
+                       {p(batch.device)}, "add exceptions cursor");
+          !r) {
+        return r.error();
+      }
+      auto r = run("SELECT through FROM device_exception_cursors WHERE device = $1 FOR UPDATE", {p(batch.device)},
+                   "lock exceptions cursor");
+      if (!r) return r.error();
+      std::int64_t through = PQntuples(r->get()) == 0 ? 0 : int64(r->get(), 0, 0);
+      for (const auto& [id, record] : batch.exceptions) {
+        if (id <= through) continue;  // a duplicate delivery
+        if (auto x = insert_exception(record, batch.now_ms); !x) return x.error();
+        through = id;
+      }
+      if (auto u = run("UPDATE device_exception_cursors SET through = $2 WHERE device = $1 AND through < $2",
+                       {p(batch.device), p(through)}, "update exceptions cursor");
+          !u) {
+        return u.error();
+      }
+      return through;
+    }();
+    if (!result) {
+      abort_txn();
+      return result;
+    }
+    if (auto r = run("COMMIT", {}, "commit device exceptions"); !r) {
       abort_txn();
       return r.error();
     }

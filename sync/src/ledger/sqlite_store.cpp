@@ -28,7 +28,7 @@ using namespace tally::sqlite_util;  // NOLINT(google-build-using-namespace): th
 using scanner::Movement;
 using scanner::MovementType;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
     // v0 → v1
@@ -109,6 +109,14 @@ CREATE TABLE master_data(
   payload          TEXT NOT NULL,
   published_chunks INTEGER NOT NULL,
   PRIMARY KEY(kind, scope)
+) WITHOUT ROWID;
+)sql",
+    // v1 → v2: device-side exceptions synced from devices; the highest
+    // journal id applied per device (the exceptions ack).
+    R"sql(
+CREATE TABLE device_exception_cursors(
+  device  TEXT PRIMARY KEY,
+  through INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
 };
@@ -200,6 +208,44 @@ class SqliteStore final : public Store {
     if (rc == SQLITE_DONE) return std::uint64_t{0};
     if (rc != SQLITE_ROW) return sql_error(db_.get(), rc, "read device");
     return static_cast<std::uint64_t>(sqlite3_column_int64(*use, 0));
+  }
+
+  Result<std::int64_t> apply_device_exceptions(const DeviceExceptionBatch& batch) override {
+    if (auto r = begin(); !r) return r.error();
+    auto result = [&]() -> Result<std::int64_t> {
+      std::int64_t through = 0;
+      {
+        Use use(select_exception_cursor_.get());
+        bind_text(*use, 1, batch.device);
+        const int rc = sqlite3_step(*use);
+        if (rc == SQLITE_ROW) {
+          through = sqlite3_column_int64(*use, 0);
+        } else if (rc != SQLITE_DONE) {
+          return sql_error(db_.get(), rc, "read exceptions cursor");
+        }
+      }
+      for (const auto& [id, record] : batch.exceptions) {
+        if (id <= through) continue;  // a duplicate delivery
+        if (auto r = insert_exception(record, batch.now_ms); !r) return r.error();
+        through = id;
+      }
+      Use use(upsert_exception_cursor_.get());
+      bind_text(*use, 1, batch.device);
+      bind_int(*use, 2, through);
+      if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) {
+        return sql_error(db_.get(), rc, "update exceptions cursor");
+      }
+      return through;
+    }();
+    if (!result) {
+      abort_txn();
+      return result;
+    }
+    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
+      abort_txn();
+      return sql_error(db_.get(), rc, "commit device exceptions");
+    }
+    return result;
   }
 
   Result<std::vector<Balance>> balances(const BalanceQuery& q) override {
@@ -553,6 +599,10 @@ class SqliteStore final : public Store {
          "created_ms, resolved_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, 0)"},
         {&open_exception_for_,
          "SELECT 1 FROM exceptions WHERE kind = ?1 AND subject = ?2 AND status != 'resolved' LIMIT 1"},
+        {&select_exception_cursor_, "SELECT through FROM device_exception_cursors WHERE device = ?1"},
+        {&upsert_exception_cursor_,
+         "INSERT INTO device_exception_cursors(device, through) VALUES (?1, ?2) "
+         "ON CONFLICT(device) DO UPDATE SET through = MAX(through, excluded.through)"},
     };
     for (const auto& [stmt, sql] : all) {
       if (const int rc = prepare_persistent(db_.get(), sql, *stmt); rc != SQLITE_OK) {
@@ -928,6 +978,7 @@ class SqliteStore final : public Store {
   StmtPtr begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
   StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, add_balance_returning_, select_balance_;
   StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
+  StmtPtr select_exception_cursor_, upsert_exception_cursor_;
 
   // Per-batch scratch.
   // Balance changes of the batch not yet written, and the last movement that

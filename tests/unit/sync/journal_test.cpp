@@ -446,7 +446,9 @@ TEST_F(JournalTest, VersionOneJournalIsUpgradedInPlace) {
     ASSERT_TRUE(j->set_acked(1).ok());
   }
   // Make it exactly what v1 wrote: the v1 tables and user_version 1.
-  raw_sql(path_, "DROP TABLE device_exceptions; ALTER TABLE movements DROP COLUMN hash; PRAGMA user_version = 1");
+  raw_sql(path_,
+          "DROP TABLE device_exceptions; ALTER TABLE movements DROP COLUMN hash; "
+          "ALTER TABLE sync_state DROP COLUMN exceptions_acked; PRAGMA user_version = 1");
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -479,7 +481,7 @@ TEST_F(JournalTest, VersionOneJournalIsUpgradedInPlace) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 3);
+  EXPECT_EQ(kSchemaVersion, 4);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -538,7 +540,9 @@ TEST_F(JournalTest, VersionTwoJournalIsUpgradedInPlaceAndChained) {
     for (const auto& m : rows.value()) payloads.push_back(tally::wire::to_json_text(m));
   }
   // Exactly what v2 wrote: no hash column, user_version 2.
-  raw_sql(path_, "ALTER TABLE movements DROP COLUMN hash; PRAGMA user_version = 2");
+  raw_sql(path_,
+          "ALTER TABLE movements DROP COLUMN hash; ALTER TABLE sync_state DROP COLUMN exceptions_acked; "
+          "ALTER TABLE device_exceptions DROP COLUMN seq; PRAGMA user_version = 2");
   auto j = open_ok();
   ASSERT_NE(j, nullptr);
   EXPECT_EQ(j->status().acked_seq, 2U);
@@ -564,9 +568,77 @@ TEST_F(JournalTest, VersionTwoJournalIsUpgradedInPlaceAndChained) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 3);
+  EXPECT_EQ(sqlite3_column_int(st, 0), kSchemaVersion);
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// Device exceptions have their own sync cursor: each carries the seq of the
+// movement journaled with it, the ledger's exceptions_through is persisted
+// monotonically, and an ack beyond the last exception is refused.
+TEST_F(JournalTest, ExceptionsCarryTheirSeqAndAnAckCursor) {
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  Entry refused = scan_only("B-02-01-1");
+  refused.exception = wrong_bin();
+  auto a = j->append(refused);
+  ASSERT_TRUE(a.ok());
+  EXPECT_GT(a->exception_id, 0);
+  Entry both = entry_with_move();
+  both.exception = wrong_bin(kT0 + 1);
+  both.exception->kind = "short_pick";
+  auto b = j->append(both);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->exception_id, a->exception_id + 1);
+  EXPECT_EQ(j->append(scan_only())->exception_id, 0);
+
+  auto all = j->exceptions_after(0, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2U);
+  EXPECT_FALSE((*all)[0].seq);
+  EXPECT_EQ((*all)[1].seq, b->seq);
+  EXPECT_EQ(j->status().last_exception_id, b->exception_id);
+  EXPECT_EQ(j->status().exceptions_acked, 0);
+
+  EXPECT_EQ(j->set_exceptions_acked(b->exception_id + 1).error().code, "ack_beyond_last_exception");
+  ASSERT_TRUE(j->set_exceptions_acked(a->exception_id).ok());
+  ASSERT_TRUE(j->set_exceptions_acked(0).ok());  // an old ack changes nothing
+  EXPECT_EQ(j->status().exceptions_acked, a->exception_id);
+  j.reset();
+  j = open_ok();
+  EXPECT_EQ(j->status().exceptions_acked, a->exception_id);
+  EXPECT_EQ(j->status().last_exception_id, b->exception_id);
+  EXPECT_EQ(j->status().acked_seq, 0U);  // the two cursors are independent
+}
+
+// A v3 journal (no exception cursor, no device_exceptions.seq) is upgraded
+// in place: the seq of each exception is found from its scan's movement.
+TEST_F(JournalTest, VersionThreeJournalIsUpgradedAndExceptionsLinked) {
+  {
+    auto j = open_ok();
+    Entry refused = scan_only();
+    refused.exception = wrong_bin();
+    ASSERT_TRUE(j->append(refused).ok());
+    ASSERT_TRUE(j->append(entry_with_move()).ok());
+    Entry both = entry_with_move();
+    both.exception = wrong_bin(kT0 + 2);
+    both.exception->kind = "short_pick";
+    ASSERT_TRUE(j->append(both).ok());
+    ASSERT_TRUE(j->set_acked(1).ok());
+  }
+  raw_sql(path_,
+          "ALTER TABLE sync_state DROP COLUMN exceptions_acked; ALTER TABLE device_exceptions DROP COLUMN seq; "
+          "PRAGMA user_version = 3");
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  auto all = j->exceptions_after(0, 10);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 2U);
+  EXPECT_FALSE((*all)[0].seq);
+  EXPECT_EQ((*all)[1].seq, 2U);
+  EXPECT_EQ(j->status().exceptions_acked, 0);
+  EXPECT_EQ(j->status().last_exception_id, (*all)[1].id);
+  EXPECT_EQ(j->status().acked_seq, 1U);
 }
 
 TEST_F(JournalTest, MasterDataIsReplacedPerKind) {

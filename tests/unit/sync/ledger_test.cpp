@@ -190,6 +190,11 @@ TEST(LedgerTopic, ParsesMovementsTopics) {
   EXPECT_FALSE(parse_movements_topic("tally/v1/a/b/c/movements"));
   EXPECT_FALSE(parse_movements_topic("tally/v2/a/b/movements"));
   EXPECT_FALSE(parse_movements_topic("tally/v1/a/b/ack"));
+  EXPECT_FALSE(parse_movements_topic("tally/v1/a/b/exceptions"));
+  auto e = parse_exceptions_topic("tally/v1/site-a/dev-1/exceptions");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->device, "dev-1");
+  EXPECT_FALSE(parse_exceptions_topic("tally/v1/site-a/dev-1/movements"));
 }
 
 TEST_P(StoreContract, AppliesInOrderAndAcksAfterCommit) {
@@ -291,6 +296,90 @@ TEST_P(StoreContract, ForgedDeviceIsDeadLetteredWithAnException) {
   ASSERT_EQ(inner.outcome->rejected.size(), 1u);
   EXPECT_EQ(inner.outcome->rejected[0].reason.rfind("forged_device: ", 0), 0u);
   EXPECT_EQ(exceptions_of("forged_device").size(), 2u);
+}
+
+// Device-side exceptions (docs/PROTOCOL.md "Device exceptions").
+const std::string kExceptionsTopic = "tally/v1/s1/d1/exceptions";
+
+json device_exception(std::int64_t id, const std::string& kind, std::optional<std::uint64_t> seq = std::nullopt) {
+  return json{{"id", id},
+              {"seq", seq ? json(*seq) : json(nullptr)},
+              {"kind", kind},
+              {"operator", "alice"},
+              {"mode", "pick"},
+              {"expected", "A-01-01-1"},
+              {"scanned", "B-02-01-1"},
+              {"evidence", {"B-02-01-1"}},
+              {"time_ms", kT0},
+              {"task", "TASK:7/1"},
+              {"reason", ""}};
+}
+std::string exceptions_text(const std::vector<json>& list, const std::string& device = "d1") {
+  return json{{"v", 1}, {"device", device}, {"site", "s1"}, {"exceptions", list}}.dump();
+}
+
+TEST_P(StoreContract, DeviceExceptionsAreRaisedExactlyOnceWithOwnerAndNextAction) {
+  auto h = handle(exceptions_text({device_exception(1, "wrong_bin"), device_exception(2, "short_pick", 3)}),
+                  kExceptionsTopic);
+  ASSERT_TRUE(h.ack);
+  EXPECT_EQ(h.ack->topic, "tally/v1/s1/d1/ack");
+  EXPECT_EQ(json::parse(h.ack->payload), (json{{"v", 1}, {"exceptions_through", 2}}));
+  auto wrong = exceptions_of("wrong_bin");
+  ASSERT_EQ(wrong.size(), 1U);
+  EXPECT_EQ(wrong[0].device, "d1");
+  EXPECT_EQ(wrong[0].seq, 0U);
+  EXPECT_EQ(wrong[0].owner, "inventory");
+  EXPECT_FALSE(wrong[0].next_action.empty());
+  EXPECT_EQ(wrong[0].status, "open");
+  EXPECT_EQ(wrong[0].evidence["scans"], json::array({"B-02-01-1"}));
+  EXPECT_EQ(wrong[0].evidence["operator"], "alice");
+  EXPECT_EQ(wrong[0].evidence["task"], "TASK:7/1");
+  EXPECT_EQ(wrong[0].evidence["seqs"], json::array());
+  auto shorts = exceptions_of("short_pick");
+  ASSERT_EQ(shorts.size(), 1U);
+  EXPECT_EQ(shorts[0].seq, 3U);
+  EXPECT_EQ(shorts[0].priority, "high");
+  EXPECT_EQ(shorts[0].evidence["seqs"], json::array({3}));
+
+  // Redelivery (same message, and an overlapping one): only id 3 is new.
+  h = handle(exceptions_text({device_exception(1, "wrong_bin"), device_exception(2, "short_pick", 3)}),
+             kExceptionsTopic);
+  EXPECT_EQ(json::parse(h.ack->payload)["exceptions_through"], 2);
+  h = handle(exceptions_text({device_exception(2, "short_pick", 3), device_exception(3, "expired_lot")}),
+             kExceptionsTopic);
+  EXPECT_EQ(json::parse(h.ack->payload)["exceptions_through"], 3);
+  EXPECT_EQ(exceptions_of("short_pick").size(), 1U);
+  EXPECT_EQ(exceptions_of("expired_lot").size(), 1U);
+  // The cursor is stored, not remembered: a restarted ledger still dedups.
+  reopen();
+  h = handle(exceptions_text({device_exception(3, "expired_lot")}), kExceptionsTopic);
+  EXPECT_EQ(json::parse(h.ack->payload)["exceptions_through"], 3);
+  EXPECT_EQ(exceptions_of("expired_lot").size(), 1U);
+  EXPECT_EQ(store_->exceptions("")->size(), 3U);
+  // The movements cursor is separate.
+  EXPECT_EQ(*store_->applied_through("d1"), 0U);
+}
+
+TEST_P(StoreContract, BadDeviceExceptionMessagesAreDeadLettersAndRaiseNothing) {
+  json no_kind = device_exception(1, "wrong_bin");
+  no_kind.erase("kind");
+  for (const std::string& payload :
+       {exceptions_text({no_kind}), exceptions_text({device_exception(0, "wrong_bin")}),
+        exceptions_text({device_exception(2, "wrong_bin"), device_exception(1, "wrong_bin")}),
+        exceptions_text({device_exception(1, "Not A Kind")}), std::string("{\"v\":1}"), std::string("[]")}) {
+    auto h = handle(payload, kExceptionsTopic);
+    EXPECT_FALSE(h.ack) << payload;
+    ASSERT_TRUE(h.dead_letter) << payload;
+  }
+  EXPECT_TRUE(store_->exceptions("")->empty());
+  // Another device's id in d1's topic: forged, with an exception about it.
+  auto h = handle(exceptions_text({device_exception(1, "wrong_bin")}, "d2"), kExceptionsTopic);
+  EXPECT_FALSE(h.ack);
+  ASSERT_TRUE(h.dead_letter);
+  EXPECT_EQ(h.dead_letter->rfind("forged_device", 0), 0U);
+  EXPECT_EQ(exceptions_of("forged_device").size(), 1U);
+  EXPECT_TRUE(exceptions_of("wrong_bin").empty());
+  EXPECT_EQ(store_->dead_letters(100)->size(), 7U);
 }
 
 TEST_P(StoreContract, BadMessagesAreDeadLettersAndChangeNothing) {

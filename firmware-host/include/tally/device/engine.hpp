@@ -91,7 +91,10 @@ class Engine final : public ui::DeviceApi, public edge::Outbox {
   void read_outbox(std::uint64_t after, std::size_t limit,
                    std::function<void(Result<std::vector<edge::OutboxItem>>)> done) override;
   void record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) override;
-  void set_append_listener(std::function<void(std::uint64_t last_seq)> listener) override;
+  void read_exceptions(std::int64_t after, std::size_t limit,
+                       std::function<void(Result<std::vector<edge::ExceptionItem>>)> done) override;
+  void record_exceptions_ack(std::int64_t through, std::function<void(Result<void>)> done) override;
+  void set_append_listener(std::function<void(edge::OutboxState)> listener) override;
 
   // Sync client additions to status and metrics (set before serving).
   void set_sync_report(SyncReport report);

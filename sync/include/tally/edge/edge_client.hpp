@@ -47,6 +47,9 @@ struct EdgeOptions {
   // A batch is cut before it grows beyond this many payload bytes (at least
   // one movement always goes), well below the ledger's 1 MiB message limit.
   std::size_t batch_max_bytes = 256U * 1024U;
+  // Device exceptions go stop-and-wait (they are rare): at most this many
+  // per message, one message in flight, resent after window.resend_timeout.
+  std::size_t exception_batch_max = 100;
   mqtt::Tls tls;  // ssl:// URIs: CA, client certificate (CN = device) and key
 };
 
@@ -71,6 +74,10 @@ struct EdgeStats {
   std::uint64_t rejected = 0;
   std::uint64_t master_data_stored = 0;
   std::uint64_t bad_messages = 0;
+  // Device exceptions (docs/PROTOCOL.md "Device exceptions").
+  std::int64_t exceptions_acked = 0;     // the ledger's exceptions_through
+  std::int64_t exceptions_pending = 0;   // journaled, not yet acknowledged
+  std::uint64_t exception_batches_sent = 0;
 };
 
 class EdgeClient {

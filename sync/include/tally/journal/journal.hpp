@@ -30,7 +30,9 @@ namespace tally::journal {
 // v2: + device_exceptions (additive; a v1 file is upgraded in place on open).
 // v3: + movements.hash, the per-device hash chain (docs/JOURNAL.md); a v2 file
 //     is upgraded in place on open and its existing movements are chained.
-inline constexpr int kSchemaVersion = 3;
+// v4: + sync_state.exceptions_acked and device_exceptions.seq: device
+//     exceptions are synced to the ledger with their own cursor.
+inline constexpr int kSchemaVersion = 4;
 
 struct Options {
   std::filesystem::path path;  // the journal file, e.g. <data-dir>/journal.db
@@ -67,6 +69,7 @@ struct Appended {
   std::int64_t scan_id = 0;          // rowid of the scan
   std::optional<std::uint64_t> seq;  // seq of the movement, if one was written
   std::uint64_t hlc = 0;
+  std::int64_t exception_id = 0;  // id of the device exception, if one was written
 };
 
 // One unit of an append: a scan, optionally the movement it completed, and
@@ -81,10 +84,11 @@ struct Entry {
   std::optional<scanner::DeviceException> exception = std::nullopt;  // defaulted: Entry{scan, movement, snapshot} stays valid
 };
 
-// A journaled device-side exception (not synced to the ledger yet).
+// A journaled device-side exception (synced to the ledger by its id).
 struct StoredException {
   std::int64_t id = 0;       // rowid, ascending
   std::int64_t scan_id = 0;  // the scan that revealed it
+  std::optional<std::uint64_t> seq;  // the movement journaled with it, if any
   scanner::DeviceException exception;
 };
 
@@ -105,6 +109,8 @@ struct Status {
   std::uint64_t acked_seq = 0;  // highest seq the ledger acknowledged
   std::uint64_t pending = 0;    // last_seq - acked_seq
   std::int64_t scans = 0;       // journaled scans
+  std::int64_t last_exception_id = 0;  // highest device exception id, 0 when none
+  std::int64_t exceptions_acked = 0;   // highest id the ledger acknowledged
 };
 
 class Journal {
@@ -142,6 +148,9 @@ class Journal {
   // Records the ledger's acknowledgement. Monotonic: a lower value is
   // ignored; a value above last_seq is refused ("ack_beyond_last_seq").
   Result<void> set_acked(std::uint64_t applied_through);
+  // Records the ledger's exceptions_through (device exceptions stored up to
+  // that id). Monotonic; beyond the last id: "ack_beyond_last_exception".
+  Result<void> set_exceptions_acked(std::int64_t through);
 
   Status status() const;
   // The last stored session snapshot (JSON text), if any.

@@ -46,6 +46,16 @@ struct MovementsTopic {
   std::string device;
 };
 std::optional<MovementsTopic> parse_movements_topic(std::string_view topic);
+// "tally/v1/{site}/{device}/exceptions" → site, device.
+std::optional<MovementsTopic> parse_exceptions_topic(std::string_view topic);
+
+// Parses one device-exceptions message (docs/PROTOCOL.md "Device
+// exceptions") against its topic. Error codes as parse_batch ("bad_batch"
+// also for an element that is not a valid device exception with an id > 0,
+// ids not ascending, or more than 1000 elements); each element becomes the
+// ExceptionRecord the ledger raises (owner, priority, next action by kind).
+Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::string_view payload,
+                                              std::int64_t now_ms);
 
 // Parses and checks one batch payload against its topic. Error codes:
 // "bad_json", "bad_version", "bad_batch", "forged_device" (device or site
@@ -56,12 +66,14 @@ Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload,
 
 // The ack payload {"v":1,"applied_through":N,"rejected":[{"seq","reason"}]}.
 std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected);
+// The ack of device exceptions {"v":1,"exceptions_through":N}.
+std::string exceptions_ack_payload(std::int64_t exceptions_through);
 
 class Ledger {
  public:
   Ledger(Store& store, LedgerOptions options) : store_(store), options_(options) {}
 
-  // One message from the movements subscription. Oversized, unparseable,
+  // One message from the movements or exceptions subscription. Oversized, unparseable,
   // wrong-version or forged messages are recorded as dead letters (a forged
   // device also raises a forged_device exception) and get no ack. A storage
   // failure is returned as an error and nothing is acked (the device resends).
@@ -83,7 +95,8 @@ class Ledger {
     Inbound message;
     std::optional<MovementsTopic> where;
     std::optional<Error> error;  // dead letter reason
-    std::optional<Batch> batch;  // when no error
+    std::optional<Batch> batch;  // when no error, a movements message
+    std::optional<DeviceExceptionBatch> exceptions;  // when no error, an exceptions message
   };
   static Prepared prepare(const LedgerOptions& options, Inbound message, std::int64_t now_ms);
   std::vector<Result<Handled>> apply_prepared(std::vector<Prepared>& prepared, std::int64_t now_ms);

@@ -72,6 +72,16 @@ struct Incoming {
   std::vector<ExceptionRecord> raise;
 };
 
+// One message of device-side exceptions (docs/PROTOCOL.md "Device
+// exceptions"), parsed: each element's id (the device's journal id,
+// ascending) and the exception record the ledger raises for it.
+struct DeviceExceptionBatch {
+  std::string device;
+  std::string site;
+  std::int64_t now_ms = 0;
+  std::vector<std::pair<std::int64_t, ExceptionRecord>> exceptions;  // ids ascending
+};
+
 struct Batch {
   std::string device;
   std::string site;
@@ -170,6 +180,10 @@ class Store {
   virtual Result<std::vector<Result<ApplyOutcome>>> apply_batches(std::span<const Batch> batches) = 0;
   // 0 for an unknown device.
   virtual Result<std::uint64_t> applied_through(const std::string& device) = 0;
+  // Raises each exception whose id is above the device's exceptions_through
+  // and advances it, in one transaction; ids at or below it are duplicates
+  // and change nothing. Returns the new exceptions_through (the ack).
+  virtual Result<std::int64_t> apply_device_exceptions(const DeviceExceptionBatch& batch) = 0;
 
   virtual Result<std::vector<Balance>> balances(const BalanceQuery& query) = 0;
   // Movements of `device` (all devices when empty) with seq > after.

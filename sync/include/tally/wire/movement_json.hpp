@@ -11,6 +11,7 @@
 
 #include "tally/scanner/domain.hpp"
 #include "tally/scanner/result.hpp"
+#include "tally/scanner/session.hpp"
 
 namespace tally::wire {
 
@@ -52,5 +53,17 @@ void append_chained(std::string& out, std::string_view canonical, std::string_vi
 
 // Error codes: "bad_json" (shape/type), then scanner::validate's codes.
 Result<scanner::Movement> movement_from_json(const nlohmann::json& j);
+
+// ---- Device-side exceptions (scanner::DeviceException): the journal's
+// stored form and the element of an exceptions message (docs/PROTOCOL.md
+// "Device exceptions"): {"kind","operator","mode","expected","scanned",
+// "evidence":[…],"time_ms","task","reason"}.
+nlohmann::json to_json(const scanner::DeviceException& e);
+// to_json(e).dump() with invalid UTF-8 replaced by U+FFFD (never throws).
+std::string to_json_text(const scanner::DeviceException& e);
+// Error code "bad_json" naming the first bad member: every member present
+// with its type, kind 1-32 of [a-z0-9_], strings at most 4 KiB, evidence at
+// most 1000 scans.
+Result<scanner::DeviceException> device_exception_from_json(const nlohmann::json& j);
 
 }  // namespace tally::wire
