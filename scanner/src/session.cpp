@@ -81,6 +81,7 @@ TaskLine resolved(const TaskLine& l, const MasterData* master) {
 }
 
 constexpr const char* kEmptySku = "*EMPTY*";  // the item of an empty-bin count
+static_assert(std::string_view(kEmptySku) == kEmptyBinSku);
 
 nlohmann::json line_json(const TaskLine& l) {
   return {{"line", l.line}, {"gtin", l.gtin}, {"sku", l.sku}, {"qty", l.qty},

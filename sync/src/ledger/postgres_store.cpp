@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "tally/wire/movement_json.hpp"
+#include "apply_rules.hpp"
 
 namespace tally::ledger {
 namespace {
@@ -163,23 +164,11 @@ std::string bytea(const PGresult* r, int row, int col) {
   return out;
 }
 
-std::string state_text(const scanner::Endpoint& e) {
-  return e.state ? std::string(scanner::to_string(*e.state)) : std::string();
-}
-
-using Key = std::tuple<std::string, std::string, std::string, std::string>;
-
-bool external_location(std::string_view code) { return !code.empty() && code.front() == '@'; }
-
-struct Pending {
-  std::int64_t delta = 0;
-  std::string device;
-  std::uint64_t seq = 0;
-};
-
-std::string subject_of(const Key& k) {
-  return std::get<0>(k) + "|" + std::get<1>(k) + "|" + std::get<2>(k) + "|" + std::get<3>(k);
-}
+using rules::external_location;
+using rules::Key;
+using rules::Pending;
+using rules::state_text;
+using rules::subject_of;
 
 constexpr const char* kExceptionColumns =
     "id, kind, device, seq, owner, priority, evidence, next_action, status, note, subject, created_ms, resolved_ms";
@@ -759,60 +748,35 @@ class PostgresStore final : public Store {
     auto booked = balance_of(key);
     if (!booked) return booked.error();
     if (const auto it = pending_.find(key); it != pending_.end()) *booked += it->second.delta;
-    const std::int64_t diff = count.qty - *booked;
-    if (diff == 0) return {};
-    if (!ledger_seq_) {
-      auto at = lock_device(std::string(kLedgerDevice), batch.site, batch.now_ms);
-      if (!at) return at.error();
-      ledger_seq_ = *at;
+    std::map<std::pair<std::string, std::string>, std::int64_t> in_bin;
+    if (count.item.sku == scanner::kEmptyBinSku) {
+      auto r = run("SELECT item, lot, qty FROM balances WHERE location = $1 AND state = $2 AND qty != 0",
+                   {p(count.from.location.code), p(state)}, "read bin balances");
+      if (!r) return r.error();
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        in_bin[{text(r->get(), i, 0), text(r->get(), i, 1)}] += int64(r->get(), i, 2);
+      }
+      for (const auto& [k, pend] : pending_) {
+        if (std::get<2>(k) == count.from.location.code && std::get<3>(k) == state) {
+          in_bin[{std::get<0>(k), std::get<1>(k)}] += pend.delta;
+        }
+      }
     }
-    Movement adjust;
-    adjust.device = std::string(kLedgerDevice);
-    adjust.site = count.site;
-    adjust.seq = ++*ledger_seq_;
-    adjust.operator_id = std::string(kLedgerDevice);
-    adjust.type = MovementType::adjust;
-    adjust.item = count.item;
-    adjust.qty = diff > 0 ? diff : -diff;
-    if (diff > 0) {
-      adjust.from = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
-      adjust.to = count.from;
-    } else {
-      adjust.from = count.from;
-      adjust.to = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
+    for (const auto& [one, one_booked] : rules::expand_count(count, *booked, in_bin)) {
+      if (one.qty == one_booked) continue;
+      if (!ledger_seq_) {
+        auto at = lock_device(std::string(kLedgerDevice), batch.site, batch.now_ms);
+        if (!at) return at.error();
+        ledger_seq_ = *at;
+      }
+      const Movement adjust = rules::count_adjustment(one, one_booked, ++*ledger_seq_, batch.now_ms);
+      if (auto v = scanner::validate(adjust); !v) return v.error();
+      if (auto r = store_movement(adjust, wire::to_json_text(adjust), batch.now_ms); !r) return r;
+      ++ledger_applied_;
+      auto id = insert_exception(rules::count_exception(one, one_booked, adjust), batch.now_ms);
+      if (!id) return id.error();
+      out.exceptions.push_back(*id);
     }
-    adjust.reason = "count_difference";
-    adjust.reference = "COUNT:" + count.device + ":" + std::to_string(count.seq);
-    adjust.evidence = count.evidence;
-    adjust.wall_time_ms = batch.now_ms;
-    if (auto v = scanner::validate(adjust); !v) return v.error();
-    const std::string payload = wire::to_json_text(adjust);
-    if (auto r = store_movement(adjust, payload, batch.now_ms); !r) return r;
-    ++ledger_applied_;
-
-    ExceptionRecord e;
-    e.kind = "count_difference";
-    e.device = count.device;
-    e.seq = count.seq;
-    e.owner = "inventory-control";
-    e.priority = (diff < 0 ? -diff : diff) >= 10 ? "high" : "medium";
-    e.evidence = {{"device", count.device},
-                  {"seqs", {count.seq}},
-                  {"scans", count.evidence},
-                  {"item", count.item.id()},
-                  {"lot", count.item.lot},
-                  {"location", count.from.location.code},
-                  {"state", state},
-                  {"booked", *booked},
-                  {"counted", count.qty},
-                  {"difference", diff},
-                  {"adjust", {{"device", adjust.device}, {"seq", adjust.seq}}}};
-    e.next_action = "review the adjustment of " + std::to_string(diff) + " at " + count.from.location.code +
-                    " and recount if it is not explained";
-    e.subject = subject_of(key);
-    auto id = insert_exception(e, batch.now_ms);
-    if (!id) return id.error();
-    out.exceptions.push_back(*id);
     return {};
   }
 

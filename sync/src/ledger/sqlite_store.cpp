@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "../sqlite_util.hpp"
+#include "apply_rules.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
 
@@ -129,26 +130,11 @@ Error sql_error(sqlite3* db, int rc, std::string_view what) {
   return make_error("ledger_io", "ledger: " + msg);
 }
 
-std::string state_text(const scanner::Endpoint& e) {
-  return e.state ? std::string(scanner::to_string(*e.state)) : std::string();
-}
-
-// The key of one balance row.
-using Key = std::tuple<std::string, std::string, std::string, std::string>;
-
-bool external_location(std::string_view code) { return !code.empty() && code.front() == '@'; }
-
-// A balance change of the batch not yet written, and the last movement that
-// took from the row (the evidence of a negative_balance).
-struct Pending {
-  std::int64_t delta = 0;
-  std::string device;
-  std::uint64_t seq = 0;
-};
-
-std::string subject_of(const Key& k) {
-  return std::get<0>(k) + "|" + std::get<1>(k) + "|" + std::get<2>(k) + "|" + std::get<3>(k);
-}
+using rules::external_location;
+using rules::Key;
+using rules::Pending;
+using rules::state_text;
+using rules::subject_of;
 
 class SqliteStore final : public Store {
  public:
@@ -592,6 +578,7 @@ class SqliteStore final : public Store {
          "INSERT INTO balances(item, lot, location, state, qty) VALUES (?1, ?2, ?3, ?4, ?5) "
          "ON CONFLICT(item, lot, location, state) DO UPDATE SET qty = qty + excluded.qty RETURNING qty"},
         {&select_balance_, "SELECT qty FROM balances WHERE item = ?1 AND lot = ?2 AND location = ?3 AND state = ?4"},
+        {&select_bin_, "SELECT item, lot, qty FROM balances WHERE location = ?1 AND state = ?2 AND qty != 0"},
         {&insert_rejected_,
          "INSERT OR IGNORE INTO rejected(device, seq, reason, payload, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
         {&insert_exception_,
@@ -783,60 +770,37 @@ class SqliteStore final : public Store {
         it != pending_.end()) {
       *booked += it->second.delta;  // not yet written
     }
-    const std::int64_t diff = count.qty - *booked;
-    if (diff == 0) return {};
-    if (!ledger_seq_) {
-      auto at = applied_through(std::string(kLedgerDevice));
-      if (!at) return at.error();
-      ledger_seq_ = *at;
+    std::map<std::pair<std::string, std::string>, std::int64_t> in_bin;
+    if (count.item.sku == scanner::kEmptyBinSku) {
+      Use use(select_bin_.get());
+      bind_text(*use, 1, count.from.location.code);
+      bind_text(*use, 2, state);
+      int rc = SQLITE_OK;
+      while ((rc = sqlite3_step(*use)) == SQLITE_ROW) {
+        in_bin[{column_text(*use, 0), column_text(*use, 1)}] += sqlite3_column_int64(*use, 2);
+      }
+      if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "read bin balances");
+      for (const auto& [key, pend] : pending_) {
+        if (std::get<2>(key) == count.from.location.code && std::get<3>(key) == state) {
+          in_bin[{std::get<0>(key), std::get<1>(key)}] += pend.delta;
+        }
+      }
     }
-    Movement adjust;
-    adjust.device = std::string(kLedgerDevice);
-    adjust.site = count.site;
-    adjust.seq = ++*ledger_seq_;
-    adjust.operator_id = std::string(kLedgerDevice);
-    adjust.type = MovementType::adjust;
-    adjust.item = count.item;
-    adjust.qty = diff > 0 ? diff : -diff;
-    if (diff > 0) {
-      adjust.from = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
-      adjust.to = count.from;
-    } else {
-      adjust.from = count.from;
-      adjust.to = scanner::Endpoint{scanner::kAdjustment, std::nullopt};
+    for (const auto& [one, one_booked] : rules::expand_count(count, *booked, in_bin)) {
+      if (one.qty == one_booked) continue;
+      if (!ledger_seq_) {
+        auto at = applied_through(std::string(kLedgerDevice));
+        if (!at) return at.error();
+        ledger_seq_ = *at;
+      }
+      const Movement adjust = rules::count_adjustment(one, one_booked, ++*ledger_seq_, batch.now_ms);
+      if (auto v = scanner::validate(adjust); !v) return v.error();
+      if (auto r = store_movement(adjust, wire::to_json_text(adjust), batch.now_ms); !r) return r;
+      ++ledger_applied_;
+      auto id = insert_exception(rules::count_exception(one, one_booked, adjust), batch.now_ms);
+      if (!id) return id.error();
+      out.exceptions.push_back(*id);
     }
-    adjust.reason = "count_difference";
-    adjust.reference = "COUNT:" + count.device + ":" + std::to_string(count.seq);
-    adjust.evidence = count.evidence;
-    adjust.wall_time_ms = batch.now_ms;
-    if (auto v = scanner::validate(adjust); !v) return v.error();
-    const std::string payload = wire::to_json_text(adjust);
-    if (auto r = store_movement(adjust, payload, batch.now_ms); !r) return r;
-    ++ledger_applied_;
-
-    ExceptionRecord e;
-    e.kind = "count_difference";
-    e.device = count.device;
-    e.seq = count.seq;
-    e.owner = "inventory-control";
-    e.priority = (diff < 0 ? -diff : diff) >= 10 ? "high" : "medium";
-    e.evidence = {{"device", count.device},
-                  {"seqs", {count.seq}},
-                  {"scans", count.evidence},
-                  {"item", count.item.id()},
-                  {"lot", count.item.lot},
-                  {"location", count.from.location.code},
-                  {"state", state},
-                  {"booked", *booked},
-                  {"counted", count.qty},
-                  {"difference", diff},
-                  {"adjust", {{"device", adjust.device}, {"seq", adjust.seq}}}};
-    e.next_action = "review the adjustment of " + std::to_string(diff) + " at " + count.from.location.code +
-                    " and recount if it is not explained";
-    e.subject = subject_of(Key{count.item.id(), count.item.lot, count.from.location.code, state});
-    auto id = insert_exception(e, batch.now_ms);
-    if (!id) return id.error();
-    out.exceptions.push_back(*id);
     return {};
   }
 
@@ -977,6 +941,7 @@ class SqliteStore final : public Store {
   std::string path_;
   StmtPtr begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
   StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, add_balance_returning_, select_balance_;
+  StmtPtr select_bin_;
   StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
   StmtPtr select_exception_cursor_, upsert_exception_cursor_;
 

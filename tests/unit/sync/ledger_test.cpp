@@ -468,6 +468,55 @@ TEST_P(StoreContract, CountDifferenceBecomesAdjustAndException) {
   expect_invariants();
 }
 
+// An empty-bin count (SKU *EMPTY*, qty 0) zeroes every item and lot booked
+// at that bin and state, each with its own adjust and count_difference;
+// other bins and states are untouched.
+TEST_P(StoreContract, EmptyBinCountZeroesEverythingBookedThere) {
+  Movement other = putaway(3, 4);
+  other.item.lot = "L2";  // a second lot of the same item in the bin
+  Movement sku = mv(5, MovementType::putaway, 2, at("DOCK-1", StockState::inbound), at("A-01-01-1", StockState::available));
+  sku.item.gtin.clear();
+  sku.item.sku = "SKU-7";
+  sku.item.lot.clear();
+  Movement sku_in = receipt(4, 2);
+  sku_in.item = sku.item;
+  Movement l2_in = receipt(2, 4);
+  l2_in.item.lot = "L2";
+  send({receipt(1, 10), l2_in, other, sku_in, sku, putaway(6, 10)});
+  // One unit goes to another bin; the damaged state of the bin is separate.
+  send({mv(7, MovementType::move, 1, at("A-01-01-1", StockState::available), at("B-02-01-1", StockState::available)),
+        mv(8, MovementType::damage, 2, at("A-01-01-1", StockState::available), at("A-01-01-1", StockState::damaged))});
+  const auto bin = at("A-01-01-1", StockState::available);
+  Movement empty = mv(9, MovementType::count, 0, bin, bin);
+  empty.item = scanner::Item{"", std::string(scanner::kEmptyBinSku), "", "", ""};
+  auto h = send({empty});
+  ASSERT_TRUE(h.outcome);
+  EXPECT_EQ(h.outcome->applied, 1U);
+  BalanceQuery q;
+  q.location = "A-01-01-1";
+  q.state = "available";
+  EXPECT_TRUE(store_->balances(q)->empty());  // nothing non-zero left
+  EXPECT_EQ(balance("A-01-01-1", "damaged"), 2);
+  EXPECT_EQ(balance("B-02-01-1", "available"), 1);
+  auto adj = store_->movements(std::string(kLedgerDevice), 0, 10);
+  ASSERT_TRUE(adj);
+  EXPECT_EQ(adj->size(), 3U);  // gtin L1, gtin L2, SKU-7
+  auto ex = exceptions_of("count_difference");
+  ASSERT_EQ(ex.size(), 3U);
+  for (const auto& e : ex) {
+    EXPECT_EQ(e.seq, 9U);
+    EXPECT_EQ(e.evidence["counted"], 0);
+    EXPECT_EQ(e.evidence["location"], "A-01-01-1");
+  }
+  expect_invariants();
+  // A second empty count of the now empty bin changes nothing.
+  Movement again = empty;
+  again.seq = 10;
+  send({again});
+  EXPECT_EQ(exceptions_of("count_difference").size(), 3U);
+  expect_invariants();
+}
+
 TEST_P(StoreContract, NegativeBalanceRaisesOneException) {
   send({receipt(1, 2), putaway(2, 2)});
   send({pick(3, 5)});

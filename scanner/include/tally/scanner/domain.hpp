@@ -60,6 +60,9 @@ struct Location {
 inline const Location kSupplier{"@supplier"};
 inline const Location kCustomer{"@customer"};
 inline const Location kAdjustment{"@adjustment"};
+// The item SKU of an empty-bin count: "this bin holds nothing" (a qty-0
+// count; the ledger zeroes every item it has booked there).
+inline constexpr std::string_view kEmptyBinSku = "*EMPTY*";
 inline const Location kScrap{"@scrap"};
 
 struct Item {
