@@ -239,6 +239,7 @@ int run(const std::vector<std::string>& args) {
   engine_options.session.idle_timeout_ms = config.session_idle_timeout_s * 1000;
   engine_options.session.require_pin = config.session_require_pin;
   engine_options.session.pins = config.session_pins;
+  engine_options.session.labels = config.labels;
   if (config.session_reason_codes) engine_options.session.reason_codes = *config.session_reason_codes;
   engine_options.journal.path = config.journal_path();
   engine_options.journal.device = config.device_id;
@@ -250,6 +251,7 @@ int run(const std::vector<std::string>& args) {
   // (Engine::open starts the journal worker and the frame thread, the Paho
   // client its own) and before the journal and sockets are opened.
   engine_options.frame_decoder = std::make_shared<DecodeWorker>();
+  engine_options.frame_decode = config.decode;  // [decode]
   auto engine = Engine::open(engine_options);
   if (!engine) {
     std::cerr << "tallyd: cannot use journal " << config.journal_path().string() << ": "

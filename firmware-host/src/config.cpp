@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <utility>
 #include <sstream>
 
@@ -80,20 +81,30 @@ Result<void> read_key(const toml::table& t, std::string_view section, std::strin
   return bad("config key " + std::string(section) + "." + std::string(key) + " has the wrong type");
 }
 
+// The table of [section], or nullptr when absent; an error when it is not a
+// table or holds a key outside `keys`.
+Result<const toml::table*> section_table(const toml::table& t, std::string_view section,
+                                         std::initializer_list<std::string_view> keys) {
+  const auto* table = t[section].as_table();
+  if (table == nullptr) {
+    if (t.contains(section)) return bad("config section [" + std::string(section) + "] must be a table");
+    return static_cast<const toml::table*>(nullptr);
+  }
+  for (const auto& [k, v] : *table) {
+    if (std::find(keys.begin(), keys.end(), k.str()) == keys.end()) {
+      return bad("unknown config key " + std::string(section) + "." + std::string(k.str()));
+    }
+  }
+  return table;
+}
+
 // [session] reason_codes (array of codes) and [session.pins] (operator = "digits").
 // Messages never include a PIN.
 Result<void> read_session(const toml::table& t, Config& c) {
-  const auto* session = t["session"].as_table();
-  if (session == nullptr) {
-    if (t.contains("session")) return bad("config section [session] must be a table");
-    return {};
-  }
-  static constexpr std::string_view kKeys[] = {"idle_timeout_s", "require_pin", "reason_codes", "pins"};
-  for (const auto& [k, v] : *session) {
-    if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys)) {
-      return bad("unknown config key session." + std::string(k.str()));
-    }
-  }
+  auto found = section_table(t, "session", {"idle_timeout_s", "require_pin", "reason_codes", "pins"});
+  if (!found) return found.error();
+  const toml::table* session = *found;
+  if (session == nullptr) return {};
   if (const auto node = (*session)["reason_codes"]; node) {
     const auto* list = node.as_array();
     if (list == nullptr) return bad("config key session.reason_codes must be an array of strings");
@@ -127,6 +138,120 @@ Result<void> read_session(const toml::table& t, Config& c) {
   return {};
 }
 
+// [decode]: formats = ["EAN-13", "QRCode", …] (the names tally decode
+// --formats takes) and the other scanner::DecodeOptions knobs.
+Result<void> read_decode(const toml::table& t, scanner::DecodeOptions& o) {
+  auto found = section_table(t, "decode", {"formats", "try_harder_fallback", "exhaustive", "max_symbols", "downscale_threshold",
+                                            "upscale_fallback_max_pixels"});
+  if (!found) return found.error();
+  const toml::table* decode = *found;
+  if (decode == nullptr) return {};
+  if (const auto node = (*decode)["formats"]; node) {
+    const auto* list = node.as_array();
+    if (list == nullptr || list->empty()) {
+      return bad("config key decode.formats must be a non-empty array of format names, e.g. [\"EAN-13\", \"QRCode\"]");
+    }
+    scanner::SymbologySet set = 0;
+    for (const auto& e : *list) {
+      const auto name = e.value<std::string>();
+      if (!name) return bad("config key decode.formats must be an array of strings");
+      auto bits = scanner::parse_symbologies(*name);
+      if (!bits || *bits == 0) {
+        return bad("decode.formats: unknown barcode format '" + *name + "' (ZXing names, as tally decode --formats)");
+      }
+      set |= *bits;
+    }
+    o.formats = set;
+  }
+  std::int64_t max_symbols = o.max_symbols;
+  std::int64_t downscale = o.downscale_threshold;
+  std::int64_t upscale = o.upscale_fallback_max_pixels;
+  for (auto r : {read_key(t, "decode", "try_harder_fallback", o.try_harder_fallback),
+                 read_key(t, "decode", "exhaustive", o.exhaustive), read_key(t, "decode", "max_symbols", max_symbols),
+                 read_key(t, "decode", "downscale_threshold", downscale),
+                 read_key(t, "decode", "upscale_fallback_max_pixels", upscale)}) {
+    if (!r) return r.error();
+  }
+  const auto in_range = [](const char* key, std::int64_t v, std::int64_t lo, std::int64_t hi) -> Result<int> {
+    if (v < lo || v > hi) {
+      return bad("decode." + std::string(key) + " must be " + std::to_string(lo) + ".." + std::to_string(hi) +
+                 ", got " + std::to_string(v));
+    }
+    return static_cast<int>(v);
+  };
+  auto m = in_range("max_symbols", max_symbols, 1, 255);
+  if (!m) return m.error();
+  auto d = in_range("downscale_threshold", downscale, 0, scanner::kMaxFrameSide);
+  if (!d) return d.error();
+  auto u = in_range("upscale_fallback_max_pixels", upscale, 0, static_cast<std::int64_t>(scanner::kMaxFramePixels));
+  if (!u) return u.error();
+  o.max_symbols = *m;
+  o.downscale_threshold = *d;
+  o.upscale_fallback_max_pixels = *u;
+  if (o.exhaustive && !o.try_harder_fallback) {
+    return bad("decode.exhaustive needs decode.try_harder_fallback = true");
+  }
+  return {};
+}
+
+// A TOML array of strings; `key` names it in the one-line error.
+Result<std::vector<std::string>> string_list(const toml::node_view<const toml::node>& node, const std::string& key) {
+  const auto* list = node.as_array();
+  if (list == nullptr) return bad("config key " + key + " must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& e : *list) {
+    const auto v = e.value<std::string>();
+    if (!v) return bad("config key " + key + " must be an array of strings");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+// [labels] and [labels.documents]: the site's label grammar, checked once here
+// (scanner::validate) so a bad regex stops tallyd instead of every scan.
+Result<void> read_labels(const toml::table& t, scanner::LabelOptions& o) {
+  auto found = section_table(t, "labels", {"bin_pattern", "gs_substitutes", "unknown_ai", "documents"});
+  if (!found) return found.error();
+  const toml::table* labels = *found;
+  if (labels == nullptr) return {};
+  if (auto r = read_key(t, "labels", "bin_pattern", o.bin_regex); !r) return r.error();
+  if (const auto node = (*labels)["gs_substitutes"]; node) {
+    auto list = string_list(node, "labels.gs_substitutes");
+    if (!list) return list.error();
+    o.gs1.gs_substitutes = std::move(*list);
+  }
+  if (const auto node = (*labels)["unknown_ai"]; node) {
+    const auto v = node.value<std::string>();
+    if (v && *v == "warn") {
+      o.gs1.unknown_ai = scanner::UnknownAiPolicy::warn;
+    } else if (v && *v == "error") {
+      o.gs1.unknown_ai = scanner::UnknownAiPolicy::error;
+    } else {
+      return bad("labels.unknown_ai must be \"warn\" or \"error\"");
+    }
+  }
+  if (const auto node = (*labels)["documents"]; node) {
+    const auto* docs = node.as_table();
+    if (docs == nullptr) return bad("config key labels.documents must be a table of kind = [prefixes]");
+    auto& d = o.documents;
+    const std::pair<std::string_view, std::vector<std::string>*> kinds[] = {
+        {"purchase_order", &d.purchase_order}, {"asn", &d.asn}, {"order", &d.order}, {"task", &d.task},
+        {"other", &d.other}};
+    for (const auto& [k, v] : *docs) {
+      const auto* kind = std::find_if(std::begin(kinds), std::end(kinds), [&](const auto& e) { return e.first == k.str(); });
+      if (kind == std::end(kinds)) {
+        return bad("unknown config key labels.documents." + std::string(k.str()) +
+                   " (purchase_order, asn, order, task, other)");
+      }
+      auto list = string_list((*docs)[k.str()], "labels.documents." + std::string(k.str()));
+      if (!list) return list.error();
+      *kind->second = std::move(*list);
+    }
+  }
+  if (auto r = scanner::validate(o); !r) return bad("labels: " + r.error().message);
+  return {};
+}
+
 Result<void> load_file(const std::filesystem::path& path, Config& c) {
   toml::table t;
   try {
@@ -137,7 +262,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
         << e.source().begin.line << ")";
     return bad(msg.str());
   }
-  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "engine", "input", "log"};
+  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "decode", "labels", "engine", "input", "log"};
   for (const auto& [k, v] : t) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
       return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
@@ -161,6 +286,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
                  read_key(t, "receiving", "location", c.receiving_location),
                  read_key(t, "session", "idle_timeout_s", c.session_idle_timeout_s),
                  read_key(t, "session", "require_pin", c.session_require_pin), read_session(t, c),
+                 read_decode(t, c.decode), read_labels(t, c.labels),
                  read_key(t, "engine", "queue_max", queue_max), read_key(t, "input", "stdin", c.stdin_scans),
                  read_key(t, "log", "level", c.log_level)}) {
     if (!r) return r.error();

@@ -29,19 +29,42 @@ enum Kind : std::uint8_t {
   kTestHang = 0xE2,
 };
 
-// Fixed request header; the payload follows it.
+// Fixed request header; the payload follows it. It carries every
+// DecodeOptions field (put_options / options_of): a field left out would
+// silently fall back to its default in the child.
 struct RequestHeader {
   std::uint8_t kind = 0;
   std::uint8_t fmt = 0;
   std::uint8_t try_harder_fallback = 0;
-  std::uint8_t reserved = 0;
+  std::uint8_t exhaustive = 0;
   std::int32_t width = 0;
   std::int32_t height = 0;
   std::int32_t stride = 0;
   std::uint32_t formats = 0;
   std::int32_t max_symbols = 0;
   std::int32_t downscale_threshold = 0;
+  std::int32_t upscale_fallback_max_pixels = 0;
 };
+
+void put_options(RequestHeader& h, const scanner::DecodeOptions& o) {
+  h.formats = o.formats;
+  h.try_harder_fallback = o.try_harder_fallback ? 1 : 0;
+  h.exhaustive = o.exhaustive ? 1 : 0;
+  h.max_symbols = o.max_symbols;
+  h.downscale_threshold = o.downscale_threshold;
+  h.upscale_fallback_max_pixels = o.upscale_fallback_max_pixels;
+}
+
+scanner::DecodeOptions options_of(const RequestHeader& h) {
+  scanner::DecodeOptions o;
+  o.formats = h.formats;
+  o.try_harder_fallback = h.try_harder_fallback != 0;
+  o.exhaustive = h.exhaustive != 0;
+  o.max_symbols = h.max_symbols;
+  o.downscale_threshold = h.downscale_threshold;
+  o.upscale_fallback_max_pixels = h.upscale_fallback_max_pixels;
+  return o;
+}
 
 constexpr std::uint32_t kMaxResponseBytes = 16u * 1024 * 1024;
 
@@ -154,11 +177,7 @@ std::vector<std::uint8_t> encode_result(const Result<std::vector<scanner::Symbol
 
 Result<std::vector<scanner::Symbol>> serve_one(const RequestHeader& h, std::span<const std::uint8_t> payload,
                                                bool test_hooks) {
-  scanner::DecodeOptions opt;
-  opt.formats = h.formats;
-  opt.try_harder_fallback = h.try_harder_fallback != 0;
-  opt.max_symbols = h.max_symbols;
-  opt.downscale_threshold = h.downscale_threshold;
+  const scanner::DecodeOptions opt = options_of(h);
   switch (h.kind) {
     case kFrame: {
       scanner::Frame f{payload.data(), h.width, h.height, h.stride, static_cast<scanner::PixelFormat>(h.fmt)};
@@ -320,10 +339,7 @@ Result<std::vector<scanner::Symbol>> DecodeWorker::request(std::uint8_t kind, co
     h.height = frame->height;
     h.stride = frame->stride;
   }
-  h.formats = options.formats;
-  h.try_harder_fallback = options.try_harder_fallback ? 1 : 0;
-  h.max_symbols = options.max_symbols;
-  h.downscale_threshold = options.downscale_threshold;
+  put_options(h, options);
   std::uint8_t head[sizeof(std::uint32_t) + sizeof h];
   const auto len = static_cast<std::uint32_t>(sizeof h + payload.size());
   std::memcpy(head, &len, sizeof len);

@@ -26,7 +26,7 @@ void add_parse(CLI::App& app, tally::cli::ParseCommandOptions& o, int& rc) {
   cmd->add_option("--reference-year", o.label.gs1.reference_year,
                   "year for the GS1 two-digit-year window (default: this year)");
   cmd->add_option("--bin-regex", o.label.bin_regex, "site bin grammar (ECMAScript regex, full match)");
-  cmd->add_option("--document-prefix", o.label.document_prefixes,
+  cmd->add_option("--document-prefix", o.document_prefixes,
                   "document label prefix (repeatable; replaces PO: ASN: ORD: TASK:)");
   cmd->callback([&o, &rc] { rc = tally::cli::run_parse_command(o, std::cout, std::cerr); });
 }

@@ -44,9 +44,11 @@ std::string unescape(const std::string& t) {
 
 int run_parse_command(const ParseCommandOptions& o, std::ostream& out, std::ostream& err) {
   int rc = 0;
+  scanner::LabelOptions site = o.label;
+  if (!o.document_prefixes.empty()) site.documents = {{}, {}, {}, {}, o.document_prefixes};
   for (const auto& given : o.texts) {
     const std::string text = o.escapes ? unescape(given) : given;
-    const auto label = scanner::classify(text, o.label);
+    const auto label = scanner::classify(text, site);
     out << scanner::to_json(text, label).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     if (!label.ok()) {
       err << "tally parse: \"" << printable(text) << "\": " << label.error().message << " [" << label.error().code

@@ -22,6 +22,9 @@ struct ParseCommandOptions {
   std::vector<std::string> texts;
   bool escapes = false;  // interpret \xHH and \\ in texts
   scanner::LabelOptions label;
+  // --document-prefix: when given, these are the only document prefixes
+  // (kind "other"), replacing the per-kind defaults of label.documents.
+  std::vector<std::string> document_prefixes;
 };
 
 int run_parse_command(const ParseCommandOptions& options, std::ostream& out, std::ostream& err);

@@ -92,15 +92,28 @@ Recognized tote(std::string_view t, const LabelOptions& /*o*/) {
 
 // PO:/ASN:/ORD:/TASK: (or the site's prefixes) + a value of printable ASCII
 // without spaces (≤ 64).
+std::array<std::pair<DocumentKind, const std::vector<std::string>*>, 5> document_kinds(const LabelOptions& o) {
+  const auto& d = o.documents;
+  return {{{DocumentKind::purchase_order, &d.purchase_order},
+           {DocumentKind::asn, &d.asn},
+           {DocumentKind::order, &d.order},
+           {DocumentKind::task, &d.task},
+           {DocumentKind::other, &d.other}}};
+}
+
 Recognized document(std::string_view t, const LabelOptions& o) {
-  for (const std::string& p : o.document_prefixes) {
-    const std::string prefix = text::upper(p);
-    if (prefix.empty() || !text::starts_with_ci(t, prefix)) continue;
-    const auto v = t.substr(prefix.size());
-    bool ok = !v.empty() && v.size() <= text::kMaxQuote;
-    for (char c : v) ok = ok && c > ' ' && c < 0x7F;
-    if (!ok) return Result<Label>(unknown(t, "bad document label"));
-    return Result<Label>(make(LabelKind::document, std::string(prefix) + std::string(v)));
+  for (const auto& [kind, prefixes] : document_kinds(o)) {
+    for (const std::string& p : *prefixes) {
+      const std::string prefix = text::upper(p);
+      if (prefix.empty() || !text::starts_with_ci(t, prefix)) continue;
+      const auto v = t.substr(prefix.size());
+      bool ok = !v.empty() && v.size() <= text::kMaxQuote;
+      for (char c : v) ok = ok && c > ' ' && c < 0x7F;
+      if (!ok) return Result<Label>(unknown(t, "bad document label"));
+      Label l = make(LabelKind::document, std::string(prefix) + std::string(v));
+      l.document = kind;
+      return l;
+    }
   }
   return std::nullopt;
 }
@@ -223,6 +236,26 @@ Result<Label> classify(std::string_view raw, const LabelOptions& options) {
   for (Recognizer r : kRecognizers)
     if (auto got = r(t, options)) return std::move(*got);
   return unknown(t);
+}
+
+Result<void> validate(const LabelOptions& options) {
+  const auto blank = [](const std::string& s) { return text::trim(s).size() != s.size() || s.empty(); };
+  for (const std::string& sub : options.gs1.gs_substitutes) {
+    if (blank(sub)) return make_error("bad_options", "gs_substitutes: '" + sub + "' is empty or has blanks around it");
+  }
+  for (const auto& [kind, prefixes] : document_kinds(options)) {
+    for (const std::string& p : *prefixes) {
+      if (blank(p)) return make_error("bad_options", "document prefix '" + p + "' is empty or has blanks around it");
+    }
+  }
+  if (!options.bin_regex.empty()) {
+    try {
+      const std::regex re(options.bin_regex, std::regex::ECMAScript | std::regex::icase);
+    } catch (const std::exception& e) {
+      return make_error("bad_options", "bin_regex '" + options.bin_regex + "': " + e.what());
+    }
+  }
+  return {};
 }
 
 Result<Label> classify(std::string_view raw) {

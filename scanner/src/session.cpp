@@ -242,6 +242,7 @@ struct Session::Impl {
   static void reset_to_base(Session& s) {
     s.evidence_.clear();
     s.pack_units_.clear();
+    s.catalog_skus_.clear();
     s.ctx_ = s.base_;
     s.from_.reset();
     s.item_.reset();
@@ -261,17 +262,51 @@ struct Session::Impl {
     reset_to_base(s);
   }
 
+  // A scan's meaning under the site's grammar (SessionOptions::labels). A
+  // text the grammar does not own that is a SKU of the catalog is an item
+  // with that SKU (and the catalog's GTIN); `catalog_gtin` then says so.
+  // While replaying, the recorded catalog_skus_ decide, not the master data.
+  static Result<Label> label_of(const Session& s, std::string_view text,
+                                std::optional<std::string>* catalog_gtin = nullptr) {
+    auto label = classify(text, s.options_.labels);
+    if (label || label.error().code != "unknown_label") return label;
+    std::optional<std::string> gtin;
+    const std::string sku(text::trim(split_symbology(text::trim(text)).rest));
+    if (s.replay_sku_) {
+      gtin = *s.replay_sku_;
+    } else if (const CatalogItem* c = s.master_ ? s.master_->find_item(sku) : nullptr; c && c->sku == sku) {
+      gtin = c->gtin;
+    }
+    if (!gtin || sku.empty()) return label;
+    Label l;
+    l.kind = LabelKind::item;
+    l.value = sku;
+    l.item.sku = sku;
+    l.item.gtin = *gtin;
+    if (catalog_gtin != nullptr) *catalog_gtin = std::move(gtin);
+    return l;
+  }
+
+  // Records that the scan just added to the evidence was a catalog SKU.
+  static void note_catalog_sku(Session& s, const std::string& text, const std::optional<std::string>& gtin) {
+    if (gtin && !s.evidence_.empty() && s.evidence_.back() == text) s.catalog_skus_[s.evidence_.size() - 1] = *gtin;
+  }
+
   // Rebuilds the derived state from base_ + evidence_. False if the
   // evidence does not replay cleanly (corrupt snapshot).
   static bool replay(Session& s) {
     std::vector<std::string> scans = std::move(s.evidence_);
     const std::map<std::size_t, std::int64_t> packs = std::move(s.pack_units_);
+    const std::map<std::size_t, std::string> skus = std::move(s.catalog_skus_);
     reset_to_base(s);
-    if (s.mode_ == Mode::idle || s.operator_.empty()) return scans.empty() && packs.empty();
+    if (s.mode_ == Mode::idle || s.operator_.empty()) return scans.empty() && packs.empty() && skus.empty();
     bool ok = true;
     for (std::size_t i = 0; ok && i < scans.size(); ++i) {
       const std::string& t = scans[i];
-      auto label = classify(t);
+      const auto sku = skus.find(i);
+      s.replay_sku_.emplace(sku == skus.end() ? std::nullopt : std::optional<std::string>(sku->second));
+      std::optional<std::string> catalog_gtin;
+      auto label = label_of(s, t, &catalog_gtin);
       if (!label || label->kind == LabelKind::operator_badge || label->kind == LabelKind::pin) {
         ok = false;
         break;
@@ -286,10 +321,12 @@ struct Session::Impl {
       s.replay_pack_ = pack == packs.end() ? 1 : pack->second;
       Outcome o = confirm ? command(s, *label, t, 0) : step(s, *label, t, 0);
       ok = o.accepted() && !o.movement;
+      note_catalog_sku(s, t, catalog_gtin);
     }
     s.replay_pack_.reset();
-    // Every recorded pack size must have been used by the scan it names.
-    return ok && s.pack_units_ == packs;
+    s.replay_sku_.reset();
+    // Every recorded pack size and catalog SKU must have been used by the scan it names.
+    return ok && s.pack_units_ == packs && s.catalog_skus_ == skus;
   }
 
   static Result<Movement> make_movement(const Session& s, MovementType type, Endpoint from, Endpoint to,
@@ -522,8 +559,8 @@ struct Session::Impl {
   static Outcome step_receive(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
     switch (l.kind) {
       case LabelKind::document: {
-        const bool task_doc = text::starts_with_ci(l.value, "TASK:");
-        if (!text::starts_with_ci(l.value, "PO:") && !text::starts_with_ci(l.value, "ASN:") && !task_doc)
+        const bool task_doc = l.document == DocumentKind::task;
+        if (l.document != DocumentKind::purchase_order && l.document != DocumentKind::asn && !task_doc)
           return fail("unexpected_label", "Scan a PO, ASN or receive TASK for a receipt");
         if (s.item_) return fail("step_open", "Confirm or cancel the open line first");
         if (s.ctx_.reference != l.value) s.ctx_.received.clear();
@@ -639,12 +676,12 @@ struct Session::Impl {
     switch (l.kind) {
       case LabelKind::document: {
         if (!s.evidence_.empty()) return fail("step_open", "Finish or cancel the open pick first");
-        if (text::starts_with_ci(l.value, "TASK:")) {
+        if (l.document == DocumentKind::task) {
           const Task* task = s.master_ ? s.master_->find_task(l.value) : nullptr;
           if (!task || task->type != "pick") return fail("unknown_task", "No pick task " + l.value + " on this device");
           return start_task(s, *task);
         }
-        if (!text::starts_with_ci(l.value, "ORD:") || line)
+        if (l.document != DocumentKind::order || line)
           return fail("unexpected_label", "Scan a TASK, or an order for a pick without a task");
         s.ctx_.reference = l.value;
         s.evidence_.push_back(text);
@@ -802,7 +839,7 @@ struct Session::Impl {
   static Outcome step_return(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
     switch (l.kind) {
       case LabelKind::document:
-        if (!text::starts_with_ci(l.value, "ORD:")) return fail("unexpected_label", "Scan the order (ORD:) returned");
+        if (l.document != DocumentKind::order) return fail("unexpected_label", "Scan the order (ORD:) returned");
         if (s.item_) return fail("step_open", "Scan the order before the items");
         s.ctx_.reference = l.value;
         s.evidence_.push_back(text);
@@ -932,6 +969,7 @@ struct Session::Impl {
       const std::string last = s.evidence_.back();
       s.evidence_.pop_back();
       s.pack_units_.erase(s.evidence_.size());
+      s.catalog_skus_.erase(s.evidence_.size());
       if (!replay(s)) return fail("undo_failed", "Cannot take back " + text::quote(last));
       return good("undone", "Took back " + text::quote(last));
     }
@@ -1011,7 +1049,7 @@ struct Session::Impl {
     s.mode_ = Mode::idle;
     s.done_tasks_.clear();
     clear_all(s);
-    auto label = classify(scan.text);
+    auto label = label_of(s, scan.text);
     if (!label || label->kind != LabelKind::operator_badge) return fail("idle_timeout", note + ": scan your badge");
     Outcome o = handle_signed(s, scan);
     o.message = note + "; " + o.message;
@@ -1019,7 +1057,8 @@ struct Session::Impl {
   }
 
   static Outcome handle_signed(Session& s, const Scan& scan) {
-    auto label = classify(scan.text);
+    std::optional<std::string> catalog_gtin;
+    auto label = label_of(s, scan.text, &catalog_gtin);
     if (label && label->kind == LabelKind::operator_badge) return sign_in(s, label->value);
     if (label && label->kind == LabelKind::pin) return check_pin(s, *label);
     if (!s.pin_pending_.empty()) {
@@ -1034,7 +1073,9 @@ struct Session::Impl {
     if (s.operator_.empty()) return fail("no_operator", "Sign in first");
     if (!label) return fail(label.error());
     if (label->kind == LabelKind::command) return command(s, *label, scan.text, scan.time_ms);
-    return step(s, *label, scan.text, scan.time_ms);
+    Outcome o = step(s, *label, scan.text, scan.time_ms);
+    if (o.accepted()) note_catalog_sku(s, scan.text, catalog_gtin);
+    return o;
   }
 
   // reference and dock always; the newer fields only when set, so a
@@ -1078,7 +1119,7 @@ struct Session::Impl {
     }
   }
 
-  static bool context_ok(const Context& c) {
+  static bool context_ok(const Session& s, const Context& c) {
     if (c.bin) {
       auto l = Location::parse("LOC:" + c.bin->code);
       if (!l || *l != *c.bin) {
@@ -1088,7 +1129,7 @@ struct Session::Impl {
     }
     if (!c.task.empty()) return c.line_index >= 0;  // a task's reference comes from master data
     if (!c.reference.empty()) {
-      auto l = classify(c.reference);
+      auto l = label_of(s, c.reference);
       if (!l || l->kind != LabelKind::document || l->value != c.reference) return false;
     }
     if (c.dock) {
@@ -1151,6 +1192,7 @@ nlohmann::json Session::snapshot() const {
   if (last_scan_ms_ != 0) j["last_scan_ms"] = last_scan_ms_;
   if (!pin_pending_.empty()) j["pin_pending"] = pin_pending_;
   if (!pack_units_.empty()) j["pack_units"] = pack_units_;  // [[evidence index, units], …]
+  if (!catalog_skus_.empty()) j["catalog_skus"] = catalog_skus_;  // [[evidence index, catalog gtin or ""], …]
   return j;
 }
 
@@ -1180,8 +1222,14 @@ Result<Session> Session::restore(SessionOptions options, const nlohmann::json& s
       for (const auto& [index, units] : s.pack_units_)
         if (index >= s.evidence_.size() || units < 2 || units > kMaxQty) return bad("bad pack_units");
     }
+    if (snapshot.contains("catalog_skus")) {
+      s.catalog_skus_ = snapshot.at("catalog_skus").get<std::map<std::size_t, std::string>>();
+      for (const auto& [index, gtin] : s.catalog_skus_)
+        if (index >= s.evidence_.size() || !(gtin.empty() || (gtin.size() == 14 && text::all_digits(gtin))))
+          return bad("bad catalog_skus");
+    }
     if (!Impl::context_fits(s.mode_, s.base_)) return bad("context does not fit the mode");
-    if (!Impl::context_ok(s.base_)) return bad("bad context");
+    if (!Impl::context_ok(s, s.base_)) return bad("bad context");
     if (!Impl::replay(s)) return bad("the evidence does not replay");
     if (s.snapshot() != snapshot) return bad("the state does not match the evidence");
     return s;

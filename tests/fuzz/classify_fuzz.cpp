@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const tally::scanner::LabelOptions site = [] {
     tally::scanner::LabelOptions o;
     o.bin_regex = "BIN:[A-Z]-[0-9]{2}-[0-9]{2}-[0-9]";
-    o.document_prefixes = {"PO", "LPN"};
+    o.documents = {.purchase_order = {"PO"}, .asn = {}, .order = {}, .task = {}, .other = {"LPN"}};
     o.gs1.gs_substitutes = {"~", "<GS>"};
     o.gs1.unknown_ai = tally::scanner::UnknownAiPolicy::error;
     o.gs1.reference_year = 2026;

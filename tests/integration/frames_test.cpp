@@ -3,6 +3,7 @@
 // 415 / 400 / 413 as JSON and tallyd keeps serving.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -104,6 +105,30 @@ TEST_F(FramesTest, AFrameCompletingAStepAnswers201WithTheMovement) {
   ASSERT_TRUE(j["scans"][0]["result"].contains("movement")) << j;
   EXPECT_EQ(j["scans"][0]["result"]["movement"]["type"], "move");
   EXPECT_EQ(c.get("/api/v1/status").json()["journal"]["last_seq"], 1);
+}
+
+// [decode] reaches the frames path: with formats = ["QRCode"] the GS1-128
+// frame finds nothing; an unknown format name stops tallyd with one line.
+TEST_F(FramesTest, DecodeSectionOfTheConfigIsUsedForFrames) {
+  const auto config = dir_.path() / "tallyd.toml";
+  std::ofstream(config) << "[decode]\nformats = [\"QRCode\"]\nexhaustive = true\n";
+  auto a = args();
+  a.insert(a.end(), {"--config", config.string()});
+  Daemon d(TALLYD_PATH, a);
+  HttpClient c(d.wait_listening());
+  const auto r = frame(c, slurp(testdata() / "clean" / "c022_gs1-128.png"));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.json()["found"], 0) << r.body;
+  const auto qr = frame(c, slurp(testdata() / "clean" / "c043_qr.png"));
+  ASSERT_EQ(qr.status, 200u) << qr.body;
+  EXPECT_EQ(qr.json()["found"], 1) << qr.body;
+
+  std::ofstream(config) << "[decode]\nformats = [\"EAN-13\", \"Barcode39\"]\n";
+  auto [st, err] = run_to_end(TALLYD_PATH, a);
+  EXPECT_NE(st.code, 0);
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("decode.formats"), std::string::npos) << err;
+  EXPECT_NE(err.find("'Barcode39'"), std::string::npos) << err;
 }
 
 TEST_F(FramesTest, NothingFoundIs200WithNoSymbols) {

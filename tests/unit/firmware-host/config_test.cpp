@@ -242,6 +242,18 @@ class SessionConfigTest : public ::testing::Test {
     return load_config({"--config", path.string()});
   }
 
+  // Each file is refused as bad_config with one line holding `want`.
+  void expect_refused(const std::vector<std::pair<std::string, std::string>>& cases) {
+    for (const auto& [text, want] : cases) {
+      SCOPED_TRACE(text);
+      auto r = load_file(text);
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code, "bad_config");
+      EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
+      EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    }
+  }
+
   std::filesystem::path dir_;
 };
 
@@ -295,6 +307,109 @@ TEST_F(SessionConfigTest, RefusesWithOneLineReasonsThatNeverShowAPin) {
     EXPECT_EQ(r.error().message.find("12x456"), std::string::npos);
     EXPECT_EQ(r.error().message.find("123456"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace tally::device
+
+namespace tally::device {
+namespace {
+
+using DecodeConfigTest = SessionConfigTest;
+
+TEST_F(DecodeConfigTest, DefaultsAreTheScannerDefaults) {
+  auto r = load_config({});
+  ASSERT_TRUE(r) << r.error().message;
+  const scanner::DecodeOptions want;
+  const scanner::DecodeOptions& got = r->config.decode;
+  EXPECT_EQ(got.formats, want.formats);
+  EXPECT_EQ(got.try_harder_fallback, want.try_harder_fallback);
+  EXPECT_EQ(got.exhaustive, want.exhaustive);
+  EXPECT_EQ(got.max_symbols, want.max_symbols);
+  EXPECT_EQ(got.downscale_threshold, want.downscale_threshold);
+  EXPECT_EQ(got.upscale_fallback_max_pixels, want.upscale_fallback_max_pixels);
+}
+
+TEST_F(DecodeConfigTest, SectionIsRead) {
+  auto r = load_file(
+      "[decode]\nformats = [\"EAN-13\", \"code128\", \"qrcode\", \"DataMatrix\", \"ITF\"]\nexhaustive = true\n"
+      "max_symbols = 4\ndownscale_threshold = 0\nupscale_fallback_max_pixels = 0\n");
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& d = r->config.decode;
+  EXPECT_EQ(d.formats, scanner::Symbology::ean13 | scanner::Symbology::code128 | scanner::Symbology::qrcode |
+                           scanner::Symbology::datamatrix | scanner::Symbology::itf);
+  EXPECT_TRUE(d.exhaustive);
+  EXPECT_TRUE(d.try_harder_fallback);
+  EXPECT_EQ(d.max_symbols, 4);
+  EXPECT_EQ(d.downscale_threshold, 0);
+  EXPECT_EQ(d.upscale_fallback_max_pixels, 0);
+  auto fast = load_file("[decode]\ntry_harder_fallback = false\n");
+  ASSERT_TRUE(fast) << fast.error().message;
+  EXPECT_FALSE(fast->config.decode.try_harder_fallback);
+}
+
+TEST_F(DecodeConfigTest, RefusesWithOneLineReasons) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[decode]\nformats = [\"EAN-13\", \"GS1-128\"]\n", "decode.formats: unknown barcode format 'GS1-128'"},
+      {"[decode]\nformats = [\"\"]\n", "decode.formats: unknown barcode format ''"},
+      {"[decode]\nformats = []\n", "decode.formats must be a non-empty array"},
+      {"[decode]\nformats = \"EAN-13\"\n", "decode.formats must be a non-empty array"},
+      {"[decode]\nformats = [13]\n", "decode.formats must be an array of strings"},
+      {"[decode]\nmax_symbols = 0\n", "decode.max_symbols must be 1..255, got 0"},
+      {"[decode]\nmax_symbols = 256\n", "decode.max_symbols must be 1..255, got 256"},
+      {"[decode]\ndownscale_threshold = -1\n", "decode.downscale_threshold must be 0..8192"},
+      {"[decode]\nupscale_fallback_max_pixels = 16777217\n", "decode.upscale_fallback_max_pixels must be 0..16777216"},
+      {"[decode]\nexhaustive = \"yes\"\n", "decode.exhaustive has the wrong type"},
+      {"[decode]\nexhaustive = true\ntry_harder_fallback = false\n", "decode.exhaustive needs"},
+      {"[decode]\nformat = [\"EAN-13\"]\n", "unknown config key decode.format"},
+      {"decode = 1\n", "config section [decode] must be a table"},
+  };
+  expect_refused(cases);
+}
+
+}  // namespace
+}  // namespace tally::device
+
+namespace tally::device {
+namespace {
+
+using LabelsConfigTest = SessionConfigTest;
+
+TEST_F(LabelsConfigTest, SectionIsRead) {
+  auto r = load_file(
+      "[labels]\nbin_pattern = '^[0-9]{2}\\.[0-9]{3}$'\ngs_substitutes = [\"|\"]\nunknown_ai = \"error\"\n"
+      "[labels.documents]\npurchase_order = [\"BE:\", \"PO:\"]\nother = [\"LPN:\"]\n");
+  ASSERT_TRUE(r) << r.error().message;
+  const scanner::LabelOptions& l = r->config.labels;
+  EXPECT_EQ(l.bin_regex, "^[0-9]{2}\\.[0-9]{3}$");
+  EXPECT_EQ(l.gs1.gs_substitutes, (std::vector<std::string>{"|"}));
+  EXPECT_EQ(l.gs1.unknown_ai, scanner::UnknownAiPolicy::error);
+  EXPECT_EQ(l.documents.purchase_order, (std::vector<std::string>{"BE:", "PO:"}));
+  EXPECT_EQ(l.documents.asn, (std::vector<std::string>{"ASN:"}));  // not given: the default
+  EXPECT_EQ(l.documents.other, (std::vector<std::string>{"LPN:"}));
+  auto bin = scanner::classify("12.345", l);
+  ASSERT_TRUE(bin) << bin.error().message;
+  EXPECT_EQ(bin->kind, scanner::LabelKind::location);
+  auto defaults = load_config({});
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->config.labels.bin_regex.empty());
+  EXPECT_EQ(defaults->config.labels.gs1.gs_substitutes, scanner::Gs1Options{}.gs_substitutes);
+}
+
+TEST_F(LabelsConfigTest, RefusesWithOneLineReasons) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[labels]\nbin_pattern = '([0-9]'\n", "labels: bin_regex '([0-9]'"},
+      {"[labels]\nbin_pattern = 7\n", "labels.bin_pattern has the wrong type"},
+      {"[labels]\ngs_substitutes = [\"\"]\n", "labels: gs_substitutes: '' is empty"},
+      {"[labels]\ngs_substitutes = \"|\"\n", "labels.gs_substitutes must be an array of strings"},
+      {"[labels]\nunknown_ai = \"ignore\"\n", "labels.unknown_ai must be \"warn\" or \"error\""},
+      {"[labels]\nbin_regex = 'x'\n", "unknown config key labels.bin_regex"},
+      {"[labels.documents]\npo = [\"PO:\"]\n", "unknown config key labels.documents.po"},
+      {"[labels.documents]\nasn = [\" \"]\n", "labels: document prefix ' ' is empty"},
+      {"[labels.documents]\norder = [1]\n", "labels.documents.order must be an array of strings"},
+      {"labels = 1\n", "config section [labels] must be a table"},
+  };
+  expect_refused(cases);
 }
 
 }  // namespace

@@ -8,12 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <random>
 #include <sstream>
 
 #include "barcode_truth.hpp"
+#include "canvas.hpp"
 #include "tally/device/decode_command.hpp"
 #include "tally/device/image_file.hpp"
 #include "temp_dir.hpp"
@@ -174,6 +176,60 @@ TEST(DecodeWorker, BoundsFrameSize) {
   EXPECT_EQ(r.error().code, "frame_too_large");
   auto bad = w.decode(scanner::Frame{px.data(), 0, 40, 0, scanner::PixelFormat::grey});
   EXPECT_EQ(bad.error().code, "bad_frame");
+  EXPECT_EQ(w.restarts(), 0);
+}
+
+std::vector<std::string> sorted_texts(const std::vector<scanner::Symbol>& syms) {
+  std::vector<std::string> texts;
+  for (const auto& s : syms) texts.push_back(s.text);
+  std::sort(texts.begin(), texts.end());
+  return texts;
+}
+
+// Linear symbols away from the middle rows, which only the exhaustive mode
+// finds (as tests/unit/scanner/decode_test.cpp
+// ExhaustiveFindsLinearSymbolsAwayFromTheMiddle).
+test::Canvas frame_needing_exhaustive() {
+  test::Canvas c(1400, 900);
+  c.paste(load(clean("c001_ean13.png")), 20, 20);
+  c.paste(load(clean("c015_code128.png")), 700, 20);
+  c.paste(load(clean("c056_code39.png")), 20, 400);
+  c.paste(load(clean("c043_qr.png")), 800, 400);
+  c.paste(load(clean("c042_dm.png")), 1100, 400);
+  return c;
+}
+
+// Every DecodeOptions field crosses the process boundary: the worker answers
+// what scanner::decode() answers in-process with the same options.
+TEST(DecodeWorker, CarriesEveryDecodeOption) {
+  DecodeWorker w(test_options());
+  const test::Canvas c = frame_needing_exhaustive();
+  scanner::DecodeOptions plain;
+  scanner::DecodeOptions exhaustive;
+  exhaustive.exhaustive = true;
+  auto fast = w.decode(c.frame(), plain);
+  auto all = w.decode(c.frame(), exhaustive);
+  ASSERT_TRUE(fast.ok()) << fast.error().message;
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(sorted_texts(*all), (std::vector<std::string>{"4006381333931", "BIN-A0102", "BIN:B-12-04-1",
+                                                          "LPN00012345678", "PO-12345"}));
+  EXPECT_GT(all->size(), fast->size());
+
+  std::vector<scanner::DecodeOptions> variants(6);
+  variants[0].exhaustive = true;
+  variants[1].exhaustive = true;
+  variants[1].max_symbols = 2;
+  variants[2].formats = static_cast<scanner::SymbologySet>(scanner::Symbology::qrcode);
+  variants[3].try_harder_fallback = false;
+  variants[4].exhaustive = true;
+  variants[4].downscale_threshold = 0;
+  variants[5].upscale_fallback_max_pixels = 0;
+  for (std::size_t i = 0; i < variants.size(); ++i) {
+    auto in_process = scanner::decode(c.frame(), variants[i]);
+    auto via_worker = w.decode(c.frame(), variants[i]);
+    ASSERT_TRUE(in_process.ok() && via_worker.ok()) << "variant " << i;
+    EXPECT_EQ(sorted_texts(*via_worker), sorted_texts(*in_process)) << "variant " << i;
+  }
   EXPECT_EQ(w.restarts(), 0);
 }
 

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "barcode_truth.hpp"
+#include "canvas.hpp"
 #include "tally/device/image_file.hpp"
 
 namespace tally::scanner {
@@ -150,20 +151,7 @@ TEST(Decode, PaddedGreyStride) {
   EXPECT_EQ(r->front().text, "BIN:B-12-04-1");
 }
 
-// Pastes images onto a grey canvas.
-struct Canvas {
-  int w, h;
-  std::vector<std::uint8_t> px;
-  Canvas(int width, int height) : w(width), h(height), px(static_cast<std::size_t>(width * height), 200) {}
-  void paste(const device::GreyImage& g, int ox, int oy) {
-    for (int y = 0; y < g.height && oy + y < h; ++y) {
-      for (int x = 0; x < g.width && ox + x < w; ++x) {
-        px[static_cast<std::size_t>((oy + y) * w + ox + x)] = g.pixels[static_cast<std::size_t>(y * g.width + x)];
-      }
-    }
-  }
-  Frame frame() const { return Frame{px.data(), w, h, 0, PixelFormat::grey}; }
-};
+using test::Canvas;
 
 std::vector<std::string> sorted_texts(const std::vector<Symbol>& syms) {
   std::vector<std::string> texts;

@@ -245,7 +245,7 @@ TEST(LabelClassifySymbology, NonGs1PrefixIsStripped) {
 TEST(LabelOptionsTest, SiteGrammar) {
   LabelOptions o;
   o.bin_regex = R"(BIN:[A-Z]-\d{2}-\d{2}-\d)";
-  o.document_prefixes = {"PO", "LPN"};
+  o.documents = {.purchase_order = {"PO"}, .asn = {}, .order = {}, .task = {}, .other = {"LPN"}};
   auto r = classify("]d1BIN:A-01-02-3", o);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->kind, LabelKind::location);

@@ -695,5 +695,106 @@ TEST(Totes, AreLocations) {
   EXPECT_FALSE(Location::parse("TOTE:a b").ok());
 }
 
+// A site's own label grammar reaches every scan of the session: bins like
+// 12.345, "|" typed for GS by a keyboard wedge, purchase orders as BE:…
+TEST(Workflows, SiteLabelGrammarRunsAMoveAndAReceiptWithLot) {
+  SessionOptions o{"hh-01", "site-a", "DOCK-1"};
+  o.labels.bin_regex = R"(^[0-9]{2}\.[0-9]{3}$)";
+  o.labels.gs1.gs_substitutes = {"|"};
+  o.labels.gs1.reference_year = 2026;
+  o.labels.documents.purchase_order = {"BE:"};
+  Session s(o);
+  std::int64_t t = kT0;
+  auto scan = [&](const std::string& x) { return s.handle(Scan{x, "", "t", ++t}); };
+  for (const char* x : {"OP:alice", "CMD:MOVE"}) ASSERT_TRUE(scan(x).accepted()) << x;
+  EXPECT_EQ(scan("A-01-01-1").code, "unknown_label");  // the default bin grammar is off
+  EXPECT_EQ(scan("12.345").code, "source_set");
+  EXPECT_EQ(scan(kItemA).code, "item_counted");
+  EXPECT_EQ(scan(kItemA).code, "item_counted");
+  // Half a move survives a restore with the same grammar.
+  auto restored = Session::restore(o, json::parse(s.snapshot().dump()));
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  Outcome moved = restored->handle(Scan{"12.346", "", "t", ++t});
+  ASSERT_TRUE(moved.movement) << moved.code << ": " << moved.message;
+  EXPECT_EQ(summary(*moved.movement), "move 2x04006381333931 12.345:available>12.346:available");
+  EXPECT_TRUE(validate(*moved.movement).ok());
+
+  s = std::move(*restored);
+  for (const char* x : {"CMD:DONE", "CMD:RECEIVE"}) ASSERT_TRUE(scan(x).accepted()) << x;
+  EXPECT_EQ(scan("PO:4500012").code, "unknown_label");  // PO: is not this site's prefix
+  EXPECT_EQ(scan("BE:4500012").code, "reference_set");
+  EXPECT_EQ(scan("010950600013435210LOT42|17261231").code, "item_counted");
+  Outcome r = scan("CMD:CONFIRM");
+  ASSERT_TRUE(r.movement) << r.code << ": " << r.message;
+  EXPECT_EQ(summary(*r.movement),
+            "receipt 1x09506000134352 @supplier>DOCK-1:inbound ref=BE:4500012 lot=LOT42 exp=2026-12-31");
+  // With the default substitutes gone, "<GS>" is data, not a separator.
+  EXPECT_NE(scan("010950600013435210LOT42<GS>17261231").code, "item_counted");
+}
+
+std::shared_ptr<const MasterData> sku_master() {
+  auto m = std::make_shared<MasterData>();
+  const json catalog = {{"v", 1},
+                        {"version", 4},
+                        {"items",
+                         {{{"sku", "WIDGET-9"}, {"description", "SKU only"}},
+                          {{"gtin", "04006381333931"}, {"sku", "SKU-A"}},
+                          {{"sku", "OP:bob"}}}}};
+  EXPECT_TRUE(apply_master_data("catalog", catalog, *m).ok());
+  return m;
+}
+
+// A scan of a catalog SKU is an item with that SKU, and restore replays it
+// without the master data (snapshot "catalog_skus").
+TEST(Workflows, CatalogSkuIsAnItemAndRestoresWithoutMasterData) {
+  const SessionOptions o{"hh-01", "site-a", "DOCK-1"};
+  Session s(o);
+  std::int64_t t = kT0;
+  auto scan = [&](const std::string& x) { return s.handle(Scan{x, "", "t", ++t}); };
+  for (const char* x : {"OP:alice", "CMD:MOVE", "A-01-01-1"}) ASSERT_TRUE(scan(x).accepted()) << x;
+  EXPECT_EQ(scan("WIDGET-9").code, "unknown_label");  // no catalog yet
+  s.set_master_data(sku_master());
+  EXPECT_EQ(scan("WIDGET-9").code, "item_counted");
+  EXPECT_EQ(scan("]C0WIDGET-9").code, "item_counted");  // as a frame's Code 128 arrives
+  EXPECT_EQ(scan("widget-9").code, "unknown_label");     // SKUs match exactly
+  EXPECT_EQ(s.snapshot().at("catalog_skus"), json::parse(R"([[1,""],[2,""]])"));
+  // Restored with no master data, or with a catalog that no longer has it.
+  for (const bool with_empty : {false, true}) {
+    auto r = Session::restore(o, json::parse(s.snapshot().dump()));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    if (with_empty) r->set_master_data(std::make_shared<MasterData>());
+    EXPECT_EQ(r->snapshot(), s.snapshot());
+    EXPECT_EQ(r->handle(Scan{"CMD:UNDO", "", "t", ++t}).code, "undone");
+    EXPECT_EQ(r->snapshot().at("catalog_skus"), json::parse(R"([[1,""]])"));
+    Outcome m = r->handle(Scan{"B-02-01-1", "", "t", ++t});
+    ASSERT_TRUE(m.movement) << m.code << ": " << m.message;
+    EXPECT_EQ(summary(*m.movement), "move 1xWIDGET-9 A-01-01-1:available>B-02-01-1:available");
+  }
+  Outcome m = scan("B-02-01-1");
+  ASSERT_TRUE(m.movement) << m.code << ": " << m.message;
+  EXPECT_EQ(summary(*m.movement), "move 2xWIDGET-9 A-01-01-1:available>B-02-01-1:available");
+  EXPECT_EQ(m.movement->item.sku, "WIDGET-9");
+  EXPECT_TRUE(m.movement->item.gtin.empty());
+  EXPECT_TRUE(validate(*m.movement).ok());
+  EXPECT_FALSE(s.snapshot().contains("catalog_skus"));
+  // A SKU that has a GTIN in the catalog moves under that GTIN; a SKU
+  // spelled like a badge is still a badge.
+  EXPECT_EQ(scan("A-01-01-1").code, "source_set");
+  EXPECT_EQ(scan("SKU-A").code, "item_counted");
+  EXPECT_EQ(s.snapshot().at("catalog_skus"), json::parse(R"([[1,"04006381333931"]])"));
+  Outcome a = scan("B-02-01-1");
+  ASSERT_TRUE(a.movement);
+  EXPECT_EQ(a.movement->item.gtin, "04006381333931");
+  EXPECT_EQ(a.movement->item.sku, "SKU-A");
+  EXPECT_EQ(scan("OP:bob").code, "signed_in");
+  // A recorded SKU on a scan that is not one does not restore.
+  ASSERT_TRUE(scan("A-01-01-1").accepted());
+  json bad = s.snapshot();
+  bad["catalog_skus"] = json::parse(R"([[0,""]])");
+  EXPECT_FALSE(Session::restore(o, bad).ok());
+  bad["catalog_skus"] = json::parse(R"([[3,""]])");
+  EXPECT_FALSE(Session::restore(o, bad).ok());
+}
+
 }  // namespace
 }  // namespace tally::scanner

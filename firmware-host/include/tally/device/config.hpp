@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tally/scanner/decode.hpp"
+#include "tally/scanner/label.hpp"
 #include "tally/scanner/result.hpp"
 
 namespace tally::device {
@@ -50,6 +52,16 @@ struct Config {
   // [session.pins] operator id = "PIN" (4-12 digits). Never logged; keep the
   // config file readable by the service only (0640 root:tally).
   std::map<std::string, std::string> session_pins;
+  // [decode] POST /api/v1/frames (scanner::DecodeOptions; docs/OPERATIONS.md
+  // "Decoding frames"): formats by ZXing name ("EAN-13", "Code128", "QRCode",
+  // …), try_harder_fallback, exhaustive, max_symbols 1..255,
+  // downscale_threshold 0..8192, upscale_fallback_max_pixels 0..16777216.
+  scanner::DecodeOptions decode;
+  // [labels] the site's label grammar (scanner::LabelOptions; docs/DOMAIN.md
+  // "Site options"): bin_pattern (ECMAScript regex, full match; empty: the
+  // default bin grammar), gs_substitutes, unknown_ai = "warn" | "error",
+  // [labels.documents] purchase_order / asn / order / task / other = [prefixes].
+  scanner::LabelOptions labels;
   // [engine]
   std::size_t queue_max = 256;  // scans/jobs waiting for the journal; beyond: 503
   // [input]

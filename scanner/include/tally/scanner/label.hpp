@@ -33,8 +33,19 @@ enum class LabelKind : std::uint8_t {
 // (01) or (02) -> item {gtin, lot (10), expiry (17, ISO), serial (21)},
 // number = count (37), else variable count (30), else 0. Label::gs1 holds every element either way.
 
+// What a document label is for (LabelOptions::documents decides by prefix).
+enum class DocumentKind : std::uint8_t {
+  none,            // not a document
+  purchase_order,  // PO:  receive
+  asn,             // ASN: receive
+  order,           // ORD: pick, return
+  task,            // TASK: a task of the master data
+  other,           // a site document without a workflow of its own
+};
+
 struct Label {
   LabelKind kind{};
+  DocumentKind document = DocumentKind::none;  // set for LabelKind::document
   std::string value;
   std::int64_t number = 0;
   Location location;
@@ -47,8 +58,16 @@ struct LabelOptions {
   // ECMAScript regex a bin must match in full (case-insensitive); empty =
   // the default <zone>-<aisle>-<rack>-<level> grammar. LOC:<code> always works.
   std::string bin_regex;
-  // Document label prefixes, matched case-insensitively, kept upper-cased.
-  std::vector<std::string> document_prefixes{"PO:", "ASN:", "ORD:", "TASK:"};
+  // Document label prefixes per kind, matched case-insensitively, kept
+  // upper-cased; the first kind (in this order) with a matching prefix wins.
+  struct DocumentPrefixes {
+    std::vector<std::string> purchase_order{"PO:"};
+    std::vector<std::string> asn{"ASN:"};
+    std::vector<std::string> order{"ORD:"};
+    std::vector<std::string> task{"TASK:"};
+    std::vector<std::string> other{};
+  };
+  DocumentPrefixes documents;
   // GS substitutes, unknown-AI policy, century reference year.
   Gs1Options gs1;
 };
@@ -62,6 +81,10 @@ struct LabelOptions {
 // ones (]C1 ]e0 ]d2 ]Q3 ]J1) and EAN/UPC/ITF (]E0 ]E4 ]I0 ]I1) make the
 // content GS1 data; any other is stripped and the rest classified.
 Result<Label> classify(std::string_view text, const LabelOptions& options);
+// Checks a site's grammar once (at start-up) instead of on every scan:
+// bin_regex compiles, no empty or blank GS substitute or document prefix.
+// Error code "bad_options", the message naming the option and the value.
+Result<void> validate(const LabelOptions& options);
 Result<Label> classify(std::string_view text);  // default LabelOptions
 
 std::string_view to_string(LabelKind k);

@@ -13,7 +13,10 @@
 // docs/WORKFLOWS.md. Quantity per item scan: GS1 (37)/(30) count when the
 // scan has one, else the catalog's pack_size (> 1) for the scanned id, else
 // 1. A pack size applied is recorded with the step (snapshot "pack_units")
-// so undo and restore replay it without master data. In receive mode a different item while a line is open
+// so undo and restore replay it without master data. A scan the label
+// grammar does not own (unknown_label) that is a SKU of the catalog is an
+// item with that SKU (and the catalog's GTIN, if it has one), recorded the
+// same way (snapshot "catalog_skus"). In receive mode a different item while a line is open
 // commits the open line (that outcome carries its receipt) and starts a new
 // line of 1 for the new item.
 //
@@ -31,6 +34,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "tally/scanner/domain.hpp"
+#include "tally/scanner/label.hpp"
 #include "tally/scanner/master_data.hpp"
 #include "tally/scanner/result.hpp"
 
@@ -106,6 +110,10 @@ struct SessionOptions {
   // through redacted(), label.hpp).
   bool require_pin = false;
   std::map<std::string, std::string> pins{};
+  // The site's label grammar: every scan (and every replayed one) is
+  // classified with it. Document kinds decide the workflows: receive takes
+  // purchase_order / asn / task documents, pick task / order, return order.
+  LabelOptions labels{};
 };
 
 // Checks a scanned item's lot/expiry against a task line: "wrong_lot" when
@@ -187,6 +195,14 @@ class Session {
   // While replaying: the recorded pack units of the scan being replayed (1:
   // none recorded). nullopt: live, ask the master data.
   std::optional<std::int64_t> replay_pack_;
+  // Scans of evidence_ that were catalog SKUs (texts the label grammar does
+  // not own), by index, with the catalog GTIN of that SKU ("" if none).
+  // Recorded like pack_units_ (snapshot "catalog_skus") so replay never
+  // needs the master data.
+  std::map<std::size_t, std::string> catalog_skus_;
+  // While replaying: the recorded catalog entry of the scan being replayed
+  // (nullopt inside: none recorded). Outer nullopt: live, ask the master data.
+  std::optional<std::optional<std::string>> replay_sku_;
 };
 
 }  // namespace tally::scanner
