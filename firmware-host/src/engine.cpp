@@ -235,6 +235,7 @@ struct Engine::Impl {
                                      outcome.code,
                                      time_ms};
     entry.movement = outcome.movement;
+    entry.more_movements = outcome.more_movements;
     entry.exception = outcome.exception;  // e.g. unknown item, short pick (accepted with a warning)
     entry.session_snapshot = next.snapshot().dump();
 
@@ -270,6 +271,19 @@ struct Engine::Impl {
       recorded.hlc = appended->hlc;
       body["movement"] = wire::to_json(recorded);
       movements_recorded.fetch_add(1, std::memory_order_relaxed);
+      if (!outcome.more_movements.empty()) {  // a pallet: every movement, the first included
+        json all = json::array({body["movement"]});
+        for (std::size_t k = 0; k < outcome.more_movements.size(); ++k) {
+          scanner::Movement more = outcome.more_movements[k];
+          more.device = options.journal.device;
+          more.site = options.journal.site;
+          more.seq = appended->more.at(k).first;
+          more.hlc = appended->more.at(k).second;
+          all.push_back(wire::to_json(more));
+          movements_recorded.fetch_add(1, std::memory_order_relaxed);
+        }
+        body["movements"] = std::move(all);
+      }
     }
     body["operator"] = session.operator_id();
     body["mode"] = session.mode();

@@ -53,6 +53,12 @@ Task parse_task(const json& o) {
     line.bin = str(l, "bin");
     line.lot = str(l, "lot");
     if (l.contains("lot_rule")) line.lot_rule = require(l, "lot_rule", json::value_t::string).get<std::string>();
+    line.sscc = str(l, "sscc");
+    if (!line.sscc.empty() && (line.sscc.size() != 18 || !std::all_of(line.sscc.begin(), line.sscc.end(), [](char c) {
+                                 return c >= '0' && c <= '9';
+                               }))) {
+      throw std::invalid_argument("\"sscc\" must be 18 digits");
+    }
     t.lines.push_back(std::move(line));
   }
   return t;

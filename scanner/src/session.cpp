@@ -593,6 +593,8 @@ struct Session::Impl {
         }
         return o;
       }
+      case LabelKind::container:
+        return receive_pallet(s, l, text, time_ms);
       case LabelKind::quantity:
         return set_qty(s, l, text);
       case LabelKind::reason:
@@ -600,6 +602,53 @@ struct Session::Impl {
       default:
         return unexpected(s, l);
     }
+  }
+
+  // A pallet SSCC in receive mode: every line of the receive task that
+  // arrives on it (TaskLine::sscc) is received at once, one receipt each,
+  // with the SSCC scan as evidence. Without such lines, a pallet label that
+  // names its contents (GS1 (00) with (02) and a count (37)) is received as
+  // that; anything else is refused (receive the cases one by one).
+  static Outcome receive_pallet(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
+    if (s.item_) return fail("step_open", "Confirm or cancel the open line first");
+    const bool sscc = l.value.size() == 18 && std::all_of(l.value.begin(), l.value.end(), [](char c) {
+                        return c >= '0' && c <= '9';
+                      });
+    if (!sscc) return fail("unexpected_label", "Scan an item, a pallet SSCC, CONFIRM or DONE");
+    std::vector<std::pair<Item, std::int64_t>> contents;
+    const Task* task = receive_task(s);
+    if (task) {
+      for (const TaskLine& raw : task->lines) {
+        if (raw.sscc != l.value) continue;
+        const TaskLine line = resolved(raw, s.master_.get());
+        contents.emplace_back(Item{line.gtin, line.gtin.empty() ? line.sku : "", line.lot, "", ""}, line.qty);
+      }
+    }
+    if (contents.empty() && !l.item.id().empty() && l.number > 0) contents.emplace_back(l.item, l.number);
+    if (contents.empty()) {
+      return fail("unknown_pallet", "Pallet " + l.value + " is not on " +
+                                        (task ? task->id : std::string("a receive task of this device")) +
+                                        ": receive its cases one by one");
+    }
+    Session t = s;  // all receipts or none
+    Outcome o = good("movement_recorded", "Received pallet " + l.value + ": " + std::to_string(contents.size()) +
+                                              " line(s)");
+    for (auto& [item, qty] : contents) {
+      t.item_ = item;
+      t.qty_ = qty;
+      t.evidence_ = s.evidence_;  // e.g. the ASN scan, then the SSCC
+      auto m = receipt(t, &text, time_ms);
+      if (!m) return fail(m.error());
+      check_receipt(t, o, *m, time_ms);
+      if (!o.movement) {
+        o.movement = std::move(*m);
+      } else {
+        o.more_movements.push_back(std::move(*m));
+      }
+    }
+    next_step(t);
+    s = std::move(t);
+    return o;
   }
 
   static Outcome step(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {

@@ -571,17 +571,24 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
   // validation). Movements from the session already carry both, so the copy
   // into `scratch` is only made for those that do not.
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (!entries[i].movement) continue;
-    const scanner::Movement& m = *entries[i].movement;
-    const bool stamped = m.device == device && m.site == site;
-    if (!stamped) {
-      scratch = m;
-      scratch.device = device;
-      scratch.site = site;
+    if (!entries[i].movement) {
+      if (!entries[i].more_movements.empty()) {
+        return make_error("invalid_entry", "entry " + std::to_string(i) + ": more_movements without a movement");
+      }
+      continue;
     }
-    if (auto valid = scanner::validate(stamped ? m : scratch); !valid) {
-      if (entries.size() == 1) return valid.error();
-      return make_error(valid.error().code, "entry " + std::to_string(i) + ": " + valid.error().message);
+    for (std::size_t k = 0; k <= entries[i].more_movements.size(); ++k) {
+      const scanner::Movement& m = k == 0 ? *entries[i].movement : entries[i].more_movements[k - 1];
+      const bool stamped = m.device == device && m.site == site;
+      if (!stamped) {
+        scratch = m;
+        scratch.device = device;
+        scratch.site = site;
+      }
+      if (auto valid = scanner::validate(stamped ? m : scratch); !valid) {
+        if (entries.size() == 1 && entries[i].more_movements.empty()) return valid.error();
+        return make_error(valid.error().code, "entry " + std::to_string(i) + ": " + valid.error().message);
+      }
     }
   }
 
@@ -630,8 +637,8 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
     Appended a;
     a.scan_id = sqlite3_last_insert_rowid(db.get());
 
-    if (entry.movement) {
-      const scanner::Movement& m = *entry.movement;
+    for (std::size_t k = 0; entry.movement && k <= entry.more_movements.size(); ++k) {
+      const scanner::Movement& m = k == 0 ? *entry.movement : entry.more_movements[k - 1];
       const wire::Stamp stamp{device, site, seq + 1, next_hlc(hlc, m.wall_time_ms)};
       // The canonical wire text of the movement with its stamp. Non-UTF-8
       // bytes (binary barcode content in evidence) become U+FFFD rather than
@@ -652,8 +659,12 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
       if (rc != SQLITE_DONE) return fail(rc, "insert movement " + std::to_string(stamp.seq), s);
       seq = stamp.seq;
       hlc = stamp.hlc;
-      a.seq = seq;
-      a.hlc = hlc;
+      if (k == 0) {
+        a.seq = seq;
+        a.hlc = hlc;
+      } else {
+        a.more.emplace_back(seq, hlc);
+      }
     }
     if (entry.exception) {
       const std::string text = wire::to_json_text(*entry.exception);

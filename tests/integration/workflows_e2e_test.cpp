@@ -56,7 +56,13 @@ class WorkflowsE2E : public ::testing::Test {
          {{{"id", "TASK:17"},
            {"type", "pick"},
            {"reference", "ORD:991"},
-           {"lines", {{{"line", 1}, {"gtin", kItem}, {"qty", 2}, {"bin", "A-01-01-1"}}}}}}}};
+           {"lines", {{{"line", 1}, {"gtin", kItem}, {"qty", 2}, {"bin", "A-01-01-1"}}}}},
+          {{"id", "TASK:40"},
+           {"type", "receive"},
+           {"reference", "ASN:77"},
+           {"lines",
+            {{{"line", 1}, {"gtin", kItem}, {"qty", 24}, {"sscc", "106141411234567897"}},
+             {{"line", 2}, {"gtin", "04006381333931"}, {"qty", 6}, {"sscc", "106141411234567897"}}}}}}}};
     ASSERT_TRUE((*j)->put_master_data("catalog", 1, catalog.dump()).ok());
     ASSERT_TRUE((*j)->put_master_data("tasks", 1, tasks.dump()).ok());
   }
@@ -178,6 +184,84 @@ TEST_F(WorkflowsE2E, ReceivePutawayPickDamage) {
   EXPECT_EQ(x.scanned, "B-02-01-1");
   EXPECT_EQ(x.task, "TASK:17/1");
   EXPECT_EQ(x.evidence, std::vector<std::string>{"B-02-01-1"});
+}
+
+// A pallet SSCC against an ASN: one POST, one 201, every receipt durable.
+TEST_F(WorkflowsE2E, PalletSsccReceivesEveryAsnLineInOneScan) {
+  seed_master_data();
+  Daemon d(TALLYD_PATH, args());
+  HttpClient c(d.wait_listening());
+  scan(c, "OP:alice", 200);
+  scan(c, "CMD:RECEIVE", 200);
+  scan(c, "ASN:77", 200);
+  const json r = scan(c, "(00)106141411234567897", 201);
+  ASSERT_EQ(r["movements"].size(), 2U) << r;
+  EXPECT_EQ(r["movement"], r["movements"][0]);
+  EXPECT_EQ(r["movements"][0]["seq"], 1);
+  EXPECT_EQ(r["movements"][0]["qty"], 24);
+  EXPECT_EQ(r["movements"][1]["seq"], 2);
+  EXPECT_EQ(r["movements"][1]["qty"], 6);
+  EXPECT_EQ(r["movements"][1]["item"]["gtin"], "04006381333931");
+  const json all = c.get("/api/v1/movements").json()["movements"];
+  ASSERT_EQ(all.size(), 2U) << all;
+  EXPECT_EQ(all[1]["hlc"], r["movements"][1]["hlc"]);
+  EXPECT_EQ(all[1]["reference"], "ASN:77");
+}
+
+// Half a task pick and a receipt in progress survive kill -9 of the real
+// tallyd: after the restart the operator, the mode and the open step are as
+// the last answered scan left them, and finishing the step records one
+// movement with every scan of it as evidence.
+TEST_F(WorkflowsE2E, HalfAPickAndAnOpenReceiptSurviveKill9) {
+  seed_master_data();
+  {
+    Daemon d(TALLYD_PATH, args());
+    HttpClient c(d.wait_listening());
+    scan(c, "OP:alice", 200);
+    scan(c, "CMD:RECEIVE", 200);
+    scan(c, "PO:4500012", 200);
+    scan(c, kItem, 200);
+    scan(c, kItem, 200);
+    d.kill9();
+  }
+  json receipt;
+  {
+    Daemon d(TALLYD_PATH, args());
+    HttpClient c(d.wait_listening());
+    const json st = c.get("/api/v1/status").json();
+    EXPECT_EQ(st["operator"], "alice") << st;
+    EXPECT_EQ(st["mode"], "receive") << st;
+    scan(c, kItem, 200);
+    receipt = scan(c, "CMD:CONFIRM", 201);
+    scan(c, "CMD:DONE", 200);
+    scan(c, "CMD:PUTAWAY", 200);
+    scan(c, "LOC:DOCK-1", 200);
+    scan(c, kItem, 200);
+    scan(c, "CMD:QTY:3", 200);
+    scan(c, "A-01-01-1", 201);
+    // Half the pick of TASK:17 (2 units): the bin and one unit.
+    scan(c, "CMD:PICK", 200);
+    scan(c, "A-01-01-1", 200);
+    scan(c, kItem, 200);
+    d.kill9();
+  }
+  Daemon d(TALLYD_PATH, args());
+  HttpClient c(d.wait_listening());
+  const json st = c.get("/api/v1/status").json();
+  EXPECT_EQ(st["operator"], "alice") << st;
+  EXPECT_EQ(st["mode"], "pick") << st;
+  scan(c, kItem, 200);
+  const json pick = scan(c, "TOTE:7", 201);
+  EXPECT_EQ(receipt["movement"]["type"], "receipt");
+  EXPECT_EQ(receipt["movement"]["qty"], 3);
+  EXPECT_EQ(receipt["movement"]["reference"], "PO:4500012");
+  EXPECT_EQ(pick["movement"]["type"], "pick") << pick;
+  EXPECT_EQ(pick["movement"]["qty"], 2);
+  EXPECT_EQ(pick["movement"]["reference"], "TASK:17/1");
+  EXPECT_EQ(pick["movement"]["evidence"], json::array({"A-01-01-1", kItem, kItem, "TOTE:7"}));
+  const json all = c.get("/api/v1/movements").json()["movements"];
+  ASSERT_EQ(all.size(), 3U) << all;  // receipt, put-away, pick: nothing lost, nothing twice
+  EXPECT_EQ(all[2]["seq"], 3);
 }
 
 // A refused wrong-bin scan recorded while the ledger is down reaches the

@@ -798,3 +798,93 @@ TEST(Workflows, CatalogSkuIsAnItemAndRestoresWithoutMasterData) {
 
 }  // namespace
 }  // namespace tally::scanner
+
+namespace tally::scanner {
+namespace {
+
+// A pallet SSCC scanned while receiving against an ASN receives every line
+// that arrives on it (one receipt each, all or nothing); a pallet label that
+// names its contents is received without an ASN; an unknown pallet is
+// refused and changes nothing; the open receipt restores exactly.
+TEST(Workflows, PalletSsccExpandsToItsAsnLines) {
+  constexpr const char* kMixed = "106141411234567897";
+  constexpr const char* kSingle = "009506000134000015";
+  auto md = std::make_shared<MasterData>();
+  const json tasks = {
+      {"v", 1},
+      {"version", 1},
+      {"tasks",
+       {{{"id", "TASK:40"},
+         {"type", "receive"},
+         {"reference", "ASN:77"},
+         {"lines",
+          {{{"line", 1}, {"gtin", "04006381333931"}, {"qty", 24}, {"sscc", kMixed}},
+           {{"line", 2}, {"gtin", "09506000134352"}, {"qty", 10}, {"lot", "L7"}, {"sscc", kMixed}},
+           {{"line", 3}, {"gtin", "09506000134352"}, {"qty", 5}, {"sscc", kSingle}}}}}}}};
+  ASSERT_TRUE(apply_master_data("tasks", tasks, *md).ok());
+  EXPECT_FALSE(apply_master_data("tasks", json{{"v", 1}, {"version", 2}, {"tasks", {{{"id", "TASK:41"},
+                                                                                     {"type", "receive"},
+                                                                                     {"lines", {{{"line", 1},
+                                                                                                 {"gtin", "04006381333931"},
+                                                                                                 {"qty", 1},
+                                                                                                 {"sscc", "123"}}}}}}}},
+                                   *md)
+                   .ok());
+  const SessionOptions options{"hh-01", "site-a", "DOCK-1"};
+  Session s(options);
+  s.set_master_data(md);
+  std::int64_t now = kT0;
+  const auto scan = [&](const std::string& text) { return s.handle(Scan{text, "", "test", ++now}); };
+  ASSERT_EQ(scan("OP:alice").code, "signed_in");
+  ASSERT_EQ(scan("CMD:RECEIVE").code, "mode_changed");
+  ASSERT_EQ(scan("ASN:77").code, "reference_set");
+
+  Outcome o = scan(std::string("(00)") + kMixed);
+  ASSERT_EQ(o.code, "movement_recorded") << o.message;
+  EXPECT_EQ(o.feedback, Feedback::good) << o.message;
+  ASSERT_TRUE(o.movement);
+  ASSERT_EQ(o.more_movements.size(), 1U);
+  EXPECT_EQ(summary(*o.movement), "receipt 24x04006381333931 @supplier>DOCK-1:inbound ref=ASN:77");
+  EXPECT_EQ(summary(o.more_movements[0]), "receipt 10x09506000134352 @supplier>DOCK-1:inbound ref=ASN:77 lot=L7");
+  for (const Movement& m : {*o.movement, o.more_movements[0]}) {
+    EXPECT_TRUE(validate(m).ok());
+    EXPECT_EQ(m.evidence, (std::vector<std::string>{"ASN:77", std::string("(00)") + kMixed}));
+  }
+
+  // An unknown pallet: refused, nothing changes.
+  const json before = s.snapshot();
+  o = scan("009506000134000022");
+  EXPECT_EQ(o.code, "unknown_pallet");
+  EXPECT_EQ(o.feedback, Feedback::error);
+  EXPECT_FALSE(o.movement);
+  EXPECT_EQ(s.snapshot(), before);
+  // A tote is not a pallet.
+  EXPECT_EQ(scan("TOTE:5").code, "unexpected_label");
+
+  // The session (with what the ASN has received) survives a restart.
+  auto restored = Session::restore(options, s.snapshot());
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  restored->set_master_data(md);
+  EXPECT_EQ(restored->snapshot(), s.snapshot());
+  s = std::move(*restored);
+
+  o = scan(kSingle);  // the bare 18 digits, as a wedge scanner types them
+  ASSERT_EQ(o.code, "movement_recorded") << o.message;
+  EXPECT_EQ(summary(*o.movement), "receipt 5x09506000134352 @supplier>DOCK-1:inbound ref=ASN:77");
+  EXPECT_TRUE(o.more_movements.empty());
+  o = scan("CMD:DONE");
+  EXPECT_EQ(o.code, "receipt_done");
+  EXPECT_FALSE(o.exception) << o.exception->kind;  // every line arrived: no under-receipt
+
+  // Blind: a pallet label naming its contents ((02) + (37)).
+  o = scan("(00)009506000134000039(02)04006381333931(37)12(10)B1");
+  ASSERT_EQ(o.code, "movement_recorded") << o.message;
+  EXPECT_EQ(summary(*o.movement), "receipt 12x04006381333931 @supplier>DOCK-1:inbound lot=B1");
+  // A new receipt against the ASN (after DONE) counts afresh.
+  ASSERT_EQ(scan("ASN:77").code, "reference_set");
+  o = scan(kSingle);
+  EXPECT_EQ(o.code, "movement_recorded");
+}
+
+}  // namespace
+}  // namespace tally::scanner

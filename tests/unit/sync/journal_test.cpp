@@ -641,6 +641,39 @@ TEST_F(JournalTest, VersionThreeJournalIsUpgradedAndExceptionsLinked) {
   EXPECT_EQ(j->status().acked_seq, 1U);
 }
 
+// One scan that completes several movements (a pallet SSCC against an ASN):
+// seqs follow on in one transaction, all or nothing.
+TEST_F(JournalTest, OneScanWithSeveralMovementsGetsConsecutiveSeqs) {
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  ASSERT_TRUE(j->append(entry_with_move()).ok());
+  Entry pallet = entry_with_move(24);
+  pallet.more_movements = {move(10), move(5)};
+  auto a = j->append(pallet);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->seq, 2U);
+  ASSERT_EQ(a->more.size(), 2U);
+  EXPECT_EQ(a->more[0].first, 3U);
+  EXPECT_EQ(a->more[1].first, 4U);
+  EXPECT_GT(a->more[0].second, a->hlc);
+  EXPECT_GT(a->more[1].second, a->more[0].second);
+  EXPECT_EQ(seqs(*j), (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(j->status().scans, 2);
+  auto texts = j->movement_texts_after(0, 10);
+  ASSERT_TRUE(texts.ok());
+  for (std::size_t i = 1; i < texts->size(); ++i) EXPECT_EQ((*texts)[i].prev_hash, (*texts)[i - 1].hash);
+
+  // A bad one among them: nothing of the entry is written.
+  Entry bad = entry_with_move(3);
+  bad.more_movements = {move(1), move(0)};
+  EXPECT_FALSE(j->append(bad).ok());
+  Entry orphan = scan_only();
+  orphan.more_movements = {move(1)};
+  EXPECT_EQ(j->append(orphan).error().code, "invalid_entry");
+  EXPECT_EQ(seqs(*j), (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(j->status().scans, 2);
+}
+
 TEST_F(JournalTest, MasterDataIsReplacedPerKind) {
   {
     auto j = open_ok();

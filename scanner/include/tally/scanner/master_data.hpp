@@ -46,6 +46,9 @@ struct TaskLine {
   std::string bin;
   std::string lot;
   std::string lot_rule = "any";
+  // Receive tasks (an ASN): the SSCC of the pallet the line arrives on (18
+  // digits). Scanning it receives every line of that pallet at once.
+  std::string sscc;
   bool operator==(const TaskLine&) const = default;
 };
 

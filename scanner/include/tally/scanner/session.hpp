@@ -81,6 +81,9 @@ struct Outcome {
   std::string message;               // what happened, for the operator
   std::string prompt;                // what to scan next
   std::optional<Movement> movement;  // completed by this scan (seq/hlc unset)
+  // Further movements the same scan completed, after `movement` (a pallet
+  // SSCC received against an ASN: one receipt per line on the pallet).
+  std::vector<Movement> more_movements;
   // Set when the scan revealed a device-side exception. May come with an
   // error (refused scan; journal the scan and the exception, nothing else)
   // or with a warning (accepted).

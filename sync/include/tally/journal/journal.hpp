@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tally/scanner/domain.hpp"
@@ -70,6 +71,7 @@ struct Appended {
   std::optional<std::uint64_t> seq;  // seq of the movement, if one was written
   std::uint64_t hlc = 0;
   std::int64_t exception_id = 0;  // id of the device exception, if one was written
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> more;  // (seq, hlc) of Entry::more_movements, in order
 };
 
 // One unit of an append: a scan, optionally the movement it completed, and
@@ -82,6 +84,9 @@ struct Entry {
   std::optional<scanner::Movement> movement;
   std::string session_snapshot;
   std::optional<scanner::DeviceException> exception = std::nullopt;  // defaulted: Entry{scan, movement, snapshot} stays valid
+  // Further movements of the same scan, after `movement` (which must be set
+  // when these are): seqs follow on, all in the same transaction.
+  std::vector<scanner::Movement> more_movements = {};
 };
 
 // A journaled device-side exception (synced to the ledger by its id).
