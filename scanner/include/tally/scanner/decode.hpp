@@ -133,11 +133,21 @@ struct Point {
   bool operator==(const Point&) const = default;
 };
 
+// Which pass of decode() found a symbol (see the strategy above).
+enum class DecodePass : std::uint8_t {
+  fast,     // the frame as given, no try-harder/rotation/downscale
+  slow,     // try-harder, rotation, downscale
+  upscale,  // the 2x-upscaled last resort
+};
+// "fast", "slow", "upscale".
+std::string_view pass_name(DecodePass pass);
+
 struct Symbol {
   std::string format;  // ZXing name: "EAN-13", "Code128", "QRCode", "DataMatrix", …
   std::string text;    // as ZXing returns it (UTF-8); GS1 separators kept as 0x1D
   std::string aim_id;  // AIM symbology identifier, e.g. "]C1" (GS1-128), "]Q1"
   std::array<Point, 4> position{};  // corners in frame pixels: top-left, top-right, bottom-right, bottom-left
+  DecodePass pass = DecodePass::fast;  // which pass found it
 };
 
 // Decodes every symbol found in the frame (none found: an empty vector).
