@@ -323,6 +323,23 @@ TEST(Decode, EasyFramesAreReadByTheFastPassAlone) {
   EXPECT_EQ(pass_name(DecodePass::upscale), "upscale");
 }
 
+TEST(Decode, FixedThresholdPassReadsGlaredLinearCodes) {
+  // A GS1-128 under shading/glare: ZXing's per-row threshold misses it at
+  // every setting and scale; one fixed threshold reads it.
+  const auto g = load((test::barcodes_dir() / "frames/c022_gs1-128_v2_shading_glare.jpg").string());
+  DecodeOptions without;
+  without.threshold_fallback = false;
+  auto r0 = decode(g.frame(), without);
+  ASSERT_TRUE(r0.ok());
+  EXPECT_TRUE(r0->empty()) << show(*r0);
+  auto r = decode(g.frame());
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u) << show(*r);
+  EXPECT_EQ(r->front().text, "010950600013435210ABC123\x1d" "17261231");
+  EXPECT_EQ(r->front().pass, DecodePass::threshold);
+  EXPECT_EQ(pass_name(DecodePass::threshold), "threshold");
+}
+
 TEST(Decode, FormatsOptionRestrictsSymbologies) {
   const auto g = load((test::barcodes_dir() / "clean/c001_ean13.png").string());
   DecodeOptions qr_only;
