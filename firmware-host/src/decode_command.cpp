@@ -62,7 +62,8 @@ int run_decode_command(const DecodeCommandOptions& options, std::ostream& out, s
     }
     if (symbols->empty()) {
       if (options.json) {
-        out << dump({{"file", file}, {"format", nullptr}, {"text", nullptr}, {"aim_id", nullptr}, {"gs1", nullptr}})
+        out << dump({{"file", file}, {"format", nullptr}, {"text", nullptr}, {"aim_id", nullptr}, {"gs1", nullptr},
+                     {"position", nullptr}, {"pass", nullptr}})
             << '\n';
       } else {
         out << file << ": (none)\n";
@@ -77,6 +78,10 @@ int run_decode_command(const DecodeCommandOptions& options, std::ostream& out, s
         j["text"] = s.text;
         j["aim_id"] = s.aim_id;
         j["gs1"] = gs1_json(s);
+        nlohmann::ordered_json corners = nlohmann::ordered_json::array();
+        for (const auto& p : s.position) corners.push_back({p.x, p.y});
+        j["position"] = std::move(corners);
+        j["pass"] = scanner::pass_name(s.pass);
         out << dump(j) << '\n';
       } else {
         out << file << ": " << s.format << ' ' << printable(s.text) << '\n';

@@ -167,6 +167,7 @@ std::vector<std::uint8_t> encode_result(const Result<std::vector<scanner::Symbol
         put_u32(body, static_cast<std::uint32_t>(pt.x));
         put_u32(body, static_cast<std::uint32_t>(pt.y));
       }
+      put_u32(body, static_cast<std::uint32_t>(s.pass));
     }
   } else {
     put_str(body, r.error().code);
@@ -394,6 +395,9 @@ Result<std::vector<scanner::Symbol>> DecodeWorker::request(std::uint8_t kind, co
       pt.x = static_cast<int>(rd.u32());
       pt.y = static_cast<int>(rd.u32());
     }
+    const std::uint32_t pass = rd.u32();
+    if (pass > static_cast<std::uint32_t>(scanner::DecodePass::upscale)) rd.ok = false;
+    s.pass = static_cast<scanner::DecodePass>(pass);
     symbols.push_back(std::move(s));
   }
   if (!rd.ok) {

@@ -93,6 +93,7 @@ constexpr std::array kTable = {
   AiSpec{"367", K::measure,      6,  6, true,  true,  5, "VOLUME (in3), log",    "in3", "00,01", ""},
   AiSpec{"368", K::measure,      6,  6, true,  true,  5, "VOLUME (ft3), log",    "ft3", "00,01", ""},
   AiSpec{"369", K::measure,      6,  6, true,  true,  5, "VOLUME (yd3), log",    "yd3", "00,01", ""},
+  // 37: the dictionary's "req=00 req=02,8026" is 00 AND (02 or 8026), not "00 optional".
   AiSpec{"37",  K::count,        1,  8, false, false, 0, "COUNT",                    "", "00 02,8026",    ""},
   AiSpec{"390", K::amount,       1, 15, false, true,  9, "AMOUNT",                   "", "255,8020",      "391n,394n,8111"},
   AiSpec{"391", K::amount_iso,   4, 18, false, true,  9, "AMOUNT",                   "", "8020",          ""},

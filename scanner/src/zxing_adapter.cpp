@@ -65,6 +65,7 @@ std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
       .setTryDownscale(settings.try_downscale)
       .setDownscaleThreshold(static_cast<std::uint16_t>(std::clamp(settings.downscale_threshold, 0, 65535)))
       .setMaxNumberOfSymbols(static_cast<std::uint8_t>(max_symbols));
+  if (settings.fixed_threshold) hints.setBinarizer(ZXing::Binarizer::FixedThreshold);
   const ZXing::ImageView image(view.data, view.width, view.height, ZXing::ImageFormat::Lum, view.row_stride,
                                view.pix_stride);
   const ZXing::Results results = ZXing::ReadBarcodes(image, hints);

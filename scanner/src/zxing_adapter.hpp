@@ -29,6 +29,9 @@ struct ZxSettings {
   bool try_rotate = false;
   bool try_downscale = false;
   int downscale_threshold = 500;  // shorter side at which ZXing also reads a downscaled copy
+  // Binarise with one fixed threshold (ZXing's FixedThreshold) instead of
+  // the default (local average; per-row histogram for linear codes).
+  bool fixed_threshold = false;
 };
 
 // One ZXing read. Throws what ZXing throws (std::exception).

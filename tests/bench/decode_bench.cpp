@@ -135,9 +135,11 @@ std::vector<std::uint8_t> upscale2(const tally::device::GreyImage& g) {
 
 // The ZXing calls Tally's decode() makes with max_symbols = 1 (fast pass:
 // matrix codes in one call, linear codes in one single-symbol call; the slow
-// pass the same with try-harder, rotation and downscale; then the same on a
-// 2x upscaled copy), without Tally's wrapper: frame checks, the YUYV-capable
-// view, result conversion, dedup.
+// pass the same with try-harder, rotation and downscale; the threshold pass:
+// linear codes with the slow settings and a fixed binarisation threshold;
+// then a 2x upscaled copy with fast settings, and its linear codes with
+// try-harder and the fixed threshold), without Tally's wrapper: frame
+// checks, the YUYV-capable view, result conversion, dedup.
 std::vector<std::string> run_zxing_same(const TestFrame& f) {
   ZXing::ImageView view(f.image.pixels.data(), f.image.width, f.image.height, ZXing::ImageFormat::Lum);
   std::vector<std::uint8_t> up;
@@ -145,20 +147,29 @@ std::vector<std::string> run_zxing_same(const TestFrame& f) {
   const auto matrix = all & static_cast<tally::scanner::SymbologySet>(ZXing::BarcodeFormat::MatrixCodes);
   const auto linear = all & static_cast<tally::scanner::SymbologySet>(ZXing::BarcodeFormat::LinearCodes);
   std::vector<std::string> out;
-  for (int pass = 0; pass < 3 && out.empty(); ++pass) {
-    const bool slow = pass >= 1;
-    if (pass == 2) {
-      up = upscale2(f.image);
-      view = ZXing::ImageView(up.data(), f.image.width * 2, f.image.height * 2, ZXing::ImageFormat::Lum);
-    }
-    ZXing::DecodeHints h;
-    h.setTryHarder(slow).setTryRotate(slow).setTryDownscale(pass == 1).setDownscaleThreshold(480);
-    h.setFormats(zx_formats(matrix)).setMaxNumberOfSymbols(1);
+  auto read = [&](tally::scanner::SymbologySet formats, ZXing::DecodeHints h) {
+    h.setFormats(zx_formats(formats)).setMaxNumberOfSymbols(1);
     for (const auto& r : ZXing::ReadBarcodes(view, h)) out.push_back(r.text());
-    if (out.empty()) {
-      h.setFormats(zx_formats(linear)).setMaxNumberOfSymbols(1);
-      for (const auto& r : ZXing::ReadBarcodes(view, h)) out.push_back(r.text());
-    }
+  };
+  ZXing::DecodeHints fast;
+  fast.setTryHarder(false).setTryRotate(false).setTryDownscale(false);
+  ZXing::DecodeHints slow;
+  slow.setTryHarder(true).setTryRotate(true).setTryDownscale(true).setDownscaleThreshold(480);
+  ZXing::DecodeHints slow_fixed = slow;
+  slow_fixed.setBinarizer(ZXing::Binarizer::FixedThreshold);
+  for (const ZXing::DecodeHints* h : {&fast, &slow}) {
+    if (out.empty()) read(matrix, *h);
+    if (out.empty()) read(linear, *h);
+  }
+  if (out.empty()) read(linear, slow_fixed);
+  if (out.empty() && f.image.width * f.image.height <= 1280 * 720) {
+    up = upscale2(f.image);
+    view = ZXing::ImageView(up.data(), f.image.width * 2, f.image.height * 2, ZXing::ImageFormat::Lum);
+    read(matrix, fast);
+    if (out.empty()) read(linear, fast);
+    ZXing::DecodeHints up_fixed = fast;
+    up_fixed.setTryHarder(true).setBinarizer(ZXing::Binarizer::FixedThreshold);
+    if (out.empty()) read(linear, up_fixed);
   }
   return out;
 }

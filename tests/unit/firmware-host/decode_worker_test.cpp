@@ -14,6 +14,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "barcode_truth.hpp"
 #include "canvas.hpp"
 #include "tally/device/decode_command.hpp"
@@ -332,7 +334,21 @@ TEST(DecodeCommand, JsonLinesPerSymbolAndPerFileErrors) {
   EXPECT_NE(l[0].find(R"("format":"Code128","text":"010950600013435210ABC123\u001d17261231")"), std::string::npos)
       << l[0];
   EXPECT_NE(l[0].find(R"("aim_id":"]C1")"), std::string::npos) << l[0];
+  EXPECT_NE(l[0].find(R"("pass":"fast")"), std::string::npos) << l[0];
+  {  // four [x,y] corners inside the image
+    const auto j = nlohmann::json::parse(l[0]);
+    ASSERT_TRUE(j["position"].is_array()) << l[0];
+    ASSERT_EQ(j["position"].size(), 4u) << l[0];
+    const auto img = load(clean("c022_gs1-128.png"));
+    for (const auto& p : j["position"]) {
+      EXPECT_GE(p[0].get<int>(), 0);
+      EXPECT_LT(p[0].get<int>(), img.width);
+      EXPECT_GE(p[1].get<int>(), 0);
+      EXPECT_LT(p[1].get<int>(), img.height);
+    }
+  }
   EXPECT_NE(l[1].find(R"("format":null)"), std::string::npos) << l[1];
+  EXPECT_NE(l[1].find(R"("position":null,"pass":null)"), std::string::npos) << l[1];
   EXPECT_NE(l[2].find(R"("text":"BIN-A0102")"), std::string::npos);
   EXPECT_NE(l[2].find(R"("gs1":null)"), std::string::npos);
   EXPECT_NE(err.str().find("bad.png: not a PNG or JPEG image"), std::string::npos) << err.str();

@@ -203,6 +203,131 @@ TEST(Decode, ExhaustiveFindsLinearSymbolsAwayFromTheMiddle) {
       << show(*r);
 }
 
+// Corners as min/max box.
+struct Box {
+  int x0, y0, x1, y1;
+};
+Box box_of(const Symbol& s) {
+  Box b{s.position[0].x, s.position[0].y, s.position[0].x, s.position[0].y};
+  for (const Point& p : s.position) {
+    b.x0 = std::min(b.x0, p.x);
+    b.y0 = std::min(b.y0, p.y);
+    b.x1 = std::max(b.x1, p.x);
+    b.y1 = std::max(b.y1, p.y);
+  }
+  return b;
+}
+
+TEST(Decode, PositionIsWhereTheSymbolIs) {
+  const auto dir = test::barcodes_dir() / "clean";
+  for (const char* name : {"c043_qr.png", "c042_dm.png", "c001_ean13.png", "c015_code128.png"}) {
+    SCOPED_TRACE(name);
+    const auto g = load((dir / name).string());
+    // The clean image alone: every corner inside the image.
+    auto plain = decode(g.frame());
+    ASSERT_TRUE(plain.ok());
+    ASSERT_EQ(plain->size(), 1u);
+    for (const Point& p : plain->front().position) {
+      EXPECT_GE(p.x, 0);
+      EXPECT_GE(p.y, 0);
+      EXPECT_LT(p.x, g.width);
+      EXPECT_LT(p.y, g.height);
+    }
+    // Pasted at two places on a larger frame (both crossing the middle rows,
+    // where the fast pass looks for linear codes): the corners lie on the
+    // pasted symbol, span a good part of it, and move exactly with it.
+    const int w = g.width + 500, h = g.height + 400;
+    Canvas a(w, h), b(w, h);
+    a.paste(g, 100, 150);
+    b.paste(g, 430, 250);
+    auto ra = decode(a.frame());
+    auto rb = decode(b.frame());
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    ASSERT_EQ(ra->size(), 1u);
+    ASSERT_EQ(rb->size(), 1u);
+    const Box ba = box_of(ra->front());
+    EXPECT_GE(ba.x0, 100);
+    EXPECT_GE(ba.y0, 150);
+    EXPECT_LT(ba.x1, 100 + g.width);
+    EXPECT_LT(ba.y1, 150 + g.height);
+    EXPECT_GT(ba.x1 - ba.x0, g.width / 2) << "the corners span the symbol's width";
+    const Box bb = box_of(rb->front());
+    EXPECT_GE(bb.y0, 250);
+    EXPECT_LT(bb.y1, 250 + g.height);
+    // A linear symbol's corners are the ends of the scan lines that read it
+    // (the frame's middle rows): exact across the bars, not along them.
+    const bool linear = ra->front().format == "EAN-13" || ra->front().format == "Code128";
+    for (std::size_t i = 0; i < 4; ++i) {
+      EXPECT_EQ(rb->front().position[i].x - ra->front().position[i].x, 330) << "corner " << i;
+      if (!linear) {
+        EXPECT_EQ(rb->front().position[i].y - ra->front().position[i].y, 100) << "corner " << i;
+      }
+    }
+  }
+}
+
+// A copy of a grey image turned by 90 degrees (clockwise).
+device::GreyImage rotate90(const device::GreyImage& g) {
+  device::GreyImage r;
+  r.width = g.height;
+  r.height = g.width;
+  r.pixels.resize(g.pixels.size());
+  for (int y = 0; y < g.height; ++y)
+    for (int x = 0; x < g.width; ++x)
+      r.pixels[static_cast<std::size_t>(x * r.width + (g.height - 1 - y))] =
+          g.pixels[static_cast<std::size_t>(y * g.width + x)];
+  return r;
+}
+
+TEST(Decode, EasyFramesAreReadByTheFastPassAlone) {
+  const auto clean = rows("clean");
+  ASSERT_FALSE(clean.empty());
+  DecodeOptions fast_only;
+  fast_only.try_harder_fallback = false;
+  for (const auto& t : clean) {
+    SCOPED_TRACE(t.file);
+    const auto img = load(t.path);
+    auto r = decode(img.frame());
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->front().pass, DecodePass::fast);
+    auto f = decode(img.frame(), fast_only);  // the fast pass alone finds the same
+    ASSERT_TRUE(f.ok());
+    ASSERT_EQ(f->size(), 1u);
+    EXPECT_EQ(f->front().text, t.text);
+  }
+  // A linear symbol turned by 90 degrees needs the slow pass (rotation), and says so.
+  const auto turned = rotate90(load((test::barcodes_dir() / "clean/c001_ean13.png").string()));
+  auto f = decode(turned.frame(), fast_only);
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->empty()) << show(*f);
+  auto r = decode(turned.frame());
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u) << show(*r);
+  EXPECT_EQ(r->front().text, "4006381333931");
+  EXPECT_EQ(r->front().pass, DecodePass::slow);
+  EXPECT_EQ(pass_name(DecodePass::fast), "fast");
+  EXPECT_EQ(pass_name(DecodePass::slow), "slow");
+  EXPECT_EQ(pass_name(DecodePass::upscale), "upscale");
+}
+
+TEST(Decode, FixedThresholdPassReadsGlaredLinearCodes) {
+  // A GS1-128 under shading/glare: ZXing's per-row threshold misses it at
+  // every setting and scale; one fixed threshold reads it.
+  const auto g = load((test::barcodes_dir() / "frames/c022_gs1-128_v2_shading_glare.jpg").string());
+  DecodeOptions without;
+  without.threshold_fallback = false;
+  auto r0 = decode(g.frame(), without);
+  ASSERT_TRUE(r0.ok());
+  EXPECT_TRUE(r0->empty()) << show(*r0);
+  auto r = decode(g.frame());
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u) << show(*r);
+  EXPECT_EQ(r->front().text, "010950600013435210ABC123\x1d" "17261231");
+  EXPECT_EQ(r->front().pass, DecodePass::threshold);
+  EXPECT_EQ(pass_name(DecodePass::threshold), "threshold");
+}
+
 TEST(Decode, FormatsOptionRestrictsSymbologies) {
   const auto g = load((test::barcodes_dir() / "clean/c001_ean13.png").string());
   DecodeOptions qr_only;

@@ -346,6 +346,24 @@ TEST(Gs1Lint, RequisitesAndExclusions) {
   EXPECT_EQ(err("(01)09506000134352(10)A(10)B").message, "AI 10 at offset 23: repeated with a different value");
 }
 
+// AI 37 (COUNT), as the GS1 Barcode Syntax Dictionary has it:
+//   37  N..8  req=00 req=02,8026  # COUNT
+// i.e. (00) AND one of (02), (8026): a count of contained trade items
+// belongs on a logistic unit. (An audit read it as "00 optional"; the
+// dictionary does not say that, so these pin the dictionary's rule.)
+TEST(Gs1Lint, CountRequiresSsccAndContent) {
+  const Gs1Data without_sscc = ok("(02)09506000134352(37)5");
+  EXPECT_TRUE(has_warning(without_sscc, "AI 37 requires AI 00"));
+  EXPECT_FALSE(has_warning(without_sscc, "AI 37 requires one of AI 02, 8026"));
+  EXPECT_EQ(without_sscc.warnings.size(), 1u);
+  EXPECT_TRUE(ok("(00)106141411234567897(02)09506000134352(37)5").warnings.empty());
+  EXPECT_TRUE(ok("(02)09506000134352(37)5(00)106141411234567897").warnings.empty());  // order does not matter
+  const Gs1Data alone = ok("(37)5");
+  EXPECT_TRUE(has_warning(alone, "AI 37 requires AI 00"));
+  EXPECT_TRUE(has_warning(alone, "AI 37 requires one of AI 02, 8026"));
+  EXPECT_EQ(alone.warnings.size(), 2u);
+}
+
 TEST(Gs1UnknownAi, ByPolicy) {
   Gs1Data d = ok("(01)09506000134352(89)XYZ");
   ASSERT_NE(d.find("89"), nullptr);

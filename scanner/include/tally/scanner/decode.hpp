@@ -9,8 +9,10 @@
 // Strategy: a fast pass (the frame as given, no try-harder, no rotation, no
 // downscale) and, only when that finds nothing and try_harder_fallback is
 // set, a slow pass (try-harder: linear codes on all rows, 90/180/270°
-// rotation, a downscaled copy of large frames), then a 2x upscaled copy
-// (DecodeOptions::upscale_fallback_max_pixels). An easy frame therefore
+// rotation, a downscaled copy of large frames), then linear codes once more
+// with a fixed binarisation threshold (DecodeOptions::threshold_fallback),
+// then a 2x upscaled copy with fast settings and its linear codes with the
+// fixed threshold (DecodeOptions::upscale_fallback_max_pixels). An easy frame therefore
 // costs one fast pass. Note: ZXing's fast pass looks for linear codes only
 // on scan lines around the middle rows of the frame and for one DataMatrix
 // near the centre (QR codes anywhere); see DecodeOptions::exhaustive. Matrix codes
@@ -119,12 +121,18 @@ struct DecodeOptions {
   // downscaled in the slow pass (helps blurred and oversized symbols).
   // 0 = never. Default 480.
   int downscale_threshold = 480;
-  // Last resort when both passes found nothing (needs try_harder_fallback):
-  // the frame upscaled 2x and read again with try-harder, for thin or
-  // blurred bars. Only for frames of at most this many pixels (the upscaled
+  // Last resort when the other passes found nothing (needs
+  // try_harder_fallback): the frame upscaled 2x and read again with fast
+  // settings (and its linear codes with try-harder and the fixed threshold
+  // when threshold_fallback is on), for thin or blurred bars and modules. Only for frames of at most this many pixels (the upscaled
   // copy has 4x as many); 0 = never. Default 1280*720. It is what a frame
   // without any symbol costs most: see docs/PERFORMANCE.md.
   int upscale_fallback_max_pixels = 1280 * 720;
+  // When the slow pass found nothing (needs try_harder_fallback): linear
+  // codes read again with one fixed binarisation threshold instead of
+  // ZXing's per-row one (blur, glare, low contrast), also in the upscale
+  // pass. Default on.
+  bool threshold_fallback = true;
 };
 
 struct Point {
@@ -133,11 +141,22 @@ struct Point {
   bool operator==(const Point&) const = default;
 };
 
+// Which pass of decode() found a symbol (see the strategy above).
+enum class DecodePass : std::uint8_t {
+  fast,     // the frame as given, no try-harder/rotation/downscale
+  slow,       // try-harder, rotation, downscale
+  threshold,  // the slow pass again for linear codes, with a fixed binarisation threshold
+  upscale,    // the 2x-upscaled last resort
+};
+// "fast", "slow", "threshold", "upscale".
+std::string_view pass_name(DecodePass pass);
+
 struct Symbol {
   std::string format;  // ZXing name: "EAN-13", "Code128", "QRCode", "DataMatrix", …
   std::string text;    // as ZXing returns it (UTF-8); GS1 separators kept as 0x1D
   std::string aim_id;  // AIM symbology identifier, e.g. "]C1" (GS1-128), "]Q1"
   std::array<Point, 4> position{};  // corners in frame pixels: top-left, top-right, bottom-right, bottom-left
+  DecodePass pass = DecodePass::fast;  // which pass found it
 };
 
 // Decodes every symbol found in the frame (none found: an empty vector).
