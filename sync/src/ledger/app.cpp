@@ -304,7 +304,9 @@ class Service final : public ui::LedgerApi {
       auto current = store_.master_data("tasks", scope);
       if (!current) return current.error();
       json snapshot = *current ? json::parse((*current)->payload, nullptr, false) : json();
-      auto next = with_task(snapshot.is_discarded() ? json() : snapshot, task);
+      auto lots = assign_fefo_lots(store_, task);  // FEFO lines get the lot to pick
+      if (!lots) return lots.error();
+      auto next = with_task(snapshot.is_discarded() ? json() : snapshot, *lots);
       if (!next) return next.error();
       auto rec = store_.put_master_data("tasks", scope, *next);
       if (!rec) return rec.error();

@@ -63,6 +63,60 @@ Result<void> check_master_data(const std::string& kind, const json& payload) {
   return {};
 }
 
+namespace {
+
+// A task line's item as balances key it: a GTIN as 14 digits, else the SKU.
+std::string item_key(const json& line) {
+  std::string gtin = line.value("gtin", std::string());
+  if (!gtin.empty() && gtin.size() < 14 &&
+      std::all_of(gtin.begin(), gtin.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    gtin.insert(0, 14 - gtin.size(), '0');
+  }
+  return gtin.empty() ? line.value("sku", std::string()) : gtin;
+}
+
+// A task line's bin as a scan of it gives it (as balances key it).
+std::string bin_code(const std::string& bin) {
+  if (auto l = scanner::Location::parse(bin)) return l->code;
+  if (auto l = scanner::Location::parse("LOC:" + bin)) return l->code;
+  return bin;
+}
+
+}  // namespace
+
+Result<json> assign_fefo_lots(Store& store, json task) {
+  if (!task.is_object() || task.value("type", std::string()) != "pick" || !task.contains("lines") ||
+      !task["lines"].is_array()) {
+    return task;
+  }
+  for (json& line : task["lines"]) {
+    if (!line.is_object() || line.value("lot_rule", std::string()) != "fefo") continue;
+    if (!line.value("lot", std::string()).empty() || line.value("bin", std::string()).empty()) continue;
+    const std::string item = item_key(line);
+    if (item.empty()) continue;
+    BalanceQuery q;
+    q.item = item;
+    q.location = bin_code(line["bin"].get<std::string>());
+    q.state = "available";
+    auto rows = store.balances(q);
+    if (!rows) return rows.error();
+    auto expiries = store.lot_expiries(item);
+    if (!expiries) return expiries.error();
+    std::string best_lot, best_expiry;
+    for (const Balance& b : *rows) {
+      if (b.qty <= 0) continue;
+      const auto e = expiries->find(b.lot);
+      if (e == expiries->end()) continue;
+      if (best_lot.empty() || e->second < best_expiry || (e->second == best_expiry && b.lot < best_lot)) {
+        best_lot = b.lot;
+        best_expiry = e->second;
+      }
+    }
+    if (!best_lot.empty()) line["lot"] = best_lot;
+  }
+  return task;
+}
+
 Result<json> with_task(const json& current, const json& task) {
   if (!task.is_object() || !task.contains("id") || !task["id"].is_string()) {
     return make_error("bad_request", "task must be an object with a string \"id\"");

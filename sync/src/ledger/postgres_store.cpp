@@ -119,6 +119,13 @@ CREATE TABLE device_exception_cursors(
   device  TEXT PRIMARY KEY,
   through BIGINT NOT NULL
 );
+-- The expiry of each lot, from the first movement that carried one (FEFO).
+CREATE TABLE lots(
+  item   TEXT NOT NULL,
+  lot    TEXT NOT NULL,
+  expiry TEXT NOT NULL,
+  PRIMARY KEY(item, lot)
+);
 )sql",
 };
 
@@ -397,6 +404,14 @@ class PostgresStore final : public Store {
     return result;
   }
 
+  Result<std::map<std::string, std::string>> lot_expiries(const std::string& item) override {
+    auto r = run("SELECT lot, expiry FROM lots WHERE item = $1", {p(item)}, "lots");
+    if (!r) return r.error();
+    std::map<std::string, std::string> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) out[text(r->get(), i, 0)] = text(r->get(), i, 1);
+    return out;
+  }
+
   Result<void> record_dead_letter(const DeadLetter& d) override {
     auto r = run("INSERT INTO dead_letter(topic, payload, reason, time_ms) VALUES ($1, $2, $3, $4)",
                  {p(d.topic), p_bytes(d.payload), p(d.reason), p(d.time_ms)}, "dead letter");
@@ -650,6 +665,7 @@ class PostgresStore final : public Store {
   Result<ApplyOutcome> apply_in_txn(const Batch& batch) {
     ApplyOutcome out;
     pending_.clear();
+    lot_expiry_.clear();
     ledger_seq_.reset();
     ledger_applied_ = 0;
     auto at = lock_device(batch.device, batch.site, batch.now_ms);
@@ -696,6 +712,13 @@ class PostgresStore final : public Store {
       }
     }
     // std::map: rows in key order, the same lock order in every transaction.
+    for (const auto& [item_lot, expiry] : lot_expiry_) {
+      if (auto r = run("INSERT INTO lots(item, lot, expiry) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                       {p(item_lot.first), p(item_lot.second), p(expiry)}, "insert lot");
+          !r) {
+        return r.error();
+      }
+    }
     for (const auto& [key, pend] : pending_) {
       if (pend.delta == 0) continue;
       auto after = run("INSERT INTO balances(item, lot, location, state, qty) VALUES ($1, $2, $3, $4, $5) "
@@ -731,6 +754,7 @@ class PostgresStore final : public Store {
     from.device = m.device;
     from.seq = m.seq;
     pending_[Key{item, m.item.lot, m.to.location.code, to_state}].delta += m.qty;
+    if (!m.item.expiry.empty() && !m.item.lot.empty()) lot_expiry_.emplace(std::pair{item, m.item.lot}, m.item.expiry);
     return {};
   }
 
@@ -938,6 +962,7 @@ class PostgresStore final : public Store {
   std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
 
   // Per-batch scratch, as in the SQLite store.
+  std::map<std::pair<std::string, std::string>, std::string> lot_expiry_;  // per batch: (item, lot) -> expiry
   std::map<Key, Pending> pending_;
   std::optional<std::uint64_t> ledger_seq_;
   std::size_t ledger_applied_ = 0;

@@ -119,6 +119,13 @@ CREATE TABLE device_exception_cursors(
   device  TEXT PRIMARY KEY,
   through INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The expiry of each lot, from the first movement that carried one (FEFO).
+CREATE TABLE lots(
+  item   TEXT NOT NULL,
+  lot    TEXT NOT NULL,
+  expiry TEXT NOT NULL,
+  PRIMARY KEY(item, lot)
+) WITHOUT ROWID;
 )sql",
 };
 
@@ -232,6 +239,19 @@ class SqliteStore final : public Store {
       return sql_error(db_.get(), rc, "commit device exceptions");
     }
     return result;
+  }
+
+  Result<std::map<std::string, std::string>> lot_expiries(const std::string& item) override {
+    StmtPtr s;
+    if (const int rc = prepare_once("SELECT lot, expiry FROM lots WHERE item = ?1", s); rc != SQLITE_OK) {
+      return sql_error(db_.get(), rc, "lots");
+    }
+    bind_text(s.get(), 1, item);
+    std::map<std::string, std::string> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out[column_text(s.get(), 0)] = column_text(s.get(), 1);
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "lots");
+    return out;
   }
 
   Result<std::vector<Balance>> balances(const BalanceQuery& q) override {
@@ -587,6 +607,7 @@ class SqliteStore final : public Store {
         {&open_exception_for_,
          "SELECT 1 FROM exceptions WHERE kind = ?1 AND subject = ?2 AND status != 'resolved' LIMIT 1"},
         {&select_exception_cursor_, "SELECT through FROM device_exception_cursors WHERE device = ?1"},
+        {&insert_lot_, "INSERT INTO lots(item, lot, expiry) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"},
         {&upsert_exception_cursor_,
          "INSERT INTO device_exception_cursors(device, through) VALUES (?1, ?2) "
          "ON CONFLICT(device) DO UPDATE SET through = MAX(through, excluded.through)"},
@@ -757,6 +778,7 @@ class SqliteStore final : public Store {
     from.device = m.device;
     from.seq = m.seq;
     pending_[Key{item, m.item.lot, m.to.location.code, to_state_}].delta += m.qty;
+    if (!m.item.expiry.empty() && !m.item.lot.empty()) lot_expiry_.emplace(std::pair{item, m.item.lot}, m.item.expiry);
     return {};
   }
 
@@ -839,6 +861,7 @@ class SqliteStore final : public Store {
   Result<ApplyOutcome> apply_in_txn(const Batch& batch) {
     ApplyOutcome out;
     pending_.clear();
+    lot_expiry_.clear();
     ledger_seq_.reset();
     ledger_applied_ = 0;
     auto at = applied_through(batch.device);
@@ -883,6 +906,13 @@ class SqliteStore final : public Store {
           !r) {
         return r.error();
       }
+    }
+    for (const auto& [item_lot, expiry] : lot_expiry_) {
+      Use use(insert_lot_.get());
+      bind_text(*use, 1, item_lot.first);
+      bind_text(*use, 2, item_lot.second);
+      bind_text(*use, 3, expiry);
+      if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert lot");
     }
     for (const auto& [key, p] : pending_) {
       if (p.delta == 0) continue;
@@ -943,7 +973,8 @@ class SqliteStore final : public Store {
   StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, add_balance_returning_, select_balance_;
   StmtPtr select_bin_;
   StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
-  StmtPtr select_exception_cursor_, upsert_exception_cursor_;
+  StmtPtr select_exception_cursor_, upsert_exception_cursor_, insert_lot_;
+  std::map<std::pair<std::string, std::string>, std::string> lot_expiry_;  // per batch: (item, lot) -> expiry
 
   // Per-batch scratch.
   // Balance changes of the batch not yet written, and the last movement that

@@ -517,6 +517,46 @@ TEST_P(StoreContract, EmptyBinCountZeroesEverythingBookedThere) {
   expect_invariants();
 }
 
+// FEFO: a pick task line with lot_rule "fefo" and no lot gets the lot with
+// the earliest expiry the ledger has available in its bin; once that lot is
+// gone, the next one. Other lines are untouched.
+TEST_P(StoreContract, FefoLinesGetTheEarliestExpiringLotOfTheBin) {
+  const auto lot = [](Movement m, const char* l, const char* expiry) {
+    m.item.lot = l;
+    m.item.expiry = expiry;
+    return m;
+  };
+  // L1 expires later than L2; L3 (earliest) is in another bin; L4 has no expiry.
+  Movement l3 = lot(putaway(7, 5), "L3", "2026-06-30");
+  l3.to = at("B-02-01-1", StockState::available);
+  send({lot(receipt(1, 5), "L1", "2027-01-31"), lot(receipt(2, 5), "L2", "2026-12-31"),
+        lot(receipt(3, 5), "L3", "2026-06-30"), lot(receipt(4, 5), "L4", ""), lot(putaway(5, 5), "L1", "2027-01-31"),
+        lot(putaway(6, 5), "L2", "2026-12-31"), l3, lot(putaway(8, 5), "L4", "")});
+  const json task = {{"id", "TASK:9"},
+                     {"type", "pick"},
+                     {"lines",
+                      {{{"line", 1}, {"gtin", kGtin}, {"qty", 2}, {"bin", "A-01-01-1"}, {"lot_rule", "fefo"}},
+                       {{"line", 2}, {"gtin", kGtin}, {"qty", 1}, {"bin", "A-01-01-1"}},
+                       {{"line", 3}, {"gtin", kGtin}, {"qty", 1}, {"bin", "A-01-01-1"}, {"lot_rule", "fefo"},
+                        {"lot", "L1"}},
+                       {{"line", 4}, {"gtin", kGtin}, {"qty", 1}, {"bin", "C-03-01-1"}, {"lot_rule", "fefo"}}}}};
+  auto assigned = assign_fefo_lots(*store_, task);
+  ASSERT_TRUE(assigned) << assigned.error().message;
+  EXPECT_EQ((*assigned)["lines"][0]["lot"], "L2");
+  EXPECT_FALSE((*assigned)["lines"][1].contains("lot"));
+  EXPECT_EQ((*assigned)["lines"][2]["lot"], "L1");
+  EXPECT_FALSE((*assigned)["lines"][3].contains("lot"));  // nothing in that bin
+  // L2 picked empty: L1 is next.
+  send({lot(pick(9, 5), "L2", "")});
+  assigned = assign_fefo_lots(*store_, task);
+  ASSERT_TRUE(assigned);
+  EXPECT_EQ((*assigned)["lines"][0]["lot"], "L1");
+  // A receive task is not touched.
+  json receive = task;
+  receive["type"] = "receive";
+  EXPECT_EQ(*assign_fefo_lots(*store_, receive), receive);
+}
+
 TEST_P(StoreContract, NegativeBalanceRaisesOneException) {
   send({receipt(1, 2), putaway(2, 2)});
   send({pick(3, 5)});

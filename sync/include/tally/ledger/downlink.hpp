@@ -41,6 +41,14 @@ inline std::string task_scope(const std::string& site, const std::string& device
 // with scanner::apply_master_data. Error code "bad_request".
 Result<nlohmann::json> with_task(const nlohmann::json& current, const nlohmann::json& task);
 
+// FEFO (first expired, first out): for each line of a pick task whose
+// lot_rule is "fefo", that names a bin and no lot, names the lot with the
+// earliest expiry among those the ledger has available in that bin
+// (Store::balances, Store::lot_expiries). The device then enforces it
+// (wrong_lot). A line without such stock is left as is. Other lines and
+// tasks are returned unchanged. Only reads the store.
+Result<nlohmann::json> assign_fefo_lots(Store& store, nlohmann::json task);
+
 // Checks a catalog or locations payload ("bad_request" naming the problem).
 Result<void> check_master_data(const std::string& kind, const nlohmann::json& payload);
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -186,6 +187,9 @@ class Store {
   virtual Result<std::int64_t> apply_device_exceptions(const DeviceExceptionBatch& batch) = 0;
 
   virtual Result<std::vector<Balance>> balances(const BalanceQuery& query) = 0;
+  // lot -> expiry (ISO date) of an item, from the first applied movement of
+  // each lot that carried one (GS1 (17)); lots never seen with one are absent.
+  virtual Result<std::map<std::string, std::string>> lot_expiries(const std::string& item) = 0;
   // Movements of `device` (all devices when empty) with seq > after.
   virtual Result<std::vector<StoredMovement>> movements(const std::string& device, std::uint64_t after,
                                                         std::size_t limit) = 0;
