@@ -261,6 +261,38 @@ void Ledger::verify_chain(Batch& batch) {
   }
 }
 
+void Ledger::check_clocks(Batch& batch) {
+  bool& skewed = skewed_[batch.device];
+  for (Incoming& in : batch.movements) {
+    if (!in.movement) continue;
+    const std::int64_t ahead = in.movement->wall_time_ms - batch.now_ms;
+    if (ahead <= options_.clock_skew_ms) {
+      skewed = false;
+      continue;
+    }
+    if (skewed) continue;
+    skewed = true;
+    ExceptionRecord e;
+    e.kind = "clock_skew";
+    e.device = batch.device;
+    e.seq = in.seq;
+    e.owner = "it";
+    e.priority = "medium";
+    e.subject = batch.device;
+    e.evidence = {{"device", batch.device},
+                  {"site", batch.site},
+                  {"seqs", json::array({in.seq})},
+                  {"scans", in.movement->evidence},
+                  {"device_time_ms", in.movement->wall_time_ms},
+                  {"ledger_time_ms", batch.now_ms},
+                  {"ahead_ms", ahead}};
+    e.next_action = "set the clock of " + batch.device + " (NTP); its movements are " + std::to_string(ahead / 1000) +
+                    " s in the future and their times are not to be trusted for KPIs";
+    e.created_ms = batch.now_ms;
+    in.raise.push_back(std::move(e));
+  }
+}
+
 std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected) {
   json r = json::array();
   for (const auto& x : rejected) r.push_back({{"seq", x.seq}, {"reason", x.reason}});
@@ -370,7 +402,10 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
     batches.push_back(std::move(*p.batch));
   }
   if (batches.empty()) return out;
-  for (Batch& b : batches) verify_chain(b);
+  for (Batch& b : batches) {
+    verify_chain(b);
+    check_clocks(b);
+  }
   auto applied = store_.apply_batches(batches);
   for (std::size_t i = 0; i < batches.size(); ++i) {
     Result<Handled>& slot = out[batch_of[i]];

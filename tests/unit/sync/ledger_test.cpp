@@ -557,6 +557,30 @@ TEST_P(StoreContract, FefoLinesGetTheEarliestExpiringLotOfTheBin) {
   EXPECT_EQ(*assign_fefo_lots(*store_, receive), receive);
 }
 
+// A device clock far ahead of the ledger's raises one clock_skew exception
+// (not one per movement); a sane movement clears it, a new skew raises again.
+TEST_P(StoreContract, DeviceClockAheadRaisesOneClockSkew) {
+  const auto at_time = [](Movement m, std::int64_t t) {
+    m.wall_time_ms = t;
+    return m;
+  };
+  const std::int64_t day = 24LL * 3600 * 1000;
+  send({at_time(receipt(1, 10), kT0 + day), at_time(putaway(2, 10), kT0 + day)});
+  auto skew = exceptions_of("clock_skew");
+  ASSERT_EQ(skew.size(), 1U);
+  EXPECT_EQ(skew[0].seq, 1U);
+  EXPECT_EQ(skew[0].evidence["ahead_ms"], day);
+  EXPECT_FALSE(skew[0].next_action.empty());
+  send({at_time(pick(3, 1), kT0 + day)});
+  EXPECT_EQ(exceptions_of("clock_skew").size(), 1U);
+  send({at_time(pick(4, 1), kT0 - 60'000), at_time(pick(5, 1), kT0 + 2 * day)});  // fixed, then off again
+  EXPECT_EQ(exceptions_of("clock_skew").size(), 2U);
+  // A clock a few minutes ahead is normal drift.
+  send({at_time(pick(6, 1), kT0 + 5 * 60'000)});
+  EXPECT_EQ(exceptions_of("clock_skew").size(), 2U);
+  EXPECT_EQ(stored(), 6U);  // recorded as received: the device records facts
+}
+
 TEST_P(StoreContract, NegativeBalanceRaisesOneException) {
   send({receipt(1, 2), putaway(2, 2)});
   send({pick(3, 5)});

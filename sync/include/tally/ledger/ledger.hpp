@@ -26,6 +26,9 @@ namespace tally::ledger {
 
 struct LedgerOptions {
   std::size_t max_message_bytes = 1024 * 1024;  // larger messages are dead letters
+  // A movement stamped further than this ahead of the ledger's clock raises
+  // a clock_skew exception (once, until the device's time is sane again).
+  std::int64_t clock_skew_ms = 10 * 60 * 1000;
 };
 
 struct Publish {
@@ -114,6 +117,10 @@ class Ledger {
     std::string hash;       // hash of that seq; empty: unknown (re-anchor)
   };
   std::map<std::string, ChainHead> chain_heads_;
+  // Device clocks ahead of the ledger's: adds a clock_skew exception to the
+  // first such movement of a device (again only after a sane one).
+  void check_clocks(Batch& batch);
+  std::map<std::string, bool> skewed_;  // device -> a clock_skew is raised and not yet cleared
 
   Result<Handled> dead_letter(std::string_view topic, std::string_view payload, const Error& why,
                               std::int64_t now_ms);
