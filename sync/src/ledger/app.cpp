@@ -595,6 +595,16 @@ int run(const std::vector<std::string>& args) {
               << store.error().code << "]\n";
     return 3;
   }
+  if (config.check_invariants) {
+    auto violations = (*store)->check_invariants();
+    if (!violations) {
+      std::cerr << "tally-ledger: checking " << store_name << ": " << violations.error().message << '\n';
+      return 3;
+    }
+    for (const auto& v : *violations) std::cout << v.kind << ": " << v.message << '\n';
+    if (violations->empty()) std::cout << "ok: balances match the movements and every item sums to zero\n";
+    return violations->empty() ? 0 : 1;
+  }
   if (!config.catalog_file.empty()) {
     if (auto r = load_catalog(**store, config); !r) {
       std::cerr << "tally-ledger: " << r.error().message << '\n';

@@ -181,6 +181,9 @@ Result<AppLoad> load_app_config(const std::vector<std::string>& args) {
   app.add_option("--site", site, "site of --catalog");
   app.add_option("--max-message-bytes", max_bytes, "larger MQTT messages become dead letters");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+  bool check = false;
+  app.add_flag("--check-invariants", check,
+               "check that balances equal the movements and every item sums to zero, print violations, exit 0/1");
   app.set_version_flag("--version", std::string("tally-ledger ") + TALLY_VERSION);
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -209,6 +212,7 @@ Result<AppLoad> load_app_config(const std::vector<std::string>& args) {
   if (given("--catalog")) c.catalog_file = catalog;
   if (given("--site")) c.site = site;
   if (given("--log-level")) c.log_level = log_level;
+  c.check_invariants = check;
   if (given("--max-message-bytes")) {
     if (max_bytes < 1024) return bad("--max-message-bytes must be at least 1024");
     c.max_message_bytes = max_bytes;

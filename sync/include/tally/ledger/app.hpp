@@ -50,6 +50,10 @@ struct AppConfig {
   std::string log_level = "info";
   // [kpi] name = [stressed, critical] (tally/ledger/kpi.hpp, docs/OPERATIONS.md "## KPIs")
   KpiBands kpi_bands = default_kpi_bands();
+  // --check-invariants: recompute balances, check that every item sums to
+  // zero, print the violations and exit (0 clean, 1 violations) instead of
+  // serving.
+  bool check_invariants = false;
 
   std::filesystem::path db_path() const { return data_dir / "ledger.db"; }
 };
@@ -65,7 +69,8 @@ struct AppLoad {
 Result<AppLoad> load_app_config(const std::vector<std::string>& args);
 
 // Runs until SIGINT/SIGTERM. Exit codes: 0 clean stop, 2 bad config,
-// 3 unusable data dir or store, 4 cannot listen.
+// 3 unusable data dir or store, 4 cannot listen. With --check-invariants:
+// 0 when the store is consistent, 1 with one line per violation.
 int run(const std::vector<std::string>& args);
 
 }  // namespace tally::ledger
