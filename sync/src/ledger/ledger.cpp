@@ -121,14 +121,31 @@ Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::
     if (id_value <= last_id) return make_error("bad_batch", where + "ids must be ascending");
     last_id = id_value;
     std::optional<std::uint64_t> seq;
-    if (const auto s = element.find("seq"); s != element.end() && !s->is_null()) {
-      if (!s->is_number_unsigned() || s->get<std::uint64_t>() == 0) {
-        return make_error("bad_batch", where + "\"seq\" must be null or a positive integer");
-      }
+    Result<scanner::DeviceException> x = make_error("bad_json", "\"seq\" must be null or a positive integer");
+    if (const auto s = element.find("seq"); s == element.end() || s->is_null()) {
+      x = wire::device_exception_from_json(element);
+    } else if (s->is_number_unsigned() && s->get<std::uint64_t>() > 0) {
       seq = s->get<std::uint64_t>();
+      x = wire::device_exception_from_json(element);
     }
-    auto x = wire::device_exception_from_json(element);
-    if (!x) return make_error("bad_batch", where + x.error().message);
+    if (!x) {
+      // The id is sound, so the cursor can pass it: the element itself is
+      // kept as evidence for a person (never dropped, never retried forever).
+      ExceptionRecord e;
+      e.kind = "rejected_device_exception";
+      e.device = batch.device;
+      e.owner = "supervisor";
+      e.priority = "medium";
+      e.next_action = "read the element the device sent and fix the device (its software or journal)";
+      e.subject = batch.device + ":device_exception:" + std::to_string(id_value);
+      e.created_ms = now_ms;
+      e.evidence = {{"device", batch.device},         {"site", batch.site},
+                    {"seqs", json::array()},          {"scans", json::array()},
+                    {"device_exception_id", id_value}, {"reason", reason_text(x.error())},
+                    {"element", dump(element).substr(0, 64 * 1024)}};
+      batch.exceptions.emplace_back(id_value, std::move(e));
+      continue;
+    }
     const Triage t = triage(x->kind);
     ExceptionRecord e;
     e.kind = x->kind;

@@ -361,12 +361,10 @@ TEST_P(StoreContract, DeviceExceptionsAreRaisedExactlyOnceWithOwnerAndNextAction
 }
 
 TEST_P(StoreContract, BadDeviceExceptionMessagesAreDeadLettersAndRaiseNothing) {
-  json no_kind = device_exception(1, "wrong_bin");
-  no_kind.erase("kind");
   for (const std::string& payload :
-       {exceptions_text({no_kind}), exceptions_text({device_exception(0, "wrong_bin")}),
+       {exceptions_text({device_exception(0, "wrong_bin")}),
         exceptions_text({device_exception(2, "wrong_bin"), device_exception(1, "wrong_bin")}),
-        exceptions_text({device_exception(1, "Not A Kind")}), std::string("{\"v\":1}"), std::string("[]")}) {
+        std::string("{\"v\":1}"), std::string("[]")}) {
     auto h = handle(payload, kExceptionsTopic);
     EXPECT_FALSE(h.ack) << payload;
     ASSERT_TRUE(h.dead_letter) << payload;
@@ -379,7 +377,27 @@ TEST_P(StoreContract, BadDeviceExceptionMessagesAreDeadLettersAndRaiseNothing) {
   EXPECT_EQ(h.dead_letter->rfind("forged_device", 0), 0U);
   EXPECT_EQ(exceptions_of("forged_device").size(), 1U);
   EXPECT_TRUE(exceptions_of("wrong_bin").empty());
-  EXPECT_EQ(store_->dead_letters(100)->size(), 7U);
+  EXPECT_EQ(store_->dead_letters(100)->size(), 5U);
+}
+
+// An element with a sound id but bad content is not retried forever: it is
+// raised as rejected_device_exception with the element as evidence, and the
+// cursor passes it.
+TEST_P(StoreContract, AMalformedDeviceExceptionIsKeptAsEvidenceAndPassed) {
+  json no_kind = device_exception(1, "wrong_bin");
+  no_kind.erase("kind");
+  json bad_seq = device_exception(3, "short_pick");
+  bad_seq["seq"] = -4;
+  auto h = handle(exceptions_text({no_kind, device_exception(2, "Not A Kind"), bad_seq, device_exception(4, "wrong_bin")}),
+                  kExceptionsTopic);
+  ASSERT_TRUE(h.ack);
+  EXPECT_EQ(json::parse(h.ack->payload)["exceptions_through"], 4);
+  auto rejected = exceptions_of("rejected_device_exception");
+  ASSERT_EQ(rejected.size(), 3U);
+  EXPECT_EQ(rejected[0].evidence["device_exception_id"], 1);
+  EXPECT_NE(rejected[0].evidence["reason"].get<std::string>().find("kind"), std::string::npos);
+  EXPECT_EQ(json::parse(rejected[0].evidence["element"].get<std::string>())["id"], 1);
+  EXPECT_EQ(exceptions_of("wrong_bin").size(), 1U);
 }
 
 TEST_P(StoreContract, BadMessagesAreDeadLettersAndChangeNothing) {
