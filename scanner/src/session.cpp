@@ -528,7 +528,10 @@ struct Session::Impl {
         if (s.ctx_.reference != l.value) s.ctx_.received.clear();
         s.ctx_.reference = l.value;
         const Task* task = receive_task(s);
-        if (task_doc && !task) return fail("unknown_task", "No receive task " + l.value + " on this device");
+        // Replayed (restore, undo) the scan was accepted once: the master data may not be there yet.
+        const bool replaying = s.replay_pack_.has_value();
+        if (task_doc && !task && !replaying)
+          return fail("unknown_task", "No receive task " + l.value + " on this device");
         s.evidence_.push_back(text);
         if (!task) return good("reference_set", "Receiving " + l.value);
         return good("reference_set", "Receiving " + l.value + " against " + task->id + ": " +
@@ -1008,8 +1011,7 @@ struct Session::Impl {
     s.operator_.clear();
     s.pin_pending_.clear();
     s.mode_ = Mode::idle;
-    s.done_tasks_.clear();
-    clear_all(s);
+    clear_all(s);  // done_tasks_ stays: a finished task is a device fact, not part of a sign-in
     auto label = classify(scan.text);
     if (!label || label->kind != LabelKind::operator_badge) return fail("idle_timeout", note + ": scan your badge");
     Outcome o = handle_signed(s, scan);
