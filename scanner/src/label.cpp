@@ -78,6 +78,12 @@ Recognized command(std::string_view t, const LabelOptions& /*o*/) {
       return Result<Label>(make_error("bad_command", "bad reason code \"" + text::quote(t) + "\""));
     return Result<Label>(make(LabelKind::reason, text::upper(code)));
   }
+  if (text::starts_with_ci(rest, "STATE:")) {  // the stock state of the goods handled (wire name)
+    std::string name(rest.substr(6));
+    for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (auto state = parse_stock_state(name)) return Result<Label>(make(LabelKind::state, std::string(to_string(*state))));
+    return Result<Label>(make_error("bad_command", "unknown stock state \"" + text::quote(t) + "\""));
+  }
   for (auto verb : kVerbs)
     if (text::equals_ci(rest, verb)) return Result<Label>(make(LabelKind::command, std::string(verb)));
   return Result<Label>(make_error("bad_command", "unknown command \"" + text::quote(t) + "\""));
@@ -258,6 +264,8 @@ std::string_view to_string(LabelKind k) {
       return "document";
     case LabelKind::item:
       return "item";
+    case LabelKind::state:
+      return "state";
     case LabelKind::pin:
       return "pin";
   }

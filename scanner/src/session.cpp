@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -182,8 +183,24 @@ struct Session::Impl {
 
   static bool transfer(const Session& s) { return s.mode_ == Mode::move || s.mode_ == Mode::putaway; }
 
-  // A step holds scans, or a receipt is open (document or dock scanned).
-  static bool step_open(const Session& s) { return !s.evidence_.empty() || s.ctx_ != Context{}; }
+  // A step holds scans, or a receipt, task or counted bin is open. A move's
+  // kept source and a chosen state are not open work: they just drop.
+  static bool step_open(const Session& s) {
+    if (!s.evidence_.empty()) return true;
+    Context c = s.ctx_;
+    c.source.reset();
+    c.state.reset();
+    return c != Context{};
+  }
+
+  // Which modes take CMD:STATE, and the state their goods are in unless it says otherwise.
+  static bool takes_state(const Session& s) { return s.mode_ == Mode::move || in_place(s); }
+  static StockState default_state(Mode m) { return m == Mode::release ? StockState::quality_hold : StockState::available; }
+  static StockState goods_state(const Session& s) { return s.ctx_.state.value_or(default_state(s.mode_)); }
+  // " [returned]" in a prompt when CMD:STATE chose a state.
+  static std::string state_note(const Session& s) {
+    return s.ctx_.state ? " [" + std::string(to_string(*s.ctx_.state)) + "]" : std::string();
+  }
 
   static std::string prompt(const Session& s) {
     if (!s.pin_pending_.empty()) return "Scan your PIN";
@@ -193,8 +210,10 @@ struct Session::Impl {
         return "Scan a mode to start: MOVE, RECEIVE, PUTAWAY, PICK, DAMAGE, HOLD, RELEASE, RETURN or COUNT";
       case Mode::move:
       case Mode::putaway:
-        if (!s.from_) return s.mode_ == Mode::move ? "Scan source bin" : "Scan source location";
-        if (s.qty_ == 0) return "Scan item";
+        if (!s.from_) return s.mode_ == Mode::move ? "Scan source bin" + state_note(s) : "Scan source location";
+        if (s.qty_ == 0 && s.base_.source && s.from_ == s.base_.source)
+          return "Scan item from " + s.from_->code + state_note(s) + ", or another source bin";
+        if (s.qty_ == 0) return "Scan item" + state_note(s);
         if (s.mode_ == Mode::putaway && !suggested_bin(s).empty())
           return "Scan item, quantity or destination bin (suggested " + suggested_bin(s) + ")";
         return "Scan item, quantity or destination bin";
@@ -206,8 +225,8 @@ struct Session::Impl {
       case Mode::damage:
       case Mode::hold:
       case Mode::release:
-        if (!s.from_) return "Scan bin";
-        if (s.qty_ == 0) return "Scan item";
+        if (!s.from_) return "Scan bin" + state_note(s);
+        if (s.qty_ == 0) return "Scan item" + state_note(s);
         if (reason_required(s) && s.reason_.empty()) return "Scan item, quantity or reason";
         return "Scan item, quantity or CONFIRM";
       case Mode::return_:
@@ -242,7 +261,7 @@ struct Session::Impl {
     s.evidence_.clear();
     s.pack_units_.clear();
     s.ctx_ = s.base_;
-    s.from_.reset();
+    s.from_ = s.ctx_.source;  // move: the source kept from the previous move
     s.item_.reset();
     s.qty_ = 0;
     s.reason_.clear();
@@ -433,14 +452,21 @@ struct Session::Impl {
       case LabelKind::reason:
         return set_reason(s, l, text);
       case LabelKind::location: {
+        // The source kept from the previous move is replaced by another bin scanned before an item.
+        if (!s.item_ && s.base_.source && s.from_ == s.base_.source) {
+          s.from_ = l.location;
+          s.evidence_.push_back(text);
+          return good("source_set", "From " + l.location.code);
+        }
         if (!s.item_) return fail("no_item", "Scan an item before the destination bin");
         if (l.location == *s.from_) return fail("same_location", "Destination is the source bin " + l.location.code);
         const bool move = s.mode_ == Mode::move;
         std::vector<std::string> ev = s.evidence_;
         ev.push_back(text);
-        auto m = make_movement(s, move ? MovementType::move : MovementType::putaway,
-                               {*s.from_, move ? StockState::available : StockState::inbound},
-                               {l.location, StockState::available}, ev, time_ms);
+        // A move keeps the goods' state (CMD:STATE, default available).
+        const StockState from_state = move ? goods_state(s) : StockState::inbound;
+        auto m = make_movement(s, move ? MovementType::move : MovementType::putaway, {*s.from_, from_state},
+                               {l.location, move ? from_state : StockState::available}, ev, time_ms);
         if (!m) return fail(m.error());
         Outcome o = good("movement_recorded", std::string(move ? "Moved " : "Put away ") + qty_text(s.qty_, *s.item_) +
                                                   " from " + s.from_->code + " to " + l.location.code);
@@ -452,6 +478,7 @@ struct Session::Impl {
           o.exception = exception(s, "not_suggested_bin", suggested, text, std::move(ev), time_ms);
         }
         o.movement = std::move(*m);
+        if (move) s.ctx_.source = s.from_;  // the next item comes from the same bin
         next_step(s);
         return o;
       }
@@ -567,7 +594,34 @@ struct Session::Impl {
     }
   }
 
+  // CMD:STATE:<state>: the state the goods handled are in (move: kept on
+  // both sides; damage/hold/release: the state they leave). Any time in the
+  // step; it stays for the next steps of the mode. Only a state the mode's
+  // movement type can take from is accepted (the transition table).
+  static Outcome set_state(Session& s, const Label& l, const std::string& text) {
+    if (!takes_state(s)) return unexpected(s, l);
+    const auto state = parse_stock_state(l.value);
+    if (!state) return unexpected(s, l);
+    const MovementType type = s.mode_ == Mode::move     ? MovementType::move
+                              : s.mode_ == Mode::damage ? MovementType::damage
+                              : s.mode_ == Mode::hold   ? MovementType::hold
+                                                        : MovementType::release;
+    const auto target = s.mode_ == Mode::damage ? std::optional(StockState::damaged)
+                        : s.mode_ == Mode::hold ? std::optional(StockState::quality_hold)
+                        : s.mode_ == Mode::release ? std::optional(StockState::available)
+                                                   : std::nullopt;  // move: the same state
+    bool allowed = false;
+    for (const Transition& t : transitions(type))
+      if (t.from == state && (target ? t.to == target : t.to == state)) allowed = true;
+    if (!allowed)
+      return fail("invalid_state", "A " + std::string(to_string(type)) + " cannot take goods in state " + l.value);
+    s.ctx_.state = state;
+    s.evidence_.push_back(text);
+    return good("state_set", "Goods " + l.value);
+  }
+
   static Outcome step(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
+    if (l.kind == LabelKind::state) return set_state(s, l, text);
     if (transfer(s)) return step_transfer(s, l, text, time_ms);
     switch (s.mode_) {
       case Mode::receive:
@@ -776,13 +830,13 @@ struct Session::Impl {
   static Outcome confirm_in_place(Session& s, const std::string& text, std::int64_t time_ms) {
     if (!s.item_) return fail(s.evidence_.empty() ? "nothing_to_confirm" : "no_item", "Scan the bin and the item");
     if (reason_required(s) && s.reason_.empty()) return fail("reason_required", "Scan a REASON first");
-    StockState from = StockState::available, to = StockState::damaged;
+    const StockState from = goods_state(s);
+    StockState to = StockState::damaged;
     const char* verb = "Damaged ";
     if (s.mode_ == Mode::hold) {
       to = StockState::quality_hold;
       verb = "On hold: ";
     } else if (s.mode_ == Mode::release) {
-      from = StockState::quality_hold;
       to = StockState::available;
       verb = "Released ";
     }
@@ -1047,6 +1101,8 @@ struct Session::Impl {
     if (c.line_index != 0) j["line_index"] = c.line_index;
     if (c.line) j["line"] = line_json(*c.line);
     if (!c.received.empty()) j["received"] = c.received;
+    if (c.source) j["source"] = c.source->code;
+    if (c.state) j["goods_state"] = std::string(to_string(*c.state));
     return j;
   }
 
@@ -1060,11 +1116,20 @@ struct Session::Impl {
     if (j.contains("line_index")) c.line_index = j.at("line_index").get<int>();
     if (j.contains("line")) c.line = parse_line(j.at("line"));
     if (j.contains("received")) c.received = j.at("received").get<std::map<std::string, std::int64_t>>();
+    if (j.contains("source")) c.source = Location{j.at("source").get<std::string>()};
+    if (j.contains("goods_state")) {
+      c.state = parse_stock_state(j.at("goods_state").get<std::string>());
+      if (!c.state) throw std::invalid_argument("unknown goods_state");
+    }
     return c;
   }
 
   // Which context fields a mode may carry between steps.
-  static bool context_fits(Mode m, const Context& c) {
+  static bool context_fits(Mode m, Context c) {
+    if (c.source && m != Mode::move) return false;
+    if (c.state && m != Mode::move && m != Mode::damage && m != Mode::hold && m != Mode::release) return false;
+    c.source.reset();
+    c.state.reset();
     if (c == Context{}) return true;
     switch (m) {
       case Mode::receive:
@@ -1079,14 +1144,17 @@ struct Session::Impl {
     }
   }
 
+  // A code a bin or LOC: scan produces.
+  static bool scannable_place(const Location& at) {
+    auto l = Location::parse("LOC:" + at.code);
+    if (l && *l == at) return true;
+    auto b = Location::parse(at.code);
+    return b && *b == at && !at.external();
+  }
+
   static bool context_ok(const Context& c) {
-    if (c.bin) {
-      auto l = Location::parse("LOC:" + c.bin->code);
-      if (!l || *l != *c.bin) {
-        auto b = Location::parse(c.bin->code);
-        if (!b || *b != *c.bin) return false;
-      }
-    }
+    if (c.bin && !scannable_place(*c.bin)) return false;
+    if (c.source && !scannable_place(*c.source)) return false;
     if (!c.task.empty()) return c.line_index >= 0;  // a task's reference comes from master data
     if (!c.reference.empty()) {
       auto l = classify(c.reference);

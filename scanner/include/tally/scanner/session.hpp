@@ -159,6 +159,14 @@ class Session {
     // receive against a receive task (matched by PO/ASN/TASK): units
     // received so far per item id, to flag over-, under- and unexpected receipts.
     std::map<std::string, std::int64_t> received;
+    // move: the source bin, kept after a move for the next item until
+    // CANCEL, DONE or a mode change. Not an open step (LOGOUT and mode
+    // switches just drop it), like `state`.
+    std::optional<Location> source;
+    // move, damage, hold, release: the state of the goods handled, set by
+    // CMD:STATE:<state> (a bin label cannot say it); unset = the mode's
+    // default (available; release: quality_hold).
+    std::optional<StockState> state;
     bool operator==(const Context&) const = default;
   };
 
