@@ -997,8 +997,11 @@ struct Session::Impl {
         return good("step_cancelled", "Step cancelled");
       }
       if (s.ctx_ != Context{}) {
+        Outcome o = good("step_cancelled", s.mode_ == Mode::receive ? "Receipt closed" : "Closed");
+        // A receipt closed by CANCEL has ended as much as by DONE: lines short are flagged.
+        if (s.mode_ == Mode::receive) check_under_receipt(s, o, text, time_ms);
         clear_all(s);
-        return good("step_cancelled", s.mode_ == Mode::receive ? "Receipt closed" : "Closed");
+        return o;
       }
       return fail("nothing_to_cancel", "Nothing to cancel");
     }

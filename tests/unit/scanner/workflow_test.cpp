@@ -491,6 +491,25 @@ TEST(Workflows, AuditTable) {
         {"A-01-01-1", "source_set"},
         {kItemB, "item_counted"},
         {"CMD:CONFIRM", "movement_recorded", "release 1x09506000134352 A-01-01-1:quality_hold>A-01-01-1:available"}}},
+
+      {"under-receipt: closing a receipt against a task with CANCEL flags the short lines",
+       true,
+       {kBadge,
+        {"CMD:RECEIVE", "mode_changed"},
+        {"PO:4500012", "reference_set"},
+        {kItemA, "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 1x04006381333931 @supplier>DOCK-1:inbound ref=PO:4500012"},
+        {"CMD:CANCEL", "step_cancelled", "", "under_receipt", "Scan item, document or dock", kWarn},
+        // Nothing committed: cancelling the receipt's own scans is "nothing happened".
+        {"PO:4500012", "reference_set"},
+        {kItemA, "item_counted"},
+        {"CMD:CANCEL", "step_cancelled"},
+        {"CMD:CANCEL", "nothing_to_cancel", "", "", "", kErr},
+        // A blind receipt has nothing to be short of.
+        {"LOC:DOCK-2", "dock_set"},
+        {kItemA, "item_counted"},
+        {"CMD:CONFIRM", "movement_recorded", "receipt 1x04006381333931 @supplier>DOCK-2:inbound"},
+        {"CMD:CANCEL", "step_cancelled"}}},
   };
   for (const Case& c : cases) run(c);
 }
