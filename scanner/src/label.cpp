@@ -26,9 +26,9 @@ using Recognizer = Recognized (*)(std::string_view, const LabelOptions&);
 
 constexpr std::int64_t kMaxQty = 1'000'000;
 
-constexpr std::array<std::string_view, 14> kVerbs = {"RECEIVE", "PUTAWAY", "PICK",   "MOVE",  "DAMAGE",
+constexpr std::array<std::string_view, 15> kVerbs = {"RECEIVE", "PUTAWAY", "PICK",   "MOVE",  "DAMAGE",
                                                      "HOLD",    "RELEASE", "RETURN", "COUNT", "CONFIRM",
-                                                     "UNDO",    "CANCEL",  "DONE",   "LOGOUT"};
+                                                     "UNDO",    "CANCEL",  "DONE",   "LOGOUT", "CORRECT"};
 
 Error unknown(std::string_view t, std::string_view why = "unknown label") {
   return make_error("unknown_label", std::string(why) + " \"" + text::quote(t) + "\"");

@@ -88,6 +88,55 @@ nlohmann::json line_json(const TaskLine& l) {
           {"bin", l.bin},   {"lot", l.lot},   {"lot_rule", l.lot_rule}};
 }
 
+nlohmann::json endpoint_json(const Endpoint& e) {
+  return {{"location", e.location.code},
+          {"state", e.state ? nlohmann::json(std::string(to_string(*e.state))) : nlohmann::json(nullptr)}};
+}
+
+Endpoint parse_endpoint(const nlohmann::json& j) {
+  Endpoint e{Location{j.at("location").get<std::string>()}, std::nullopt};
+  if (const auto& st = j.at("state"); !st.is_null()) {
+    e.state = parse_stock_state(st.get<std::string>());
+    if (!e.state) throw std::invalid_argument("unknown state");
+  }
+  return e;
+}
+
+// The last movement (what CMD:CORRECT reverses), without device, site and
+// operator: those are the session's.
+nlohmann::json last_json(const Movement& m) {
+  return {{"type", std::string(to_string(m.type))},
+          {"item", item_json(m.item)},
+          {"qty", m.qty},
+          {"from", endpoint_json(m.from)},
+          {"to", endpoint_json(m.to)},
+          {"reason", m.reason},
+          {"reference", m.reference},
+          {"evidence", m.evidence},
+          {"time_ms", m.wall_time_ms}};
+}
+
+Movement parse_last(const nlohmann::json& j, const SessionOptions& o, const std::string& operator_id) {
+  Movement m;
+  m.device = o.device;
+  m.site = o.site;
+  m.operator_id = operator_id;
+  const auto type = parse_movement_type(j.at("type").get<std::string>());
+  if (!type) throw std::invalid_argument("unknown movement type");
+  m.type = *type;
+  const auto& i = j.at("item");
+  m.item = Item{i.at("gtin").get<std::string>(), i.at("sku").get<std::string>(), i.at("lot").get<std::string>(),
+                i.at("expiry").get<std::string>(), i.at("serial").get<std::string>()};
+  m.qty = j.at("qty").get<std::int64_t>();
+  m.from = parse_endpoint(j.at("from"));
+  m.to = parse_endpoint(j.at("to"));
+  m.reason = j.at("reason").get<std::string>();
+  m.reference = j.at("reference").get<std::string>();
+  m.evidence = j.at("evidence").get<std::vector<std::string>>();
+  m.wall_time_ms = j.at("time_ms").get<std::int64_t>();
+  return m;
+}
+
 TaskLine parse_line(const nlohmann::json& j) {
   TaskLine l;
   l.line = j.at("line").get<int>();
@@ -949,6 +998,7 @@ struct Session::Impl {
       return good("pin_required", "Badge " + id + ": scan your PIN");
     }
     s.operator_ = id;
+    s.last_.reset();
     return good("signed_in", "Signed in as " + id);
   }
 
@@ -959,6 +1009,7 @@ struct Session::Impl {
     if (it == s.options_.pins.end() || it->second != l.value)
       return fail("wrong_pin", "Wrong PIN for " + s.pin_pending_ + ": scan it again or another badge");
     const std::string id = std::exchange(s.pin_pending_, std::string());
+    if (s.operator_ != id) s.last_.reset();
     s.operator_ = id;
     return good("signed_in", "Signed in as " + id);
   }
@@ -970,6 +1021,7 @@ struct Session::Impl {
       const std::string who = s.operator_;
       s.operator_.clear();
       s.mode_ = Mode::idle;
+      s.last_.reset();
       clear_all(s);
       return good("signed_out", "Signed out " + who);
     }
@@ -1005,6 +1057,7 @@ struct Session::Impl {
       }
       return fail("nothing_to_cancel", "Nothing to cancel");
     }
+    if (verb == "CORRECT") return correct(s, text, time_ms);
     if (verb == "CONFIRM") {
       if (s.mode_ == Mode::receive && s.item_) return commit_line(s, text, time_ms, false);
       if (s.mode_ == Mode::pick) return confirm_pick(s, text, time_ms);
@@ -1041,6 +1094,41 @@ struct Session::Impl {
     return fail("mode_not_supported", verb + " is not supported yet");
   }
 
+  // CMD:CORRECT: a compensating movement for the last movement recorded
+  // since sign-in (last_): the same type, item, quantity and reference, from
+  // and to swapped, reason CORRECTION (validate() accepts a row backwards
+  // with that reason). The session journals no other movements, so the
+  // original is always the device's movement just before (seq - 1). A
+  // second CORRECT reverses the correction. A count is an observation:
+  // count again instead.
+  static Outcome correct(Session& s, const std::string& text, std::int64_t time_ms) {
+    if (!s.evidence_.empty()) return fail("step_open", "Finish or cancel the open step before a correction");
+    if (!s.last_) return fail("nothing_to_correct", "No movement of yours to correct since you signed in");
+    if (s.last_->type == MovementType::count)
+      return fail("not_correctable", "A count is not reversed: count the bin again");
+    Movement m = *s.last_;
+    m.seq = 0;
+    m.hlc = 0;
+    m.operator_id = s.operator_;
+    std::swap(m.from, m.to);
+    m.reason = std::string(kCorrectionReason);
+    m.evidence = {text};
+    m.wall_time_ms = time_ms;
+    if (auto ok = validate(m); !ok) return fail(ok.error());
+    // A receipt line of the open receipt against a task is taken off (or back onto) its tally.
+    if (s.mode_ == Mode::receive && m.type == MovementType::receipt && m.reference == s.ctx_.reference &&
+        receive_task(s)) {
+      const std::int64_t n = (s.ctx_.received[m.item.id()] += m.from.location == kSupplier ? m.qty : -m.qty);
+      if (n <= 0) s.ctx_.received.erase(m.item.id());
+      next_step(s);
+    }
+    Outcome o = good("correction_recorded", "Corrected: " + std::string(to_string(m.type)) + " " +
+                                                qty_text(m.qty, m.item) + " back from " + m.from.location.code +
+                                                " to " + m.to.location.code);
+    o.movement = std::move(m);
+    return o;
+  }
+
   // CONFIRM / DONE on an open receive line. DONE also ends the receipt.
   static Outcome commit_line(Session& s, const std::string& text, std::int64_t time_ms, bool end_receipt) {
     auto m = receipt(s, &text, time_ms);
@@ -1068,6 +1156,7 @@ struct Session::Impl {
     s.operator_.clear();
     s.pin_pending_.clear();
     s.mode_ = Mode::idle;
+    s.last_.reset();
     clear_all(s);  // done_tasks_ stays: a finished task is a device fact, not part of a sign-in
     auto label = classify(scan.text);
     if (!label || label->kind != LabelKind::operator_badge) return fail("idle_timeout", note + ": scan your badge");
@@ -1190,6 +1279,7 @@ Outcome Session::handle(const Scan& scan) {
   Outcome o = Impl::handle(next, scan);
   if (o.accepted()) {
     if (options_.idle_timeout_ms > 0) next.last_scan_ms_ = scan.time_ms;
+    if (o.movement) next.last_ = o.movement;  // what CMD:CORRECT reverses
     *this = std::move(next);
   }
   // Refused for idle timeout: the session is unchanged (still signed in on
@@ -1223,6 +1313,7 @@ nlohmann::json Session::snapshot() const {
   if (last_scan_ms_ != 0) j["last_scan_ms"] = last_scan_ms_;
   if (!pin_pending_.empty()) j["pin_pending"] = pin_pending_;
   if (!pack_units_.empty()) j["pack_units"] = pack_units_;  // [[evidence index, units], …]
+  if (last_) j["last"] = last_json(*last_);
   return j;
 }
 
@@ -1251,6 +1342,11 @@ Result<Session> Session::restore(SessionOptions options, const nlohmann::json& s
       s.pack_units_ = snapshot.at("pack_units").get<std::map<std::size_t, std::int64_t>>();
       for (const auto& [index, units] : s.pack_units_)
         if (index >= s.evidence_.size() || units < 2 || units > kMaxQty) return bad("bad pack_units");
+    }
+    if (snapshot.contains("last")) {
+      if (s.operator_.empty()) return bad("a last movement without an operator");
+      s.last_ = parse_last(snapshot.at("last"), s.options_, s.operator_);
+      if (auto ok = validate(*s.last_); !ok || s.last_->evidence.empty()) return bad("bad last movement");
     }
     if (!Impl::context_fits(s.mode_, s.base_)) return bad("context does not fit the mode");
     if (!Impl::context_ok(s.base_)) return bad("bad context");

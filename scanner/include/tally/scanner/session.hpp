@@ -192,6 +192,10 @@ class Session {
   // (only entries > 1). Part of the step's record, not derived: replay
   // uses it instead of the master data of the moment.
   std::map<std::size_t, std::int64_t> pack_units_;
+  // The last movement recorded since the operator signed in: CMD:CORRECT
+  // records its reverse. A device fact like done_tasks_, it is kept over
+  // mode changes, dropped at sign-out or a change of operator.
+  std::optional<Movement> last_;
   // While replaying: the recorded pack units of the scan being replayed (1:
   // none recorded). nullopt: live, ask the master data.
   std::optional<std::int64_t> replay_pack_;
