@@ -648,7 +648,6 @@ struct Session::Impl {
   // step; it stays for the next steps of the mode. Only a state the mode's
   // movement type can take from is accepted (the transition table).
   static Outcome set_state(Session& s, const Label& l, const std::string& text) {
-    if (!takes_state(s)) return unexpected(s, l);
     const auto state = parse_stock_state(l.value);
     if (!state) return unexpected(s, l);
     const MovementType type = s.mode_ == Mode::move     ? MovementType::move
@@ -670,7 +669,7 @@ struct Session::Impl {
   }
 
   static Outcome step(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
-    if (l.kind == LabelKind::state) return set_state(s, l, text);
+    if (l.kind == LabelKind::state && takes_state(s)) return set_state(s, l, text);  // else as any other label
     if (transfer(s)) return step_transfer(s, l, text, time_ms);
     switch (s.mode_) {
       case Mode::receive:

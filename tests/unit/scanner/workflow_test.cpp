@@ -422,6 +422,7 @@ TEST(Workflows, AuditTable) {
       {"move keeps the goods' state (CMD:STATE) and the source bin for the next item",
        true,
        {kBadge,
+        {"CMD:STATE:DAMAGED", "no_mode", "", "", "", kErr},
         {"CMD:MOVE", "mode_changed", "", "", "Scan source bin"},
         {"CMD:STATE:NOPE", "bad_command", "", "", "", kErr},
         {"CMD:STATE:damaged", "state_set", "", "", "Scan source bin [damaged]"},
