@@ -170,7 +170,7 @@ bool write_file(const std::filesystem::path& path, const void* data, std::size_t
 const std::vector<std::string>& command_verbs() {
   static const std::vector<std::string> kVerbs = {"RECEIVE", "PUTAWAY", "PICK",   "MOVE",  "DAMAGE",
                                                   "HOLD",    "RELEASE", "RETURN", "COUNT", "CONFIRM",
-                                                  "UNDO",    "CANCEL",  "DONE",   "LOGOUT"};
+                                                  "UNDO",    "CANCEL",  "DONE",   "LOGOUT", "CORRECT"};
   return kVerbs;
 }
 

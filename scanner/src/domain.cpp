@@ -253,9 +253,13 @@ Result<void> validate(const Movement& m) {
                                                 " must change location or state, not " + endpoint_text(m.from) +
                                                 " to itself");
 
-  for (const Transition& t : transitions(m.type))
+  const bool correction = m.reason == kCorrectionReason && !count;
+  for (const Transition& t : transitions(m.type)) {
     if (side_matches(m.from, t.from, t.from_party) && side_matches(m.to, t.to, t.to_party)) return {};
-  return make_error("invalid_transition", std::string(rule_text(m.type)) + ", not " + pair);
+    if (correction && side_matches(m.from, t.to, t.to_party) && side_matches(m.to, t.from, t.from_party)) return {};
+  }
+  return make_error("invalid_transition", std::string(rule_text(m.type)) + (correction ? " (or back, as a CORRECTION)" : "") +
+                                              ", not " + pair);
 }
 
 bool gtin_check_digit_ok(std::string_view digits) {

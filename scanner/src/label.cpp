@@ -26,9 +26,9 @@ using Recognizer = Recognized (*)(std::string_view, const LabelOptions&);
 
 constexpr std::int64_t kMaxQty = 1'000'000;
 
-constexpr std::array<std::string_view, 14> kVerbs = {"RECEIVE", "PUTAWAY", "PICK",   "MOVE",  "DAMAGE",
+constexpr std::array<std::string_view, 15> kVerbs = {"RECEIVE", "PUTAWAY", "PICK",   "MOVE",  "DAMAGE",
                                                      "HOLD",    "RELEASE", "RETURN", "COUNT", "CONFIRM",
-                                                     "UNDO",    "CANCEL",  "DONE",   "LOGOUT"};
+                                                     "UNDO",    "CANCEL",  "DONE",   "LOGOUT", "CORRECT"};
 
 Error unknown(std::string_view t, std::string_view why = "unknown label") {
   return make_error("unknown_label", std::string(why) + " \"" + text::quote(t) + "\"");
@@ -77,6 +77,12 @@ Recognized command(std::string_view t, const LabelOptions& /*o*/) {
     if (!text::is_code(code))
       return Result<Label>(make_error("bad_command", "bad reason code \"" + text::quote(t) + "\""));
     return Result<Label>(make(LabelKind::reason, text::upper(code)));
+  }
+  if (text::starts_with_ci(rest, "STATE:")) {  // the stock state of the goods handled (wire name)
+    std::string name(rest.substr(6));
+    for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (auto state = parse_stock_state(name)) return Result<Label>(make(LabelKind::state, std::string(to_string(*state))));
+    return Result<Label>(make_error("bad_command", "unknown stock state \"" + text::quote(t) + "\""));
   }
   for (auto verb : kVerbs)
     if (text::equals_ci(rest, verb)) return Result<Label>(make(LabelKind::command, std::string(verb)));
@@ -291,6 +297,8 @@ std::string_view to_string(LabelKind k) {
       return "document";
     case LabelKind::item:
       return "item";
+    case LabelKind::state:
+      return "state";
     case LabelKind::pin:
       return "pin";
   }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -86,6 +87,55 @@ static_assert(std::string_view(kEmptySku) == kEmptyBinSku);
 nlohmann::json line_json(const TaskLine& l) {
   return {{"line", l.line}, {"gtin", l.gtin}, {"sku", l.sku}, {"qty", l.qty},
           {"bin", l.bin},   {"lot", l.lot},   {"lot_rule", l.lot_rule}};
+}
+
+nlohmann::json endpoint_json(const Endpoint& e) {
+  return {{"location", e.location.code},
+          {"state", e.state ? nlohmann::json(std::string(to_string(*e.state))) : nlohmann::json(nullptr)}};
+}
+
+Endpoint parse_endpoint(const nlohmann::json& j) {
+  Endpoint e{Location{j.at("location").get<std::string>()}, std::nullopt};
+  if (const auto& st = j.at("state"); !st.is_null()) {
+    e.state = parse_stock_state(st.get<std::string>());
+    if (!e.state) throw std::invalid_argument("unknown state");
+  }
+  return e;
+}
+
+// The last movement (what CMD:CORRECT reverses), without device, site and
+// operator: those are the session's.
+nlohmann::json last_json(const Movement& m) {
+  return {{"type", std::string(to_string(m.type))},
+          {"item", item_json(m.item)},
+          {"qty", m.qty},
+          {"from", endpoint_json(m.from)},
+          {"to", endpoint_json(m.to)},
+          {"reason", m.reason},
+          {"reference", m.reference},
+          {"evidence", m.evidence},
+          {"time_ms", m.wall_time_ms}};
+}
+
+Movement parse_last(const nlohmann::json& j, const SessionOptions& o, const std::string& operator_id) {
+  Movement m;
+  m.device = o.device;
+  m.site = o.site;
+  m.operator_id = operator_id;
+  const auto type = parse_movement_type(j.at("type").get<std::string>());
+  if (!type) throw std::invalid_argument("unknown movement type");
+  m.type = *type;
+  const auto& i = j.at("item");
+  m.item = Item{i.at("gtin").get<std::string>(), i.at("sku").get<std::string>(), i.at("lot").get<std::string>(),
+                i.at("expiry").get<std::string>(), i.at("serial").get<std::string>()};
+  m.qty = j.at("qty").get<std::int64_t>();
+  m.from = parse_endpoint(j.at("from"));
+  m.to = parse_endpoint(j.at("to"));
+  m.reason = j.at("reason").get<std::string>();
+  m.reference = j.at("reference").get<std::string>();
+  m.evidence = j.at("evidence").get<std::vector<std::string>>();
+  m.wall_time_ms = j.at("time_ms").get<std::int64_t>();
+  return m;
 }
 
 TaskLine parse_line(const nlohmann::json& j) {
@@ -183,8 +233,24 @@ struct Session::Impl {
 
   static bool transfer(const Session& s) { return s.mode_ == Mode::move || s.mode_ == Mode::putaway; }
 
-  // A step holds scans, or a receipt is open (document or dock scanned).
-  static bool step_open(const Session& s) { return !s.evidence_.empty() || s.ctx_ != Context{}; }
+  // A step holds scans, or a receipt, task or counted bin is open. A move's
+  // kept source and a chosen state are not open work: they just drop.
+  static bool step_open(const Session& s) {
+    if (!s.evidence_.empty()) return true;
+    Context c = s.ctx_;
+    c.source.reset();
+    c.state.reset();
+    return c != Context{};
+  }
+
+  // Which modes take CMD:STATE, and the state their goods are in unless it says otherwise.
+  static bool takes_state(const Session& s) { return s.mode_ == Mode::move || in_place(s); }
+  static StockState default_state(Mode m) { return m == Mode::release ? StockState::quality_hold : StockState::available; }
+  static StockState goods_state(const Session& s) { return s.ctx_.state.value_or(default_state(s.mode_)); }
+  // " [returned]" in a prompt when CMD:STATE chose a state.
+  static std::string state_note(const Session& s) {
+    return s.ctx_.state ? " [" + std::string(to_string(*s.ctx_.state)) + "]" : std::string();
+  }
 
   static std::string prompt(const Session& s) {
     if (!s.pin_pending_.empty()) return "Scan your PIN";
@@ -194,8 +260,10 @@ struct Session::Impl {
         return "Scan a mode to start: MOVE, RECEIVE, PUTAWAY, PICK, DAMAGE, HOLD, RELEASE, RETURN or COUNT";
       case Mode::move:
       case Mode::putaway:
-        if (!s.from_) return s.mode_ == Mode::move ? "Scan source bin" : "Scan source location";
-        if (s.qty_ == 0) return "Scan item";
+        if (!s.from_) return s.mode_ == Mode::move ? "Scan source bin" + state_note(s) : "Scan source location";
+        if (s.qty_ == 0 && s.base_.source && s.from_ == s.base_.source)
+          return "Scan item from " + s.from_->code + state_note(s) + ", or another source bin";
+        if (s.qty_ == 0) return "Scan item" + state_note(s);
         if (s.mode_ == Mode::putaway && !suggested_bin(s).empty())
           return "Scan item, quantity or destination bin (suggested " + suggested_bin(s) + ")";
         return "Scan item, quantity or destination bin";
@@ -207,8 +275,8 @@ struct Session::Impl {
       case Mode::damage:
       case Mode::hold:
       case Mode::release:
-        if (!s.from_) return "Scan bin";
-        if (s.qty_ == 0) return "Scan item";
+        if (!s.from_) return "Scan bin" + state_note(s);
+        if (s.qty_ == 0) return "Scan item" + state_note(s);
         if (reason_required(s) && s.reason_.empty()) return "Scan item, quantity or reason";
         return "Scan item, quantity or CONFIRM";
       case Mode::return_:
@@ -244,7 +312,7 @@ struct Session::Impl {
     s.pack_units_.clear();
     s.catalog_skus_.clear();
     s.ctx_ = s.base_;
-    s.from_.reset();
+    s.from_ = s.ctx_.source;  // move: the source kept from the previous move
     s.item_.reset();
     s.qty_ = 0;
     s.reason_.clear();
@@ -471,14 +539,21 @@ struct Session::Impl {
       case LabelKind::reason:
         return set_reason(s, l, text);
       case LabelKind::location: {
+        // The source kept from the previous move is replaced by another bin scanned before an item.
+        if (!s.item_ && s.base_.source && s.from_ == s.base_.source) {
+          s.from_ = l.location;
+          s.evidence_.push_back(text);
+          return good("source_set", "From " + l.location.code);
+        }
         if (!s.item_) return fail("no_item", "Scan an item before the destination bin");
         if (l.location == *s.from_) return fail("same_location", "Destination is the source bin " + l.location.code);
         const bool move = s.mode_ == Mode::move;
         std::vector<std::string> ev = s.evidence_;
         ev.push_back(text);
-        auto m = make_movement(s, move ? MovementType::move : MovementType::putaway,
-                               {*s.from_, move ? StockState::available : StockState::inbound},
-                               {l.location, StockState::available}, ev, time_ms);
+        // A move keeps the goods' state (CMD:STATE, default available).
+        const StockState from_state = move ? goods_state(s) : StockState::inbound;
+        auto m = make_movement(s, move ? MovementType::move : MovementType::putaway, {*s.from_, from_state},
+                               {l.location, move ? from_state : StockState::available}, ev, time_ms);
         if (!m) return fail(m.error());
         Outcome o = good("movement_recorded", std::string(move ? "Moved " : "Put away ") + qty_text(s.qty_, *s.item_) +
                                                   " from " + s.from_->code + " to " + l.location.code);
@@ -490,6 +565,7 @@ struct Session::Impl {
           o.exception = exception(s, "not_suggested_bin", suggested, text, std::move(ev), time_ms);
         }
         o.movement = std::move(*m);
+        if (move) s.ctx_.source = s.from_;  // the next item comes from the same bin
         next_step(s);
         return o;
       }
@@ -566,7 +642,10 @@ struct Session::Impl {
         if (s.ctx_.reference != l.value) s.ctx_.received.clear();
         s.ctx_.reference = l.value;
         const Task* task = receive_task(s);
-        if (task_doc && !task) return fail("unknown_task", "No receive task " + l.value + " on this device");
+        // Replayed (restore, undo) the scan was accepted once: the master data may not be there yet.
+        const bool replaying = s.replay_pack_.has_value();
+        if (task_doc && !task && !replaying)
+          return fail("unknown_task", "No receive task " + l.value + " on this device");
         s.evidence_.push_back(text);
         if (!task) return good("reference_set", "Receiving " + l.value);
         return good("reference_set", "Receiving " + l.value + " against " + task->id + ": " +
@@ -651,7 +730,33 @@ struct Session::Impl {
     return o;
   }
 
+  // CMD:STATE:<state>: the state the goods handled are in (move: kept on
+  // both sides; damage/hold/release: the state they leave). Any time in the
+  // step; it stays for the next steps of the mode. Only a state the mode's
+  // movement type can take from is accepted (the transition table).
+  static Outcome set_state(Session& s, const Label& l, const std::string& text) {
+    const auto state = parse_stock_state(l.value);
+    if (!state) return unexpected(s, l);
+    const MovementType type = s.mode_ == Mode::move     ? MovementType::move
+                              : s.mode_ == Mode::damage ? MovementType::damage
+                              : s.mode_ == Mode::hold   ? MovementType::hold
+                                                        : MovementType::release;
+    const auto target = s.mode_ == Mode::damage ? std::optional(StockState::damaged)
+                        : s.mode_ == Mode::hold ? std::optional(StockState::quality_hold)
+                        : s.mode_ == Mode::release ? std::optional(StockState::available)
+                                                   : std::nullopt;  // move: the same state
+    bool allowed = false;
+    for (const Transition& t : transitions(type))
+      if (t.from == state && (target ? t.to == target : t.to == state)) allowed = true;
+    if (!allowed)
+      return fail("invalid_state", "A " + std::string(to_string(type)) + " cannot take goods in state " + l.value);
+    s.ctx_.state = state;
+    s.evidence_.push_back(text);
+    return good("state_set", "Goods " + l.value);
+  }
+
   static Outcome step(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
+    if (l.kind == LabelKind::state && takes_state(s)) return set_state(s, l, text);  // else as any other label
     if (transfer(s)) return step_transfer(s, l, text, time_ms);
     switch (s.mode_) {
       case Mode::receive:
@@ -860,13 +965,13 @@ struct Session::Impl {
   static Outcome confirm_in_place(Session& s, const std::string& text, std::int64_t time_ms) {
     if (!s.item_) return fail(s.evidence_.empty() ? "nothing_to_confirm" : "no_item", "Scan the bin and the item");
     if (reason_required(s) && s.reason_.empty()) return fail("reason_required", "Scan a REASON first");
-    StockState from = StockState::available, to = StockState::damaged;
+    const StockState from = goods_state(s);
+    StockState to = StockState::damaged;
     const char* verb = "Damaged ";
     if (s.mode_ == Mode::hold) {
       to = StockState::quality_hold;
       verb = "On hold: ";
     } else if (s.mode_ == Mode::release) {
-      from = StockState::quality_hold;
       to = StockState::available;
       verb = "Released ";
     }
@@ -979,6 +1084,7 @@ struct Session::Impl {
       return good("pin_required", "Badge " + id + ": scan your PIN");
     }
     s.operator_ = id;
+    s.last_.reset();
     return good("signed_in", "Signed in as " + id);
   }
 
@@ -989,6 +1095,7 @@ struct Session::Impl {
     if (it == s.options_.pins.end() || it->second != l.value)
       return fail("wrong_pin", "Wrong PIN for " + s.pin_pending_ + ": scan it again or another badge");
     const std::string id = std::exchange(s.pin_pending_, std::string());
+    if (s.operator_ != id) s.last_.reset();
     s.operator_ = id;
     return good("signed_in", "Signed in as " + id);
   }
@@ -1000,6 +1107,7 @@ struct Session::Impl {
       const std::string who = s.operator_;
       s.operator_.clear();
       s.mode_ = Mode::idle;
+      s.last_.reset();
       clear_all(s);
       return good("signed_out", "Signed out " + who);
     }
@@ -1028,11 +1136,15 @@ struct Session::Impl {
         return good("step_cancelled", "Step cancelled");
       }
       if (s.ctx_ != Context{}) {
+        Outcome o = good("step_cancelled", s.mode_ == Mode::receive ? "Receipt closed" : "Closed");
+        // A receipt closed by CANCEL has ended as much as by DONE: lines short are flagged.
+        if (s.mode_ == Mode::receive) check_under_receipt(s, o, text, time_ms);
         clear_all(s);
-        return good("step_cancelled", s.mode_ == Mode::receive ? "Receipt closed" : "Closed");
+        return o;
       }
       return fail("nothing_to_cancel", "Nothing to cancel");
     }
+    if (verb == "CORRECT") return correct(s, text, time_ms);
     if (verb == "CONFIRM") {
       if (s.mode_ == Mode::receive && s.item_) return commit_line(s, text, time_ms, false);
       if (s.mode_ == Mode::pick) return confirm_pick(s, text, time_ms);
@@ -1069,6 +1181,41 @@ struct Session::Impl {
     return fail("mode_not_supported", verb + " is not supported yet");
   }
 
+  // CMD:CORRECT: a compensating movement for the last movement recorded
+  // since sign-in (last_): the same type, item, quantity and reference, from
+  // and to swapped, reason CORRECTION (validate() accepts a row backwards
+  // with that reason). The session journals no other movements, so the
+  // original is always the device's movement just before (seq - 1). A
+  // second CORRECT reverses the correction. A count is an observation:
+  // count again instead.
+  static Outcome correct(Session& s, const std::string& text, std::int64_t time_ms) {
+    if (!s.evidence_.empty()) return fail("step_open", "Finish or cancel the open step before a correction");
+    if (!s.last_) return fail("nothing_to_correct", "No movement of yours to correct since you signed in");
+    if (s.last_->type == MovementType::count)
+      return fail("not_correctable", "A count is not reversed: count the bin again");
+    Movement m = *s.last_;
+    m.seq = 0;
+    m.hlc = 0;
+    m.operator_id = s.operator_;
+    std::swap(m.from, m.to);
+    m.reason = std::string(kCorrectionReason);
+    m.evidence = {text};
+    m.wall_time_ms = time_ms;
+    if (auto ok = validate(m); !ok) return fail(ok.error());
+    // A receipt line of the open receipt against a task is taken off (or back onto) its tally.
+    if (s.mode_ == Mode::receive && m.type == MovementType::receipt && m.reference == s.ctx_.reference &&
+        receive_task(s)) {
+      const std::int64_t n = (s.ctx_.received[m.item.id()] += m.from.location == kSupplier ? m.qty : -m.qty);
+      if (n <= 0) s.ctx_.received.erase(m.item.id());
+      next_step(s);
+    }
+    Outcome o = good("correction_recorded", "Corrected: " + std::string(to_string(m.type)) + " " +
+                                                qty_text(m.qty, m.item) + " back from " + m.from.location.code +
+                                                " to " + m.to.location.code);
+    o.movement = std::move(m);
+    return o;
+  }
+
   // CONFIRM / DONE on an open receive line. DONE also ends the receipt.
   static Outcome commit_line(Session& s, const std::string& text, std::int64_t time_ms, bool end_receipt) {
     auto m = receipt(s, &text, time_ms);
@@ -1096,8 +1243,8 @@ struct Session::Impl {
     s.operator_.clear();
     s.pin_pending_.clear();
     s.mode_ = Mode::idle;
-    s.done_tasks_.clear();
-    clear_all(s);
+    s.last_.reset();
+    clear_all(s);  // done_tasks_ stays: a finished task is a device fact, not part of a sign-in
     auto label = label_of(s, scan.text);
     if (!label || label->kind != LabelKind::operator_badge) return fail("idle_timeout", note + ": scan your badge");
     Outcome o = handle_signed(s, scan);
@@ -1136,6 +1283,8 @@ struct Session::Impl {
     if (c.line_index != 0) j["line_index"] = c.line_index;
     if (c.line) j["line"] = line_json(*c.line);
     if (!c.received.empty()) j["received"] = c.received;
+    if (c.source) j["source"] = c.source->code;
+    if (c.state) j["goods_state"] = std::string(to_string(*c.state));
     return j;
   }
 
@@ -1149,11 +1298,20 @@ struct Session::Impl {
     if (j.contains("line_index")) c.line_index = j.at("line_index").get<int>();
     if (j.contains("line")) c.line = parse_line(j.at("line"));
     if (j.contains("received")) c.received = j.at("received").get<std::map<std::string, std::int64_t>>();
+    if (j.contains("source")) c.source = Location{j.at("source").get<std::string>()};
+    if (j.contains("goods_state")) {
+      c.state = parse_stock_state(j.at("goods_state").get<std::string>());
+      if (!c.state) throw std::invalid_argument("unknown goods_state");
+    }
     return c;
   }
 
   // Which context fields a mode may carry between steps.
-  static bool context_fits(Mode m, const Context& c) {
+  static bool context_fits(Mode m, Context c) {
+    if (c.source && m != Mode::move) return false;
+    if (c.state && m != Mode::move && m != Mode::damage && m != Mode::hold && m != Mode::release) return false;
+    c.source.reset();
+    c.state.reset();
     if (c == Context{}) return true;
     switch (m) {
       case Mode::receive:
@@ -1168,14 +1326,17 @@ struct Session::Impl {
     }
   }
 
+  // A code a bin or LOC: scan produces.
+  static bool scannable_place(const Location& at) {
+    auto l = Location::parse("LOC:" + at.code);
+    if (l && *l == at) return true;
+    auto b = Location::parse(at.code);
+    return b && *b == at && !at.external();
+  }
+
   static bool context_ok(const Session& s, const Context& c) {
-    if (c.bin) {
-      auto l = Location::parse("LOC:" + c.bin->code);
-      if (!l || *l != *c.bin) {
-        auto b = Location::parse(c.bin->code);
-        if (!b || *b != *c.bin) return false;
-      }
-    }
+    if (c.bin && !scannable_place(*c.bin)) return false;
+    if (c.source && !scannable_place(*c.source)) return false;
     if (!c.task.empty()) return c.line_index >= 0;  // a task's reference comes from master data
     if (!c.reference.empty()) {
       auto l = label_of(s, c.reference);
@@ -1208,6 +1369,9 @@ Outcome Session::handle(const Scan& scan) {
   Outcome o = Impl::handle(next, scan);
   if (o.accepted()) {
     if (options_.idle_timeout_ms > 0) next.last_scan_ms_ = scan.time_ms;
+    // What CMD:CORRECT reverses. A pallet (several movements of one scan) is
+    // not reversed by one CORRECT: that would take back one line of it.
+    if (o.movement) next.last_ = o.more_movements.empty() ? o.movement : std::nullopt;
     *this = std::move(next);
   }
   // Refused for idle timeout: the session is unchanged (still signed in on
@@ -1242,6 +1406,7 @@ nlohmann::json Session::snapshot() const {
   if (!pin_pending_.empty()) j["pin_pending"] = pin_pending_;
   if (!pack_units_.empty()) j["pack_units"] = pack_units_;  // [[evidence index, units], …]
   if (!catalog_skus_.empty()) j["catalog_skus"] = catalog_skus_;  // [[evidence index, catalog gtin or ""], …]
+  if (last_) j["last"] = last_json(*last_);
   return j;
 }
 
@@ -1276,6 +1441,11 @@ Result<Session> Session::restore(SessionOptions options, const nlohmann::json& s
       for (const auto& [index, gtin] : s.catalog_skus_)
         if (index >= s.evidence_.size() || !(gtin.empty() || (gtin.size() == 14 && text::all_digits(gtin))))
           return bad("bad catalog_skus");
+    }
+    if (snapshot.contains("last")) {
+      if (s.operator_.empty()) return bad("a last movement without an operator");
+      s.last_ = parse_last(snapshot.at("last"), s.options_, s.operator_);
+      if (auto ok = validate(*s.last_); !ok || s.last_->evidence.empty()) return bad("bad last movement");
     }
     if (!Impl::context_fits(s.mode_, s.base_)) return bad("context does not fit the mode");
     if (!Impl::context_ok(s, s.base_)) return bad("bad context");

@@ -126,6 +126,36 @@ TEST(DomainTransitions, EveryTableRowValidates) {
   EXPECT_EQ(rows, 57);
 }
 
+// A correction (reason CORRECTION) may take every row backwards; without
+// that reason a backwards row is refused unless it is a row itself.
+TEST(DomainTransitions, CorrectionsTakeEveryRowBackwards) {
+  for (T type : kTypes) {
+    if (type == T::count) continue;  // an observation: counted again, never reversed
+    for (const Transition& t : transitions(type)) {
+      Endpoint from = t.from ? at("A-01-01-1", *t.from) : party(Location{std::string(t.from_party)});
+      Endpoint to = t.to ? at("B-02-01-1", *t.to) : party(Location{std::string(t.to_party)});
+      Movement back = movement(type, to, from);
+      back.reason = std::string(kCorrectionReason);
+      auto r = validate(back);
+      EXPECT_TRUE(r.ok()) << to_string(type) << ": " << (r.ok() ? "" : r.error().message);
+    }
+  }
+  Movement back = movement(T::receipt, at("DOCK-1", S::inbound), party(kSupplier));
+  auto refused = validate(back);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "invalid_transition");
+  back.reason = "correction";  // the exact code only
+  EXPECT_FALSE(validate(back).ok());
+  back.reason = std::string(kCorrectionReason);
+  EXPECT_TRUE(validate(back).ok());
+  // Backwards is all it adds: a correction receipt into available is still refused.
+  Movement odd = movement(T::receipt, party(kSupplier), at("DOCK-1", S::available));
+  odd.reason = std::string(kCorrectionReason);
+  auto r = validate(odd);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("or back, as a CORRECTION"), std::string::npos) << r.error().message;
+}
+
 std::string side(const std::optional<S>& state, std::string_view party) {
   return state ? std::string(to_string(*state)) : std::string(party);
 }

@@ -198,7 +198,7 @@ TEST_F(SessionTest, MoveOfThreeUnits) {
   o = ok("B-02-01-1");
   ASSERT_TRUE(o.movement);
   EXPECT_EQ(o.code, "movement_recorded");
-  EXPECT_EQ(o.prompt, "Scan source bin");
+  EXPECT_EQ(o.prompt, "Scan item from A-01-01-1, or another source bin");  // the source stays selected
   EXPECT_EQ(s.mode(), "move");
 
   Movement want;

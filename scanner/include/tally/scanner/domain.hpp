@@ -116,10 +116,15 @@ struct Transition {
 // requires from.state == to.state and is listed once per state.
 std::span<const Transition> transitions(MovementType type);
 
+// The reason of a compensating movement (a correction). A movement with
+// this reason may also take a row of its type's table backwards (to → from):
+// it undoes a committed movement of that type, which is never edited.
+inline constexpr std::string_view kCorrectionReason = "CORRECTION";
+
 // Checks a movement against the domain rules: non-empty device/site/operator,
 // an item id, qty > 0 (count: >= 0), from != to (count: from == to), the
 // states/parties allowed for its type, external locations without state,
-// internal ones with state. Error codes: "invalid_qty", "invalid_item",
+// internal ones with state (reason CORRECTION: a row backwards too). Error codes: "invalid_qty", "invalid_item",
 // "invalid_location", "invalid_transition", "missing_field".
 Result<void> validate(const Movement& m);
 

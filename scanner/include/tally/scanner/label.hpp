@@ -27,6 +27,7 @@ enum class LabelKind : std::uint8_t {
   document,        // PO:/ASN:/ORD:/TASK:   value = "PO:4500012" (kept whole)
   item,            // GTIN-8/12/13/14       item set (gtin 14 digits)
   pin,             // PIN:<4-12 digits>     value = the digits (never log or journal it: redacted())
+  state,           // CMD:STATE:<state>     value = the stock state's wire name ("damaged")
 };
 // GS1 data classifies as: (00) SSCC -> container, value = the 18 digits;
 // (414) -> location, code = the (254) extension upper-cased, else the GLN;

@@ -170,6 +170,14 @@ class Session {
     // receive against a receive task (matched by PO/ASN/TASK): units
     // received so far per item id, to flag over-, under- and unexpected receipts.
     std::map<std::string, std::int64_t> received;
+    // move: the source bin, kept after a move for the next item until
+    // CANCEL, DONE or a mode change. Not an open step (LOGOUT and mode
+    // switches just drop it), like `state`.
+    std::optional<Location> source;
+    // move, damage, hold, release: the state of the goods handled, set by
+    // CMD:STATE:<state> (a bin label cannot say it); unset = the mode's
+    // default (available; release: quality_hold).
+    std::optional<StockState> state;
     bool operator==(const Context&) const = default;
   };
 
@@ -195,6 +203,10 @@ class Session {
   // (only entries > 1). Part of the step's record, not derived: replay
   // uses it instead of the master data of the moment.
   std::map<std::size_t, std::int64_t> pack_units_;
+  // The last movement recorded since the operator signed in: CMD:CORRECT
+  // records its reverse. A device fact like done_tasks_, it is kept over
+  // mode changes, dropped at sign-out or a change of operator.
+  std::optional<Movement> last_;
   // While replaying: the recorded pack units of the scan being replayed (1:
   // none recorded). nullopt: live, ask the master data.
   std::optional<std::int64_t> replay_pack_;
