@@ -137,20 +137,42 @@ json compute_kpis(const KpiInput& in, const KpiBands& bands) {
     Lag& l = lag[m.device];
     l.lags_s.push_back(static_cast<double>(std::max<std::int64_t>(0, km.applied_ms - m.wall_time_ms)) / 1000.0);
     l.last_applied_ms = std::max(l.last_applied_ms, km.applied_ms);
+    // A correction (reason CORRECTION: the reverse of the device's previous
+    // movement, same type) takes back what its original counted.
+    const bool correction = m.reason == scanner::kCorrectionReason;
     switch (m.type) {
       case MovementType::count:
         ++counts;
         if (adjusted_counts.contains("COUNT:" + m.device + ":" + std::to_string(m.seq))) ++counts_off;
         break;
       case MovementType::pick:
+        if (correction) {
+          --picks;
+          if (pick_errors.contains({m.device, m.seq - 1})) --picks_wrong;  // the original is seq - 1
+          break;
+        }
         ++picks;
         if (pick_errors.contains({m.device, m.seq})) ++picks_wrong;
         break;
-      case MovementType::receipt:
-        received_units += m.qty;
-        waiting[{m.item.id(), m.item.lot, m.to.location.code}].emplace_back(m.wall_time_ms, m.qty);
+      case MovementType::receipt: {
+        if (!correction) {
+          received_units += m.qty;
+          waiting[{m.item.id(), m.item.lot, m.to.location.code}].emplace_back(m.wall_time_ms, m.qty);
+          break;
+        }
+        // Taken back out of the dock: the newest receipts there go first.
+        received_units -= m.qty;
+        auto& queue = waiting[{m.item.id(), m.item.lot, m.from.location.code}];
+        for (std::int64_t left = m.qty; left > 0 && !queue.empty();) {
+          const std::int64_t take = std::min(left, queue.back().second);
+          queue.back().second -= take;
+          left -= take;
+          if (queue.back().second == 0) queue.pop_back();
+        }
         break;
+      }
       case MovementType::putaway: {
+        if (correction) break;  // back to the dock: the put-away's sample stands
         auto& queue = waiting[{m.item.id(), m.item.lot, m.from.location.code}];
         std::int64_t left = m.qty;
         // One sample per receipt the put-away (partly) clears, oldest first.
@@ -168,6 +190,9 @@ json compute_kpis(const KpiInput& in, const KpiBands& bands) {
         break;
     }
     if (m.to.state == StockState::damaged && m.from.state != StockState::damaged) damaged_units += m.qty;
+    if (correction && m.from.state == StockState::damaged && m.to.state != StockState::damaged) {
+      damaged_units -= m.qty;
+    }
   }
 
   // Exceptions: the rate is those raised about the window's device movements

@@ -153,5 +153,37 @@ TEST(Kpi, BandsFollowDirectionAndConfig) {
   EXPECT_FALSE(is_pick_error(ex("negative_balance", "d", 1, "open", 0)));
 }
 
+// A correction (the reverse of the previous movement, reason CORRECTION)
+// takes back what its original counted: a reversed receipt is not received,
+// a reversed pick is not a pick, a reversed damage is not damaged.
+TEST(Kpi, CorrectionsNetOut) {
+  const auto dock = at("DOCK-1", StockState::inbound);
+  const auto bin = at("A-01-01-1", StockState::available);
+  const auto tote = at("TOTE:1", StockState::picked);
+  const auto damaged = at("A-01-01-1", StockState::damaged);
+  KpiInput in;
+  in.now_ms = kT0 + 100 * kMin;
+  in.window_ms = 24 * 60 * kMin;
+  in.movements = {
+      mv("d1", 1, MovementType::receipt, 10, ext("@supplier"), dock, kT0, kT0),
+      mv("d1", 2, MovementType::receipt, 5, ext("@supplier"), dock, kT0 + kMin, kT0 + kMin),
+      mv("d1", 3, MovementType::receipt, 5, dock, ext("@supplier"), kT0 + 2 * kMin, kT0 + 2 * kMin),  // corrects 2
+      mv("d1", 4, MovementType::putaway, 10, dock, bin, kT0 + 10 * kMin, kT0 + 10 * kMin),
+      mv("d1", 5, MovementType::pick, 1, bin, tote, kT0 + 11 * kMin, kT0 + 11 * kMin),
+      mv("d1", 6, MovementType::pick, 1, tote, bin, kT0 + 12 * kMin, kT0 + 12 * kMin),  // corrects 5
+      mv("d1", 7, MovementType::pick, 1, bin, tote, kT0 + 13 * kMin, kT0 + 13 * kMin),
+      mv("d1", 8, MovementType::damage, 2, bin, damaged, kT0 + 14 * kMin, kT0 + 14 * kMin),
+      mv("d1", 9, MovementType::damage, 2, damaged, bin, kT0 + 15 * kMin, kT0 + 15 * kMin),  // corrects 8
+      mv("d1", 10, MovementType::damage, 1, bin, damaged, kT0 + 16 * kMin, kT0 + 16 * kMin),
+  };
+  for (std::size_t i : {2U, 5U, 8U}) in.movements[i].movement.reason = std::string(scanner::kCorrectionReason);
+  const auto k = compute_kpis(in, default_kpi_bands());
+  EXPECT_EQ(k["pick_accuracy"]["picks"], 1);
+  EXPECT_EQ(k["damage_rate"]["received_units"], 10);
+  EXPECT_EQ(k["damage_rate"]["damaged_units"], 1);
+  // The put-away of 10 clears receipt 1 only (receipt 2 was taken back): 10 min.
+  EXPECT_DOUBLE_EQ(k["dock_to_stock_median_s"]["value"].get<double>(), 600.0);
+}
+
 }  // namespace
 }  // namespace tally::ledger
