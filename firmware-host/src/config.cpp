@@ -1,4 +1,5 @@
 #include "tally/device/config.hpp"
+#include "tally/mqtt/client.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -23,32 +24,6 @@ bool is_identifier(const std::string& s) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '.' || c == '-';
   });
-}
-
-// TLS files for ssl:// and mqtts:// broker URIs: checked at start, so a
-// missing or unreadable file is one clear line instead of a TLS handshake
-// failing on every reconnect.
-Result<void> check_tls(const std::string& uri, const std::string& ca, const std::string& cert,
-                       const std::string& key) {
-  if (uri.empty() || (ca.empty() && cert.empty() && key.empty())) return {};
-  if (uri.rfind("ssl://", 0) != 0 && uri.rfind("mqtts://", 0) != 0) {
-    return bad("mqtt.ca_file/cert_file/key_file need an ssl:// or mqtts:// uri, got '" + uri + "'");
-  }
-  if (cert.empty() != key.empty()) return bad("mqtt.cert_file and mqtt.key_file must be given together");
-  for (const auto& [name, path] : {std::pair<const char*, const std::string&>{"ca_file", ca},
-                                   std::pair<const char*, const std::string&>{"cert_file", cert},
-                                   std::pair<const char*, const std::string&>{"key_file", key}}) {
-    if (path.empty()) continue;
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) {
-      return bad(std::string("mqtt.") + name + " '" + path + "' does not exist or is not a file");
-    }
-    std::ifstream in(path);
-    if (!in || in.peek() == std::ifstream::traits_type::eof()) {
-      return bad(std::string("mqtt.") + name + " '" + path + "' cannot be read or is empty");
-    }
-  }
-  return {};
 }
 
 // "HOST:PORT" → host, port. IPv6 hosts are written [::1]:8080.
@@ -337,7 +312,9 @@ Result<void> validate(const Config& c) {
   if (c.session_require_pin && c.session_pins.empty()) {
     return bad("session.require_pin needs at least one operator in [session.pins]");
   }
-  if (auto r = check_tls(c.mqtt_uri, c.mqtt_ca_file, c.mqtt_cert_file, c.mqtt_key_file); !r) return r.error();
+  if (auto r = mqtt::check_tls_files(c.mqtt_uri, {c.mqtt_ca_file, c.mqtt_cert_file, c.mqtt_key_file}); !r) {
+    return r.error();
+  }
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return bad("log level '" + c.log_level + "' must be one of trace debug info warn error off");

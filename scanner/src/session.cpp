@@ -343,7 +343,7 @@ struct Session::Impl {
     if (s.replay_sku_) {
       gtin = *s.replay_sku_;
     } else if (const CatalogItem* c = s.master_ ? s.master_->find_item(sku) : nullptr; c && c->sku == sku) {
-      gtin = c->gtin;
+      gtin = gtin14(c->gtin);  // as a scan of the barcode gives it
     }
     if (!gtin || sku.empty()) return label;
     Label l;
@@ -690,9 +690,7 @@ struct Session::Impl {
   // that; anything else is refused (receive the cases one by one).
   static Outcome receive_pallet(Session& s, const Label& l, const std::string& text, std::int64_t time_ms) {
     if (s.item_) return fail("step_open", "Confirm or cancel the open line first");
-    const bool sscc = l.value.size() == 18 && std::all_of(l.value.begin(), l.value.end(), [](char c) {
-                        return c >= '0' && c <= '9';
-                      });
+    const bool sscc = l.value.size() == 18 && text::all_digits(l.value);  // not a TOTE:
     if (!sscc) return fail("unexpected_label", "Scan an item, a pallet SSCC, CONFIRM or DONE");
     std::vector<std::pair<Item, std::int64_t>> contents;
     const Task* task = receive_task(s);
@@ -709,24 +707,31 @@ struct Session::Impl {
                                         (task ? task->id : std::string("a receive task of this device")) +
                                         ": receive its cases one by one");
     }
-    Session t = s;  // all receipts or none
+    // All receipts or none: a refused scan's session is discarded (handle()).
     Outcome o = good("movement_recorded", "Received pallet " + l.value + ": " + std::to_string(contents.size()) +
                                               " line(s)");
     for (auto& [item, qty] : contents) {
-      t.item_ = item;
-      t.qty_ = qty;
-      t.evidence_ = s.evidence_;  // e.g. the ASN scan, then the SSCC
-      auto m = receipt(t, &text, time_ms);
+      s.item_ = item;
+      s.qty_ = qty;
+      auto m = receipt(s, &text, time_ms);  // evidence: e.g. the ASN scan, then the SSCC
       if (!m) return fail(m.error());
-      check_receipt(t, o, *m, time_ms);
-      if (!o.movement) {
-        o.movement = std::move(*m);
-      } else {
-        o.more_movements.push_back(std::move(*m));
+      // Each line is checked; the outcome carries one exception, so the
+      // lines' findings are joined into it rather than the last one winning.
+      Outcome line = good("", "");
+      check_receipt(s, line, *m, time_ms);
+      if (line.exception) {
+        o.feedback = Feedback::warning;
+        o.message += line.message;
+        if (!o.exception) {
+          o.exception = std::move(line.exception);
+        } else {
+          o.exception->expected += "; " + line.exception->expected;
+          o.exception->scanned += "; " + line.exception->scanned;
+        }
       }
+      (o.movement ? o.more_movements.emplace_back(std::move(*m)) : o.movement.emplace(std::move(*m)));
     }
-    next_step(t);
-    s = std::move(t);
+    next_step(s);
     return o;
   }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <utility>
 
@@ -301,5 +303,31 @@ void Client::set_will(std::optional<Will> will) { impl_->options.will = std::mov
 bool Client::connected() const { return impl_->is_connected; }
 bool Client::connecting() const { return impl_->is_connecting; }
 const ConnectOptions& Client::options() const { return impl_->options; }
+
+
+Result<void> check_tls_files(const std::string& uri, const Tls& tls) {
+  const auto bad = [](std::string message) { return make_error("bad_config", std::move(message)); };
+  if (uri.empty() || (tls.ca_file.empty() && tls.cert_file.empty() && tls.key_file.empty())) return {};
+  if (uri.rfind("ssl://", 0) != 0 && uri.rfind("mqtts://", 0) != 0) {
+    return bad("mqtt.ca_file/cert_file/key_file need an ssl:// or mqtts:// uri, got '" + uri + "'");
+  }
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return bad("mqtt.cert_file and mqtt.key_file must be given together");
+  }
+  for (const auto& [name, path] : {std::pair<const char*, const std::string&>{"ca_file", tls.ca_file},
+                                   std::pair<const char*, const std::string&>{"cert_file", tls.cert_file},
+                                   std::pair<const char*, const std::string&>{"key_file", tls.key_file}}) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return bad(std::string("mqtt.") + name + " '" + path + "' does not exist or is not a file");
+    }
+    std::ifstream in(path);
+    if (!in || in.peek() == std::ifstream::traits_type::eof()) {
+      return bad(std::string("mqtt.") + name + " '" + path + "' cannot be read or is empty");
+    }
+  }
+  return {};
+}
 
 }  // namespace tally::mqtt

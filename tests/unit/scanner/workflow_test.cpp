@@ -918,9 +918,27 @@ std::shared_ptr<const MasterData> sku_master() {
                         {"items",
                          {{{"sku", "WIDGET-9"}, {"description", "SKU only"}},
                           {{"gtin", "04006381333931"}, {"sku", "SKU-A"}},
+                          {{"gtin", "9506000134352"}, {"sku", "SKU-C"}},  // a GTIN-13 as a catalog may hold it
                           {{"sku", "OP:bob"}}}}};
   EXPECT_TRUE(apply_master_data("catalog", catalog, *m).ok());
   return m;
+}
+
+// A catalog SKU whose catalog GTIN is written with 13 digits moves under the
+// 14 digits a barcode scan gives, and the session restores (the snapshot
+// only holds 14-digit GTINs).
+TEST(Workflows, CatalogSkuTakesTheFourteenDigitGtin) {
+  const SessionOptions o{"hh-01", "site-a", "DOCK-1"};
+  Session s(o);
+  s.set_master_data(sku_master());
+  std::int64_t t = kT0;
+  auto scan = [&](const std::string& x) { return s.handle(Scan{x, "", "t", ++t}); };
+  for (const char* x : {"OP:alice", "CMD:MOVE", "A-01-01-1", "SKU-C"}) ASSERT_TRUE(scan(x).accepted()) << x;
+  auto r = Session::restore(o, json::parse(s.snapshot().dump()));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  Outcome m = scan("B-02-01-1");
+  ASSERT_TRUE(m.movement) << m.code;
+  EXPECT_EQ(m.movement->item.gtin, "09506000134352");
 }
 
 // A scan of a catalog SKU is an item with that SKU, and restore replays it
@@ -1069,6 +1087,16 @@ TEST(Workflows, PalletSsccExpandsToItsAsnLines) {
   ASSERT_EQ(scan("ASN:77").code, "reference_set");
   o = scan(kSingle);
   EXPECT_EQ(o.code, "movement_recorded");
+  // The mixed pallet scanned twice: both of its lines are over-received,
+  // and the one exception names both (neither finding is lost).
+  ASSERT_EQ(scan(std::string("(00)") + kMixed).code, "movement_recorded");
+  o = scan(std::string("(00)") + kMixed);
+  ASSERT_EQ(o.code, "movement_recorded");
+  EXPECT_EQ(o.feedback, Feedback::warning);
+  ASSERT_TRUE(o.exception);
+  EXPECT_EQ(o.exception->kind, "over_receipt");
+  EXPECT_NE(o.exception->expected.find("04006381333931"), std::string::npos) << o.exception->expected;
+  EXPECT_NE(o.exception->expected.find("09506000134352"), std::string::npos) << o.exception->expected;
 }
 
 }  // namespace

@@ -58,6 +58,13 @@ struct Tls {
   std::string key_file;   // client private key
 };
 
+// The [mqtt] TLS keys of a config, checked at start (tallyd and
+// tally-ledger) so a missing or unreadable file is one clear line instead of
+// a TLS handshake failing on every reconnect: files only with an ssl:// or
+// mqtts:// uri, cert and key together, each a readable non-empty file.
+// Error code "bad_config" naming the key (mqtt.ca_file, …).
+Result<void> check_tls_files(const std::string& uri, const Tls& tls);
+
 struct ConnectOptions {
   std::string uri;        // tcp://host:port or ssl://host:port
   std::string client_id;  // unique on the broker (a device id)
