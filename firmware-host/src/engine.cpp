@@ -485,18 +485,21 @@ void Engine::read_exceptions(std::int64_t after, std::size_t limit,
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   Impl* impl = impl_.get();
   const bool queued = impl->enqueue([impl, after, limit, shared_done] {
-    auto rows = impl->journal->exceptions_after(after, limit);
+    // The stored text as is, with "id" and "seq" added: the ledger judges
+    // each element (a bad one becomes its rejected_device_exception).
+    auto rows = impl->journal->exception_texts_after(after, limit);
     if (!rows) {
       (*shared_done)(rows.error());
       return;
     }
     std::vector<edge::ExceptionItem> items;
     items.reserve(rows->size());
-    for (const auto& x : *rows) {
-      json element = wire::to_json(x.exception);
-      element["id"] = x.id;
-      element["seq"] = x.seq ? json(*x.seq) : json(nullptr);
-      items.push_back({x.id, element.dump(-1, ' ', false, json::error_handler_t::replace)});
+    for (auto& x : *rows) {
+      std::string element = std::move(x.payload);
+      element.pop_back();  // the closing brace
+      element += (element.size() > 1 ? R"(,"id":)" : R"("id":)") + std::to_string(x.id) + R"(,"seq":)" +
+                 (x.seq ? std::to_string(*x.seq) : std::string("null")) + "}";
+      items.push_back({x.id, std::move(element)});
     }
     (*shared_done)(std::move(items));
   });

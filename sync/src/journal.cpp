@@ -152,7 +152,9 @@ ALTER TABLE movements ADD COLUMN hash TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE sync_state ADD COLUMN exceptions_acked INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE device_exceptions ADD COLUMN seq INTEGER;
+CREATE INDEX v4_movements_by_scan ON movements(scan_id);
 UPDATE device_exceptions SET seq = (SELECT m.seq FROM movements AS m WHERE m.scan_id = device_exceptions.scan_id);
+DROP INDEX v4_movements_by_scan;
 )sql",
 };
 
@@ -816,6 +818,31 @@ Result<std::vector<StoredException>> Journal::exceptions_after(std::int64_t afte
                                                " is invalid: " + e.error().message);
     }
     x.exception = std::move(*e);
+    if (sqlite3_column_type(s, 3) != SQLITE_NULL) x.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
+    out.push_back(std::move(x));
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read device exceptions");
+  return out;
+}
+
+Result<std::vector<Journal::StoredExceptionText>> Journal::exception_texts_after(std::int64_t after,
+                                                                                 std::size_t limit) const {
+  std::vector<StoredExceptionText> out;
+  if (limit == 0) return out;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  sqlite3_stmt* s = impl_->select_exceptions.get();
+  Use use(s);
+  sqlite3_bind_int64(s, 1, after);
+  sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax)));
+  int rc = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    StoredExceptionText x;
+    x.id = sqlite3_column_int64(s, 0);
+    x.payload = column_text(s, 2);
+    if (x.payload.size() < 2 || x.payload.front() != '{' || x.payload.back() != '}') {
+      return make_error("journal_corrupt", "journal " + impl_->path + ": device exception " + std::to_string(x.id) +
+                                               " is not a JSON object");
+    }
     if (sqlite3_column_type(s, 3) != SQLITE_NULL) x.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
     out.push_back(std::move(x));
   }

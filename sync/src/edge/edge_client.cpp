@@ -274,6 +274,10 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
   void on_appended(const OutboxState& st) {
     if (stopped) return;
     if (st.last_seq > window.last_seq()) window.on_appended(st.last_seq, Clock::now());
+    if (st.last_exception_id > exceptions_last && exceptions_in_flight < 0) {  // end a pause: there is news
+      exceptions_in_flight = 0;
+      exception_timer.cancel();
+    }
     exceptions_last = std::max(exceptions_last, st.last_exception_id);
     refresh_counters();
     status_changed();
@@ -305,8 +309,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
       // Nothing to send after all (or the read failed): try again after the
       // resend timeout rather than spin.
       if (!items) spdlog::warn("sync: reading device exceptions failed: {}", items.error().message);
-      arm_exception_timer();
-      exceptions_in_flight = -1;  // a pause, not a message
+      pause_exceptions();
       return;
     }
     std::string payload = R"({"v":1,"device":)" + json(options.device).dump() + R"(,"site":)" +
@@ -322,11 +325,19 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     const std::int64_t last = (*items)[n - 1].id;
     if (auto r = client->publish(exceptions_topic, payload, 1, false); !r) {
       spdlog::debug("sync: publish of device exceptions through {} failed: {}", last, r.error().message);
-      return;  // the reconnect sends again
+      pause_exceptions();  // the reconnect or the timer sends again
+      return;
     }
     exceptions_in_flight = last;
     arm_exception_timer();
     update_stats([](EdgeStats& s) { ++s.exception_batches_sent; });
+  }
+
+  // Nothing in flight, but wait a resend timeout before the next try (a
+  // failed read or publish); a new exception or a reconnect ends the pause.
+  void pause_exceptions() {
+    exceptions_in_flight = -1;
+    arm_exception_timer();
   }
 
   void arm_exception_timer() {

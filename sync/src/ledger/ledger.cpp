@@ -235,6 +235,7 @@ void Ledger::verify_chain(Batch& batch) {
   for (Incoming& in : batch.movements) {
     if (in.seq <= head.seq) continue;     // duplicate: the store ignores it
     if (in.seq != head.seq + 1) break;    // gap: the store stops here
+    check_clock(batch, in);               // only movements the store will apply
     if (in.hash.empty() && in.prev_hash.empty()) {
       head = ChainHead{in.seq, {}};  // an unchained (older) device: nothing to verify
       continue;
@@ -278,17 +279,17 @@ void Ledger::verify_chain(Batch& batch) {
   }
 }
 
-void Ledger::check_clocks(Batch& batch) {
+void Ledger::check_clock(const Batch& batch, Incoming& in) {
+  if (!in.movement) return;
   bool& skewed = skewed_[batch.device];
-  for (Incoming& in : batch.movements) {
-    if (!in.movement) continue;
-    const std::int64_t ahead = in.movement->wall_time_ms - batch.now_ms;
-    if (ahead <= options_.clock_skew_ms) {
-      skewed = false;
-      continue;
-    }
-    if (skewed) continue;
-    skewed = true;
+  const std::int64_t ahead = in.movement->wall_time_ms - batch.now_ms;
+  if (ahead <= options_.clock_skew_ms) {
+    skewed = false;
+    return;
+  }
+  if (skewed) return;
+  skewed = true;
+  {
     ExceptionRecord e;
     e.kind = "clock_skew";
     e.device = batch.device;
@@ -419,21 +420,20 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
     batches.push_back(std::move(*p.batch));
   }
   if (batches.empty()) return out;
-  for (Batch& b : batches) {
-    verify_chain(b);
-    check_clocks(b);
-  }
+  for (Batch& b : batches) verify_chain(b);  // and the clocks
   auto applied = store_.apply_batches(batches);
   for (std::size_t i = 0; i < batches.size(); ++i) {
     Result<Handled>& slot = out[batch_of[i]];
     if (!applied) {
       chain_heads_.erase(batches[i].device);  // reload from the store next time
+      skewed_.erase(batches[i].device);       // its clock_skew was not stored
       slot = applied.error();
       continue;
     }
     auto& outcome = (*applied)[i];
     if (!outcome) {
       chain_heads_.erase(batches[i].device);
+      skewed_.erase(batches[i].device);
       slot = outcome.error();
       continue;
     }

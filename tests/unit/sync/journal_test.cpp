@@ -420,6 +420,29 @@ TEST_F(JournalTest, ExceptionInAFailedBatchIsNotWritten) {
   EXPECT_TRUE(j->exceptions_after(0, 10)->empty());
 }
 
+// What the outbox sends is the stored text: a row the strict reader refuses
+// (say an older build's kind) still leaves the device, and the ledger keeps
+// it as a rejected_device_exception instead of the cursor stalling on it.
+TEST_F(JournalTest, ExceptionTextsAreSentAsStored) {
+  {
+    auto j = open_ok();
+    Entry e = entry_with_move();
+    e.exception = wrong_bin();
+    ASSERT_TRUE(j->append(e).ok());
+  }
+  raw_sql(path_, "UPDATE device_exceptions SET payload = '{\"kind\":\"Old Kind\",\"x\":1}'");
+  auto j = open_ok();
+  EXPECT_EQ(j->exceptions_after(0, 10).error().code, "journal_corrupt");
+  auto texts = j->exception_texts_after(0, 10);
+  ASSERT_TRUE(texts.ok()) << texts.error().message;
+  ASSERT_EQ(texts->size(), 1U);
+  EXPECT_EQ((*texts)[0].payload, R"({"kind":"Old Kind","x":1})");
+  EXPECT_EQ((*texts)[0].seq, 1U);
+  EXPECT_TRUE(j->exception_texts_after((*texts)[0].id, 10)->empty());
+  raw_sql(path_, "UPDATE device_exceptions SET payload = 'not json'");
+  EXPECT_EQ(open_ok()->exception_texts_after(0, 10).error().code, "journal_corrupt");
+}
+
 TEST_F(JournalTest, UnparsableExceptionRowIsCorrupt) {
   {
     auto j = open_ok();

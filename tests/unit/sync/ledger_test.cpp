@@ -599,6 +599,20 @@ TEST_P(StoreContract, DeviceClockAheadRaisesOneClockSkew) {
   EXPECT_EQ(stored(), 6U);  // recorded as received: the device records facts
 }
 
+// A skewed duplicate (a resend the store ignores) does not use up the
+// device's one clock_skew: the new movement behind it raises it.
+TEST_P(StoreContract, ASkewedDuplicateDoesNotHideTheClockSkew) {
+  send({receipt(1, 10)});
+  Movement dup = receipt(1, 10);
+  dup.wall_time_ms = kT0 + 24LL * 3600 * 1000;
+  Movement next = putaway(2, 10);
+  next.wall_time_ms = dup.wall_time_ms;
+  send({dup, next});
+  auto skew = exceptions_of("clock_skew");
+  ASSERT_EQ(skew.size(), 1U);
+  EXPECT_EQ(skew[0].seq, 2U);
+}
+
 TEST_P(StoreContract, NegativeBalanceRaisesOneException) {
   send({receipt(1, 2), putaway(2, 2)});
   send({pick(3, 5)});

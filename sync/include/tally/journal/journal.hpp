@@ -146,6 +146,16 @@ class Journal {
   // Device-side exceptions with id > after, ascending, at most `limit`.
   // Error codes: "journal_corrupt" (a row that does not parse), "journal_io".
   Result<std::vector<StoredException>> exceptions_after(std::int64_t after, std::size_t limit) const;
+  // The same rows as stored text, without parsing (what the outbox sends;
+  // the ledger judges each element): id, seq and the payload object. Error
+  // codes: "journal_corrupt" (a payload that is not a JSON object text),
+  // "journal_io".
+  struct StoredExceptionText {
+    std::int64_t id = 0;
+    std::optional<std::uint64_t> seq;
+    std::string payload;
+  };
+  Result<std::vector<StoredExceptionText>> exception_texts_after(std::int64_t after, std::size_t limit) const;
 
   // The outbox: movements_after(acked_seq, limit).
   Result<std::vector<scanner::Movement>> outbox(std::size_t limit) const;

@@ -117,9 +117,10 @@ class Ledger {
     std::string hash;       // hash of that seq; empty: unknown (re-anchor)
   };
   std::map<std::string, ChainHead> chain_heads_;
-  // Device clocks ahead of the ledger's: adds a clock_skew exception to the
-  // first such movement of a device (again only after a sane one).
-  void check_clocks(Batch& batch);
+  // Device clocks ahead of the ledger's (called by verify_chain for each
+  // movement the store will apply): adds a clock_skew exception to the first
+  // such movement of a device (again only after a sane one).
+  void check_clock(const Batch& batch, Incoming& in);
   std::map<std::string, bool> skewed_;  // device -> a clock_skew is raised and not yet cleared
 
   Result<Handled> dead_letter(std::string_view topic, std::string_view payload, const Error& why,
