@@ -1198,6 +1198,10 @@ struct Session::Impl {
     if (!s.last_) return fail("nothing_to_correct", "No movement of yours to correct since you signed in");
     if (s.last_->type == MovementType::count)
       return fail("not_correctable", "A count is not reversed: count the bin again");
+    // A task pick advanced its task line; reversing only the stock would leave
+    // the task saying it was picked.
+    if (s.last_->type == MovementType::pick && s.last_->reference.rfind("TASK:", 0) == 0)
+      return fail("not_correctable", "A task pick is not reversed here: move the goods back to the bin (MOVE)");
     Movement m = *s.last_;
     m.seq = 0;
     m.hlc = 0;

@@ -531,6 +531,17 @@ TEST(Workflows, AuditTable) {
         kBadge,
         {"CMD:CORRECT", "nothing_to_correct", "", "", "", kErr}}},
 
+      {"a task pick is not corrected (its task line already moved on)",
+       true,
+       {kBadge,
+        {"CMD:PICK", "mode_changed"},
+        {"A-01-01-1", "source_set"},
+        {kItemA, "item_counted"},
+        {kItemA, "item_counted"},
+        {kItemA, "item_counted"},
+        {"TOTE:1", "movement_recorded", "pick 3x04006381333931 A-01-01-1:available>TOTE:1:picked ref=TASK:17/1"},
+        {"CMD:CORRECT", "not_correctable", "", "", "", kErr}}},
+
       {"under-receipt: closing a receipt against a task with CANCEL flags the short lines",
        true,
        {kBadge,
