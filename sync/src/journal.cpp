@@ -799,29 +799,18 @@ Result<std::vector<StoredMovementText>> Journal::movement_texts_after(std::uint6
 }
 
 Result<std::vector<StoredException>> Journal::exceptions_after(std::int64_t after, std::size_t limit) const {
+  auto texts = exception_texts_after(after, limit);
+  if (!texts) return texts.error();
   std::vector<StoredException> out;
-  if (limit == 0) return out;
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  sqlite3_stmt* s = impl_->select_exceptions.get();
-  Use use(s);
-  sqlite3_bind_int64(s, 1, after);
-  sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax)));
-  int rc = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    StoredException x;
-    x.id = sqlite3_column_int64(s, 0);
-    x.scan_id = sqlite3_column_int64(s, 1);
-    const std::string text = column_text(s, 2);
-    auto e = wire::device_exception_from_json(nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false));
+  out.reserve(texts->size());
+  for (auto& t : *texts) {
+    auto e = wire::device_exception_from_json(nlohmann::json::parse(t.payload, nullptr, /*allow_exceptions=*/false));
     if (!e) {
-      return make_error("journal_corrupt", "journal " + impl_->path + ": device exception " + std::to_string(x.id) +
+      return make_error("journal_corrupt", "journal " + impl_->path + ": device exception " + std::to_string(t.id) +
                                                " is invalid: " + e.error().message);
     }
-    x.exception = std::move(*e);
-    if (sqlite3_column_type(s, 3) != SQLITE_NULL) x.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
-    out.push_back(std::move(x));
+    out.push_back(StoredException{t.id, t.scan_id, t.seq, std::move(*e)});
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->db.get(), rc, "read device exceptions");
   return out;
 }
 
@@ -838,6 +827,7 @@ Result<std::vector<Journal::StoredExceptionText>> Journal::exception_texts_after
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     StoredExceptionText x;
     x.id = sqlite3_column_int64(s, 0);
+    x.scan_id = sqlite3_column_int64(s, 1);
     x.payload = column_text(s, 2);
     if (x.payload.size() < 2 || x.payload.front() != '{' || x.payload.back() != '}') {
       return make_error("journal_corrupt", "journal " + impl_->path + ": device exception " + std::to_string(x.id) +

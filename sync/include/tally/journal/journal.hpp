@@ -152,6 +152,7 @@ class Journal {
   // "journal_io".
   struct StoredExceptionText {
     std::int64_t id = 0;
+    std::int64_t scan_id = 0;
     std::optional<std::uint64_t> seq;
     std::string payload;
   };
