@@ -9,6 +9,8 @@
 #include <string>
 #include <system_error>
 
+#include "tally/scanner/domain.hpp"
+#include "tally/scanner/label.hpp"
 #include "tally/scanner/self_test.hpp"
 
 // stb_image_write / stb_easy_font are third-party C-style code: compiled
@@ -167,13 +169,6 @@ bool write_file(const std::filesystem::path& path, const void* data, std::size_t
 
 }  // namespace
 
-const std::vector<std::string>& command_verbs() {
-  static const std::vector<std::string> kVerbs = {"RECEIVE", "PUTAWAY", "PICK",   "MOVE",  "DAMAGE",
-                                                  "HOLD",    "RELEASE", "RETURN", "COUNT", "CONFIRM",
-                                                  "UNDO",    "CANCEL",  "DONE",   "LOGOUT", "CORRECT"};
-  return kVerbs;
-}
-
 const std::vector<std::string>& default_reasons() {
   static const std::vector<std::string> kReasons = {"CRUSHED", "WET",   "TORN",      "EXPIRED",
                                                     "MISSING", "WRONG", "CUSTOMER", "QUALITY"};
@@ -196,8 +191,15 @@ std::vector<LabelSpec> badge_labels(const std::vector<std::string>& operators) {
 
 std::vector<LabelSpec> command_labels(const std::vector<int>& quantities, const std::vector<std::string>& reasons) {
   std::vector<LabelSpec> out;
-  for (const auto& verb : command_verbs()) {
-    out.push_back({"cmd-" + safe_name(verb), "CMD:" + verb, verb, scanner::Symbology::qrcode});
+  for (const auto verb : scanner::command_verbs()) {
+    const std::string v(verb);
+    out.push_back({"cmd-" + safe_name(v), "CMD:" + v, v, scanner::Symbology::qrcode});
+  }
+  for (const auto state : scanner::all_stock_states()) {
+    std::string name(scanner::to_string(state));
+    std::string upper = name;
+    for (char& c : upper) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+    out.push_back({"cmd-state-" + safe_name(name), "CMD:STATE:" + upper, "STATE " + upper, scanner::Symbology::qrcode});
   }
   for (int q : quantities) {
     const std::string n = std::to_string(q);

@@ -171,6 +171,8 @@ std::optional<StockState> parse_stock_state(std::string_view s) {
   return std::nullopt;
 }
 
+std::span<const StockState> all_stock_states() { return kAllStates; }
+
 std::optional<MovementType> parse_movement_type(std::string_view s) {
   for (std::size_t i = 0; i < kTypeNames.size(); ++i)
     if (kTypeNames[i] == s) return static_cast<MovementType>(i);

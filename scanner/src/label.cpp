@@ -279,6 +279,8 @@ std::string redacted(std::string_view raw) {
   return std::string(raw);
 }
 
+std::span<const std::string_view> command_verbs() { return kVerbs; }
+
 std::string_view to_string(LabelKind k) {
   switch (k) {
     case LabelKind::operator_badge:

@@ -146,8 +146,9 @@ TEST_F(LabelsTest, EveryLabelDecodesBackToItsTextAndEverySvgIsWellFormed) {
   for (auto& l : badge_labels(o.badges)) all.push_back(l);
   for (auto& l : command_labels(o.quantities, o.reasons)) all.push_back(l);
   all.push_back(self_test_label());
-  // Every verb, QTY 1..10 and the default reasons are on the command sheet.
-  EXPECT_EQ(command_labels(o.quantities, o.reasons).size(), command_verbs().size() + 10 + default_reasons().size());
+  // Every verb, every stock state, QTY 1..10 and the default reasons.
+  EXPECT_EQ(command_labels(o.quantities, o.reasons).size(),
+            scanner::command_verbs().size() + scanner::all_stock_states().size() + 10 + default_reasons().size());
 
   for (const auto& label : all) {
     SCOPED_TRACE(label.file);
@@ -177,6 +178,27 @@ TEST_F(LabelsTest, EveryLabelDecodesBackToItsTextAndEverySvgIsWellFormed) {
   for (const auto& l : command_labels(o.quantities, o.reasons)) {
     EXPECT_NE(commands.find(">" + l.caption + "<"), std::string::npos) << l.caption;
   }
+}
+
+// The command sheet follows the scanner's grammar: every verb classify()
+// knows and every stock state CMD:STATE: takes, each as the kind it says.
+TEST(CommandLabels, EveryVerbAndStateClassifiesAsWhatItSays) {
+  std::size_t verbs = 0;
+  std::size_t states = 0;
+  for (const auto& l : command_labels({}, {})) {
+    SCOPED_TRACE(l.text);
+    auto c = scanner::classify(l.text);
+    ASSERT_TRUE(c) << c.error().message;
+    if (l.text.rfind("CMD:STATE:", 0) == 0) {
+      EXPECT_EQ(c->kind, scanner::LabelKind::state);
+      ++states;
+    } else {
+      EXPECT_EQ(c->kind, scanner::LabelKind::command);
+      ++verbs;
+    }
+  }
+  EXPECT_EQ(verbs, scanner::command_verbs().size());
+  EXPECT_EQ(states, scanner::all_stock_states().size());
 }
 
 TEST_F(LabelsTest, SelfTestLabelReadBackDiagnosesOk) {

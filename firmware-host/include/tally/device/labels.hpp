@@ -37,15 +37,14 @@ struct LabelSpec {
   scanner::Symbology format = scanner::Symbology::code128;
 };
 
-// Every CMD: verb of docs/DOMAIN.md, in the order of the design.
-const std::vector<std::string>& command_verbs();
 // Reason codes printed when none are given.
 const std::vector<std::string>& default_reasons();
 
 std::vector<LabelSpec> bin_labels(const std::vector<std::string>& bins);            // Code 128, text = bin
 std::vector<LabelSpec> badge_labels(const std::vector<std::string>& operators);     // Code 128, OP:<id>
-std::vector<LabelSpec> command_labels(const std::vector<int>& quantities,           // QR: CMD:<VERB>,
+std::vector<LabelSpec> command_labels(const std::vector<int>& quantities,           // QR: CMD:<VERB>, CMD:STATE:s,
                                       const std::vector<std::string>& reasons);     // CMD:QTY:n, CMD:REASON:c
+                                                                                    // (verbs and states: scanner/)
 LabelSpec self_test_label();                                                        // Code 128 with a GS
 
 struct RenderOptions {

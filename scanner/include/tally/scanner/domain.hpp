@@ -41,6 +41,8 @@ enum class MovementType : std::uint8_t {
 std::string_view to_string(StockState s);
 std::string_view to_string(MovementType t);
 std::optional<StockState> parse_stock_state(std::string_view s);
+// Every stock state, in declaration order (label sheets, UIs).
+std::span<const StockState> all_stock_states();
 std::optional<MovementType> parse_movement_type(std::string_view s);
 
 // A place stock can be: a bin ("A-01-02-3"), a named location ("DOCK-1",

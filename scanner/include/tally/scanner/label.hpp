@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,6 +90,10 @@ Result<void> validate(const LabelOptions& options);
 Result<Label> classify(std::string_view text);  // default LabelOptions
 
 std::string_view to_string(LabelKind k);
+
+// The CMD:<VERB> verbs classify() knows (upper case), besides CMD:QTY:,
+// CMD:REASON: and CMD:STATE:.
+std::span<const std::string_view> command_verbs();
 
 // The scan text as it may be journaled, logged or shown: a PIN label
 // (anything starting "PIN:", after blanks and a symbology identifier,
