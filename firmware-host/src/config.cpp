@@ -117,7 +117,7 @@ Result<void> read_session(const toml::table& t, Config& c) {
 // --formats takes) and the other scanner::DecodeOptions knobs.
 Result<void> read_decode(const toml::table& t, scanner::DecodeOptions& o) {
   auto found = section_table(t, "decode", {"formats", "try_harder_fallback", "exhaustive", "max_symbols", "downscale_threshold",
-                                            "upscale_fallback_max_pixels"});
+                                            "upscale_fallback_max_pixels", "upscale_matrix_max_pixels"});
   if (!found) return found.error();
   const toml::table* decode = *found;
   if (decode == nullptr) return {};
@@ -141,10 +141,12 @@ Result<void> read_decode(const toml::table& t, scanner::DecodeOptions& o) {
   std::int64_t max_symbols = o.max_symbols;
   std::int64_t downscale = o.downscale_threshold;
   std::int64_t upscale = o.upscale_fallback_max_pixels;
+  std::int64_t upscale_matrix = o.upscale_matrix_max_pixels;
   for (auto r : {read_key(t, "decode", "try_harder_fallback", o.try_harder_fallback),
                  read_key(t, "decode", "exhaustive", o.exhaustive), read_key(t, "decode", "max_symbols", max_symbols),
                  read_key(t, "decode", "downscale_threshold", downscale),
-                 read_key(t, "decode", "upscale_fallback_max_pixels", upscale)}) {
+                 read_key(t, "decode", "upscale_fallback_max_pixels", upscale),
+                 read_key(t, "decode", "upscale_matrix_max_pixels", upscale_matrix)}) {
     if (!r) return r.error();
   }
   const auto in_range = [](const char* key, std::int64_t v, std::int64_t lo, std::int64_t hi) -> Result<int> {
@@ -160,9 +162,13 @@ Result<void> read_decode(const toml::table& t, scanner::DecodeOptions& o) {
   if (!d) return d.error();
   auto u = in_range("upscale_fallback_max_pixels", upscale, 0, static_cast<std::int64_t>(scanner::kMaxFramePixels));
   if (!u) return u.error();
+  auto um = in_range("upscale_matrix_max_pixels", upscale_matrix, 0,
+                     static_cast<std::int64_t>(scanner::kMaxFramePixels));
+  if (!um) return um.error();
   o.max_symbols = *m;
   o.downscale_threshold = *d;
   o.upscale_fallback_max_pixels = *u;
+  o.upscale_matrix_max_pixels = *um;
   if (o.exhaustive && !o.try_harder_fallback) {
     return bad("decode.exhaustive needs decode.try_harder_fallback = true");
   }

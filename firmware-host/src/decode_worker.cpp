@@ -44,6 +44,7 @@ struct RequestHeader {
   std::int32_t max_symbols = 0;
   std::int32_t downscale_threshold = 0;
   std::int32_t upscale_fallback_max_pixels = 0;
+  std::int32_t upscale_matrix_max_pixels = 0;
 };
 
 void put_options(RequestHeader& h, const scanner::DecodeOptions& o) {
@@ -53,6 +54,7 @@ void put_options(RequestHeader& h, const scanner::DecodeOptions& o) {
   h.max_symbols = o.max_symbols;
   h.downscale_threshold = o.downscale_threshold;
   h.upscale_fallback_max_pixels = o.upscale_fallback_max_pixels;
+  h.upscale_matrix_max_pixels = o.upscale_matrix_max_pixels;
 }
 
 scanner::DecodeOptions options_of(const RequestHeader& h) {
@@ -63,6 +65,7 @@ scanner::DecodeOptions options_of(const RequestHeader& h) {
   o.max_symbols = h.max_symbols;
   o.downscale_threshold = h.downscale_threshold;
   o.upscale_fallback_max_pixels = h.upscale_fallback_max_pixels;
+  o.upscale_matrix_max_pixels = h.upscale_matrix_max_pixels;
   return o;
 }
 

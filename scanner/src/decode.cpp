@@ -109,31 +109,52 @@ void read_pass(const LumView& view, SymbologySet formats, ZxSettings settings, i
 }
 
 // A 2x bilinear upscale of a luminance view (tight, 1 byte per pixel).
+// Output pixel x samples the source at (x - 0.5) / 2: in quarter steps, odd
+// x = 2k+1 weighs columns k, k+1 as 3:1 and even x = 2k+2 as 1:3 (x = 0 is
+// column 0); rows likewise. Separable: each output row blends its two source
+// rows once into `col` (weights sum to 4), then the pairs of columns (sum 16).
 std::vector<std::uint8_t> upscale2(const LumView& v) {
-  const int w2 = v.width * 2;
+  const int w = v.width;
+  const int w2 = w * 2;
   const int h2 = v.height * 2;
   std::vector<std::uint8_t> out(static_cast<std::size_t>(w2) * static_cast<std::size_t>(h2));
-  auto at = [&](int x, int y) {
-    return static_cast<int>(v.data[static_cast<std::ptrdiff_t>(y) * v.row_stride + static_cast<std::ptrdiff_t>(x) * v.pix_stride]);
-  };
+  std::vector<std::uint16_t> col(static_cast<std::size_t>(w) + 1);
+  const auto row_ptr = [&](int y) { return v.data + static_cast<std::ptrdiff_t>(y) * v.row_stride; };
   for (int y = 0; y < h2; ++y) {
-    // Source coordinate (y - 0.5) / 2 in quarter steps: rows y0, y1 weighted (4 - fy) : fy.
     const int sy4 = std::max(0, 2 * y - 1);
     const int y0 = std::min(sy4 / 4, v.height - 1);
     const int y1 = std::min(y0 + 1, v.height - 1);
     const int fy = sy4 % 4;
-    for (int x = 0; x < w2; ++x) {
-      const int sx4 = std::max(0, 2 * x - 1);
-      const int x0 = std::min(sx4 / 4, v.width - 1);
-      const int x1 = std::min(x0 + 1, v.width - 1);
-      const int fx = sx4 % 4;
-      const int top = at(x0, y0) * (4 - fx) + at(x1, y0) * fx;
-      const int bottom = at(x0, y1) * (4 - fx) + at(x1, y1) * fx;
-      out[static_cast<std::size_t>(y) * static_cast<std::size_t>(w2) + static_cast<std::size_t>(x)] =
-          static_cast<std::uint8_t>((top * (4 - fy) + bottom * fy + 8) / 16);
+    const std::uint8_t* r0 = row_ptr(y0);
+    const std::uint8_t* r1 = row_ptr(y1);
+    const std::ptrdiff_t ps = v.pix_stride;
+    for (int x = 0; x < w; ++x) {
+      col[static_cast<std::size_t>(x)] =
+          static_cast<std::uint16_t>(r0[x * ps] * (4 - fy) + r1[x * ps] * fy);
+    }
+    col[static_cast<std::size_t>(w)] = col[static_cast<std::size_t>(w - 1)];  // the right edge repeats
+    std::uint8_t* dst = out.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(w2);
+    dst[0] = static_cast<std::uint8_t>((col[0] * 4 + 8) / 16);
+    for (int k = 0; k < w; ++k) {
+      const int a = col[static_cast<std::size_t>(k)];
+      const int b = col[static_cast<std::size_t>(k) + 1];
+      dst[2 * k + 1] = static_cast<std::uint8_t>((a * 3 + b + 8) / 16);
+      if (2 * k + 2 < w2) dst[2 * k + 2] = static_cast<std::uint8_t>((a + b * 3 + 8) / 16);
     }
   }
   return out;
+}
+
+}  // namespace
+
+int bytes_per_pixel(PixelFormat fmt) { return fmt == PixelFormat::yuyv ? 2 : 1; }
+
+namespace {
+
+// The luminance of a frame, read in place (YUYV: Y0 U Y1 V — every other byte).
+LumView luminance(const Frame& frame) {
+  const int bpp = bytes_per_pixel(frame.fmt);
+  return LumView{frame.data, frame.width, frame.height, frame.stride == 0 ? frame.width * bpp : frame.stride, bpp};
 }
 
 // The slow pass: try-harder, rotation, downscale.
@@ -162,14 +183,14 @@ std::string_view pass_name(DecodePass pass) {
   return "fast";
 }
 
-int bytes_per_pixel(PixelFormat fmt) { return fmt == PixelFormat::yuyv ? 2 : 1; }
-
 std::size_t frame_span(const Frame& frame) {
   const int bpp = bytes_per_pixel(frame.fmt);
   const std::size_t row = static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(bpp);
   const std::size_t stride = frame.stride == 0 ? row : static_cast<std::size_t>(frame.stride);
   return stride * static_cast<std::size_t>(frame.height - 1) + row;
 }
+
+std::vector<std::uint8_t> upscale2x(const Frame& frame) { return upscale2(luminance(frame)); }
 
 Result<void> validate_frame(const Frame& frame) {
   if (frame.data == nullptr) return make_error("bad_frame", "frame has no pixel data");
@@ -229,10 +250,8 @@ Result<std::vector<Symbol>> decode(const Frame& frame, const DecodeOptions& opti
     return make_error("bad_options", "max_symbols must be 1..255");
   }
   if (options.downscale_threshold < 0) return make_error("bad_options", "downscale_threshold must be >= 0");
-  const int bpp = bytes_per_pixel(frame.fmt);
-  // YUYV: Y0 U Y1 V — luminance is every other byte, read in place.
-  const LumView view{frame.data, frame.width, frame.height,
-                     frame.stride == 0 ? frame.width * bpp : frame.stride, bpp};
+  if (options.upscale_matrix_max_pixels < 0) return make_error("bad_options", "upscale_matrix_max_pixels must be >= 0");
+  const LumView view = luminance(frame);
   const SymbologySet formats = options.formats == 0
                                    ? (detail::linear_symbologies() | detail::matrix_symbologies())
                                    : options.formats;
@@ -260,8 +279,11 @@ Result<std::vector<Symbol>> decode(const Frame& frame, const DecodeOptions& opti
       // frames); linear codes once more with the fixed threshold.
       const std::vector<std::uint8_t> up = upscale2(view);
       const LumView uv{up.data(), view.width * 2, view.height * 2, view.width * 2, 1};
+      const bool matrix_too = static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(frame.height) <=
+                              static_cast<std::size_t>(std::max(0, options.upscale_matrix_max_pixels));
       std::vector<Symbol> big;
-      read_pass(uv, formats, ZxSettings{}, options.max_symbols, DecodePass::upscale, big);
+      read_pass(uv, matrix_too ? formats : (formats & detail::linear_symbologies()), ZxSettings{},
+                options.max_symbols, DecodePass::upscale, big);
       if (big.empty() && options.threshold_fallback) {
         ZxSettings fixed;
         fixed.try_harder = true;

@@ -115,31 +115,14 @@ ZXing::BarcodeFormats zx_formats(tally::scanner::SymbologySet set) {
   return ZXing::BarcodeFormats(static_cast<ZXing::BarcodeFormat>(set));
 }
 
-// 2x bilinear upscale, as Tally's last-resort pass does it.
-std::vector<std::uint8_t> upscale2(const tally::device::GreyImage& g) {
-  const int w2 = g.width * 2, h2 = g.height * 2;
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(w2 * h2));
-  auto at = [&](int x, int y) { return static_cast<int>(g.pixels[static_cast<std::size_t>(y * g.width + x)]); };
-  for (int y = 0; y < h2; ++y) {
-    const int sy4 = std::max(0, 2 * y - 1), y0 = std::min(sy4 / 4, g.height - 1), y1 = std::min(y0 + 1, g.height - 1);
-    const int fy = sy4 % 4;
-    for (int x = 0; x < w2; ++x) {
-      const int sx4 = std::max(0, 2 * x - 1), x0 = std::min(sx4 / 4, g.width - 1), x1 = std::min(x0 + 1, g.width - 1);
-      const int fx = sx4 % 4;
-      const int top = at(x0, y0) * (4 - fx) + at(x1, y0) * fx, bottom = at(x0, y1) * (4 - fx) + at(x1, y1) * fx;
-      out[static_cast<std::size_t>(y * w2 + x)] = static_cast<std::uint8_t>((top * (4 - fy) + bottom * fy + 8) / 16);
-    }
-  }
-  return out;
-}
-
 // The ZXing calls Tally's decode() makes with max_symbols = 1 (fast pass:
 // matrix codes in one call, linear codes in one single-symbol call; the slow
 // pass the same with try-harder, rotation and downscale; the threshold pass:
 // linear codes with the slow settings and a fixed binarisation threshold;
-// then a 2x upscaled copy with fast settings, and its linear codes with
-// try-harder and the fixed threshold), without Tally's wrapper: frame
-// checks, the YUYV-capable view, result conversion, dedup.
+// then a 2x upscaled copy (Tally's own upscale2x: the same work) with fast
+// settings — matrix codes only for frames up to 640x480 — and its linear
+// codes with try-harder and the fixed threshold), without Tally's wrapper:
+// frame checks, the YUYV-capable view, result conversion, dedup.
 std::vector<std::string> run_zxing_same(const TestFrame& f) {
   ZXing::ImageView view(f.image.pixels.data(), f.image.width, f.image.height, ZXing::ImageFormat::Lum);
   std::vector<std::uint8_t> up;
@@ -163,9 +146,9 @@ std::vector<std::string> run_zxing_same(const TestFrame& f) {
   }
   if (out.empty()) read(linear, slow_fixed);
   if (out.empty() && f.image.width * f.image.height <= 1280 * 720) {
-    up = upscale2(f.image);
+    up = tally::scanner::upscale2x(f.image.frame());
     view = ZXing::ImageView(up.data(), f.image.width * 2, f.image.height * 2, ZXing::ImageFormat::Lum);
-    read(matrix, fast);
+    if (f.image.width * f.image.height <= 640 * 480) read(matrix, fast);
     if (out.empty()) read(linear, fast);
     ZXing::DecodeHints up_fixed = fast;
     up_fixed.setTryHarder(true).setBinarizer(ZXing::Binarizer::FixedThreshold);

@@ -328,12 +328,14 @@ TEST_F(DecodeConfigTest, DefaultsAreTheScannerDefaults) {
   EXPECT_EQ(got.max_symbols, want.max_symbols);
   EXPECT_EQ(got.downscale_threshold, want.downscale_threshold);
   EXPECT_EQ(got.upscale_fallback_max_pixels, want.upscale_fallback_max_pixels);
+  EXPECT_EQ(got.upscale_matrix_max_pixels, want.upscale_matrix_max_pixels);
 }
 
 TEST_F(DecodeConfigTest, SectionIsRead) {
   auto r = load_file(
       "[decode]\nformats = [\"EAN-13\", \"code128\", \"qrcode\", \"DataMatrix\", \"ITF\"]\nexhaustive = true\n"
-      "max_symbols = 4\ndownscale_threshold = 0\nupscale_fallback_max_pixels = 0\n");
+      "max_symbols = 4\ndownscale_threshold = 0\nupscale_fallback_max_pixels = 0\n"
+      "upscale_matrix_max_pixels = 0\n");
   ASSERT_TRUE(r) << r.error().message;
   const auto& d = r->config.decode;
   EXPECT_EQ(d.formats, scanner::Symbology::ean13 | scanner::Symbology::code128 | scanner::Symbology::qrcode |
@@ -343,6 +345,7 @@ TEST_F(DecodeConfigTest, SectionIsRead) {
   EXPECT_EQ(d.max_symbols, 4);
   EXPECT_EQ(d.downscale_threshold, 0);
   EXPECT_EQ(d.upscale_fallback_max_pixels, 0);
+  EXPECT_EQ(d.upscale_matrix_max_pixels, 0);
   auto fast = load_file("[decode]\ntry_harder_fallback = false\n");
   ASSERT_TRUE(fast) << fast.error().message;
   EXPECT_FALSE(fast->config.decode.try_harder_fallback);
@@ -359,6 +362,7 @@ TEST_F(DecodeConfigTest, RefusesWithOneLineReasons) {
       {"[decode]\nmax_symbols = 256\n", "decode.max_symbols must be 1..255, got 256"},
       {"[decode]\ndownscale_threshold = -1\n", "decode.downscale_threshold must be 0..8192"},
       {"[decode]\nupscale_fallback_max_pixels = 16777217\n", "decode.upscale_fallback_max_pixels must be 0..16777216"},
+      {"[decode]\nupscale_matrix_max_pixels = -1\n", "decode.upscale_matrix_max_pixels must be 0..16777216"},
       {"[decode]\nexhaustive = \"yes\"\n", "decode.exhaustive has the wrong type"},
       {"[decode]\nexhaustive = true\ntry_harder_fallback = false\n", "decode.exhaustive needs"},
       {"[decode]\nformat = [\"EAN-13\"]\n", "unknown config key decode.format"},

@@ -235,6 +235,20 @@ TEST(DecodeWorker, CarriesEveryDecodeOption) {
   EXPECT_EQ(w.restarts(), 0);
 }
 
+TEST(DecodeWorker, CarriesTheUpscaleMatrixCap) {
+  // A blurred QR frame only the upscale pass reads (see the scanner test):
+  // the worker honours upscale_matrix_max_pixels like decode() does.
+  DecodeWorker w(test_options());
+  const auto g = load((test::barcodes_dir() / "frames/c047_qr_v3_blur.jpg").string());
+  scanner::DecodeOptions capped;
+  capped.upscale_matrix_max_pixels = 0;
+  auto read = w.decode(g.frame(), {});
+  auto none = w.decode(g.frame(), capped);
+  ASSERT_TRUE(read.ok() && none.ok());
+  EXPECT_EQ(read->size(), 1u);
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(DecodeWorker, RealZxingAbortFramesAreSafe) {
   // Frames on which ZXing-cpp 1.4's multi-symbol read aborts (issue 740).
   DecodeWorker w(test_options());

@@ -328,6 +328,60 @@ TEST(Decode, FixedThresholdPassReadsGlaredLinearCodes) {
   EXPECT_EQ(pass_name(DecodePass::threshold), "threshold");
 }
 
+TEST(Decode, UpscalePassReadsBlurredQrOnSmallFramesOnly) {
+  // A blurred QR code in a 640x480 frame: only the 2x upscaled copy reads
+  // it; with matrix codes kept out of that copy it stays unread.
+  const auto g = load((test::barcodes_dir() / "frames/c047_qr_v3_blur.jpg").string());
+  auto r = decode(g.frame());
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u) << show(*r);
+  EXPECT_EQ(r->front().pass, DecodePass::upscale);
+  EXPECT_EQ(r->front().format, "QRCode");
+  DecodeOptions linear_only;
+  linear_only.upscale_matrix_max_pixels = 0;
+  auto r0 = decode(g.frame(), linear_only);
+  ASSERT_TRUE(r0.ok());
+  EXPECT_TRUE(r0->empty()) << show(*r0);
+  DecodeOptions cap_below;  // the cap compares the frame's own pixels
+  cap_below.upscale_matrix_max_pixels = 640 * 480 - 1;
+  auto r1 = decode(g.frame(), cap_below);
+  ASSERT_TRUE(r1.ok());
+  EXPECT_TRUE(r1->empty()) << show(*r1);
+}
+
+TEST(Decode, Upscale2xIsBilinearAtHalfPixelCentres) {
+  // Reference: output (x, y) samples the source at ((x-0.5)/2, (y-0.5)/2),
+  // clamped at the edges, weights in quarters, rounded.
+  std::mt19937 rng(7);
+  for (const auto& [w, h] : {std::pair{1, 1}, std::pair{2, 3}, std::pair{7, 5}, std::pair{33, 17}}) {
+    std::vector<std::uint8_t> px(static_cast<std::size_t>(w * h));
+    for (auto& p : px) p = static_cast<std::uint8_t>(rng() & 0xFF);
+    const auto up = upscale2x(Frame{px.data(), w, h, 0, PixelFormat::grey});
+    ASSERT_EQ(up.size(), static_cast<std::size_t>(4 * w * h));
+    const auto at = [&](int x, int y) { return static_cast<int>(px[static_cast<std::size_t>(y * w + x)]); };
+    for (int y = 0; y < 2 * h; ++y) {
+      for (int x = 0; x < 2 * w; ++x) {
+        const int sx4 = std::max(0, 2 * x - 1), sy4 = std::max(0, 2 * y - 1);
+        const int x0 = std::min(sx4 / 4, w - 1), x1 = std::min(x0 + 1, w - 1), fx = sx4 % 4;
+        const int y0 = std::min(sy4 / 4, h - 1), y1 = std::min(y0 + 1, h - 1), fy = sy4 % 4;
+        const int top = at(x0, y0) * (4 - fx) + at(x1, y0) * fx;
+        const int bottom = at(x0, y1) * (4 - fx) + at(x1, y1) * fx;
+        ASSERT_EQ(up[static_cast<std::size_t>(y * 2 * w + x)], (top * (4 - fy) + bottom * fy + 8) / 16)
+            << w << "x" << h << " at " << x << "," << y;
+      }
+    }
+    // YUYV: the luminance bytes only, the same result.
+    std::vector<std::uint8_t> yuyv;
+    if (w % 2 == 0) {
+      for (auto p : px) {
+        yuyv.push_back(p);
+        yuyv.push_back(0x80);
+      }
+      EXPECT_EQ(upscale2x(Frame{yuyv.data(), w, h, 0, PixelFormat::yuyv}), up);
+    }
+  }
+}
+
 TEST(Decode, FormatsOptionRestrictsSymbologies) {
   const auto g = load((test::barcodes_dir() / "clean/c001_ean13.png").string());
   DecodeOptions qr_only;
@@ -353,6 +407,9 @@ TEST(Decode, RejectsBadFramesAndOptions) {
   DecodeOptions o;
   o.max_symbols = 0;
   EXPECT_EQ(decode(Frame{px, 4, 4, 0, PixelFormat::grey}, o).error().code, "bad_options");
+  DecodeOptions negative_cap;
+  negative_cap.upscale_matrix_max_pixels = -1;
+  EXPECT_EQ(decode(Frame{px, 4, 4, 0, PixelFormat::grey}, negative_cap).error().code, "bad_options");
   auto ok = decode(Frame{px, 4, 4, 0, PixelFormat::grey});
   ASSERT_TRUE(ok.ok());
   EXPECT_TRUE(ok->empty());

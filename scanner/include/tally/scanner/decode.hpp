@@ -56,6 +56,10 @@ int bytes_per_pixel(PixelFormat fmt);
 // Bytes a frame spans: stride * (height - 1) + width * bytes_per_pixel.
 // REQUIRES: frame passes validate_frame().
 std::size_t frame_span(const Frame& frame);
+// The frame's luminance upscaled 2x (bilinear; tight grey, 2*width x
+// 2*height): what decode()'s last-resort pass reads. REQUIRES: frame passes
+// validate_frame().
+std::vector<std::uint8_t> upscale2x(const Frame& frame);
 
 // Limits checked by validate_frame() / decode().
 inline constexpr int kMaxFrameSide = 8192;                      // pixels per side
@@ -124,10 +128,17 @@ struct DecodeOptions {
   // Last resort when the other passes found nothing (needs
   // try_harder_fallback): the frame upscaled 2x and read again with fast
   // settings (and its linear codes with try-harder and the fixed threshold
-  // when threshold_fallback is on), for thin or blurred bars and modules. Only for frames of at most this many pixels (the upscaled
-  // copy has 4x as many); 0 = never. Default 1280*720. It is what a frame
-  // without any symbol costs most: see docs/PERFORMANCE.md.
+  // when threshold_fallback is on), for thin or blurred bars and modules.
+  // Only for frames of at most this many pixels (the upscaled copy has 4x
+  // as many); 0 = never. Default 1280*720. See docs/PERFORMANCE.md for what
+  // each pass costs.
   int upscale_fallback_max_pixels = 1280 * 720;
+  // Matrix codes (QR, Data Matrix, …) are looked for in that upscaled copy
+  // only for frames of at most this many pixels: on a 1280x720 frame the
+  // copy's matrix read costs 4x a 640x480 one and rescued nothing on the
+  // test frames, while its linear reads are cheap. 0 = linear codes only.
+  // Default 640*480.
+  int upscale_matrix_max_pixels = 640 * 480;
   // When the slow pass found nothing (needs try_harder_fallback): linear
   // codes read again with one fixed binarisation threshold instead of
   // ZXing's per-row one (blur, glare, low contrast), also in the upscale
