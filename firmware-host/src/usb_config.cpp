@@ -13,7 +13,8 @@ Result<void> read_int(const toml::table& e, const std::string& where, const char
                       std::optional<T>& out) {
   const auto node = e[key];
   if (!node) return {};
-  const auto v = node.value<std::int64_t>();
+  const auto* i = node.as_integer();
+  const std::optional<std::int64_t> v = i != nullptr ? std::optional<std::int64_t>(i->get()) : std::nullopt;
   if (!v || *v < 0 || *v > max) {
     return bad(where + "." + key + " must be an integer 0.." + std::to_string(max) + " (e.g. 0x0c2e)");
   }
@@ -54,9 +55,9 @@ Result<UsbScannerSpec> read_usb_scanner(const toml::table& e, const std::string&
   }
   if (s.pid && !s.vid) return bad(where + ".pid needs " + where + ".vid");
   if (const auto node = e["detach_kernel_driver"]; node) {
-    const auto v = node.value<bool>();
-    if (!v) return bad(where + ".detach_kernel_driver must be true or false");
-    s.detach_kernel_driver = *v;
+    const auto* v = node.as_boolean();  // value<bool>() would take 1 as true
+    if (v == nullptr) return bad(where + ".detach_kernel_driver must be true or false");
+    s.detach_kernel_driver = v->get();
   }
   if (const auto node = e["layout"]; node) {
     const auto v = node.value<std::string>();

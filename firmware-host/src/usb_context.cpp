@@ -35,10 +35,12 @@ struct UsbContext::Impl {
   std::map<int, std::shared_ptr<Watch>> watches;
   asio::steady_timer timer;
   bool fd_timeouts = false;  // libusb's timerfd is one of the poll fds
+  bool stopped = false;
   std::uint64_t wakeups = 0;
 
   void add(int fd, short events) {
     remove(fd);
+    if (stopped) return;
     auto w = std::make_shared<Watch>(executor, fd, events);
     w->owner = this;
     watches.emplace(fd, w);
@@ -77,8 +79,14 @@ struct UsbContext::Impl {
     update_timer();
   }
 
+  void stop() {
+    stopped = true;
+    while (!watches.empty()) remove(watches.begin()->first);
+    timer.cancel();
+  }
+
   void update_timer() {
-    if (fd_timeouts) return;
+    if (fd_timeouts || stopped) return;
     timeval tv{};
     const int r = libusb_get_next_timeout(ctx, &tv);
     if (r <= 0) {
@@ -121,14 +129,14 @@ UsbContext::UsbContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 UsbContext::~UsbContext() {
   libusb_set_pollfd_notifiers(impl_->ctx, nullptr, nullptr, nullptr);
-  while (!impl_->watches.empty()) impl_->remove(impl_->watches.begin()->first);
-  impl_->timer.cancel();
+  impl_->stop();
   libusb_exit(impl_->ctx);
 }
 
 libusb_context* UsbContext::get() const { return impl_->ctx; }
 asio::any_io_executor UsbContext::executor() const { return impl_->executor; }
 void UsbContext::handle_events() { impl_->handle_events(); }
+void UsbContext::stop() { impl_->stop(); }
 void UsbContext::update_timer() { impl_->update_timer(); }
 std::uint64_t UsbContext::wakeups() const { return impl_->wakeups; }
 

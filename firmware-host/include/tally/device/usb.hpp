@@ -80,6 +80,9 @@ class UsbContext {
   // libusb handles its own timeouts; call after submitting a transfer with one.
   void update_timer();
   std::uint64_t wakeups() const;  // times handle_events ran (for status/tests)
+  // Stops watching (at shutdown, so the Asio loop can run out of work);
+  // libusb events are then only handled by UsbScannerManager's destructor.
+  void stop();
 
  private:
   struct Impl;
