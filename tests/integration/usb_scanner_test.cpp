@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <csignal>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <span>
@@ -21,7 +23,10 @@
 #include <boost/asio/io_context.hpp>
 #include <unistd.h>
 
+#include "daemon.hpp"
+#include "http_client.hpp"
 #include "tally/device/usb.hpp"
+#include "temp_dir.hpp"
 #include "usb_emulator.hpp"
 
 namespace tally::device {
@@ -297,6 +302,41 @@ TEST_F(UsbScannerTest, WithoutHotplugRescansFindTheDevice) {
   dev.play(recording);
   ASSERT_TRUE(run_until([&] { return reports_.size() >= 3; }));
   EXPECT_EQ(reports_, reports_of(recording));
+}
+
+// The real tallyd under the same testbed (the child inherits UMOCKDEV_DIR
+// and the preload; its usbfs ioctls come back to this process's handler):
+// the configured scanner shows up in /api/v1/status and /metrics with its
+// reports counted, and SIGTERM with the device claimed ends cleanly.
+TEST_F(UsbScannerTest, TallydReportsTheScannerInStatusAndMetrics) {
+  EmulatedUsbDevice& dev = add_device("hid-pos-scanner.umockdev");
+  dev.play(test::load_recording(data_file("hid-pos-scan.ioctl")));
+  test::TempDir dir("tally-usb");
+  const auto config = dir.path() / "tallyd.toml";
+  std::ofstream(config) << "[mqtt]\nuri = \"\"\n[[scanner]]\ntype = \"hid-pos\"\nname = \"dock-pos\"\nvid = 0x0c2e\n";
+  test::Daemon d(TALLYD_PATH, {"--config", config.string(), "--data-dir", (dir.path() / "data").string(), "--http",
+                               "127.0.0.1:0"});
+  test::HttpClient c(d.wait_listening());
+  nlohmann::json usb;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    usb = c.get("/api/v1/status").json()["usb"];
+    if (usb.value("reports", 0) >= 3) break;
+    ::usleep(50000);  // the daemon's progress has no fd to wait on here
+  }
+  ASSERT_EQ(usb.value("reports", 0), 3) << usb.dump() << d.drain_stderr();
+  EXPECT_TRUE(usb["enabled"].get<bool>());
+  ASSERT_EQ(usb["scanners"].size(), 1U) << usb.dump();
+  EXPECT_EQ(usb["scanners"][0]["name"], "dock-pos");
+  EXPECT_EQ(usb["scanners"][0]["id"], "0c2e:0b61");
+  EXPECT_EQ(usb["scanners"][0]["reports"], 3);
+  const std::string metrics = c.get("/metrics").body;
+  EXPECT_NE(metrics.find("tally_usb_scanners_connected 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("tally_usb_reports_total 3\n"), std::string::npos) << metrics;
+  d.signal(SIGTERM);
+  const auto exit = d.wait();
+  EXPECT_EQ(exit.code, 0) << d.drain_stderr();
+  EXPECT_EQ(dev.discards(), 1);  // its pending transfer was cancelled, not dropped
 }
 
 }  // namespace
