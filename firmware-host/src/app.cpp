@@ -27,8 +27,10 @@
 
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
+#include "tally/device/usb.hpp"
 #include "tally/edge/edge_client.hpp"
 #include "tally/ui/http_server.hpp"
+#include "usb_status.hpp"
 
 namespace tally::device {
 namespace {
@@ -280,7 +282,23 @@ int run(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  (*engine)->set_sync_report(sync_report(sync.get(), config.mqtt_uri));
+  // USB scanners ([[scanner]] hid-pos / keyboard). Reports are only counted
+  // and logged until the HID decoders turn them into scans.
+  std::unique_ptr<UsbContext> usb_context;
+  std::unique_ptr<UsbScannerManager> usb;
+  if (!config.usb_scanners.empty()) {
+    if (auto ctx = UsbContext::open(io.get_executor()); !ctx) {
+      spdlog::warn("USB scanners off: {}", ctx.error().message);
+    } else {
+      usb_context = std::move(*ctx);
+      usb = std::make_unique<UsbScannerManager>(
+          *usb_context, config.usb_scanners, [](const UsbDeviceId& id, std::span<const std::uint8_t> report) {
+            spdlog::debug("usb: {}: report of {} bytes", id.text(), report.size());
+          });
+      if (auto r = usb->start(); !r) spdlog::warn("USB scanners off: {}", r.error().message);
+    }
+  }
+  (*engine)->set_sync_report(with_usb_report(sync_report(sync.get(), config.mqtt_uri), usb.get()));
 
   std::shared_ptr<StdinScans> stdin_scans;
   if (config.stdin_scans) {
@@ -292,13 +310,15 @@ int run(const std::vector<std::string>& args) {
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&http, &stdin_scans, &sync](const boost::system::error_code& ec, int signo) {
+  signals.async_wait([&http, &stdin_scans, &sync, &usb, &usb_context](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: finishing the in-flight append and stopping", signo);
     notify_systemd("STOPPING=1");
     http.stop();
     if (stdin_scans) stdin_scans->close();
     if (sync) sync->stop();
+    if (usb) usb->stop();
+    if (usb_context) usb_context->stop();
   });
 
   const auto host = endpoint->address().is_v6() ? "[" + endpoint->address().to_string() + "]"
@@ -311,6 +331,8 @@ int run(const std::vector<std::string>& args) {
   io.run();
   if (sync) sync->stop();
   (*engine)->set_sync_report({});
+  usb.reset();  // waits (bounded) for its cancelled transfers
+  usb_context.reset();
   (*engine)->stop();  // drains the queue: the in-flight append completes
   spdlog::info("stopped");
   return 0;

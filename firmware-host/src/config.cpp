@@ -1,5 +1,6 @@
 #include "tally/device/config.hpp"
 #include "tally/mqtt/client.hpp"
+#include "usb_config.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -243,7 +244,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
         << e.source().begin.line << ")";
     return bad(msg.str());
   }
-  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "decode", "labels", "engine", "input", "log"};
+  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "decode", "labels", "engine", "input", "log", "scanner"};
   for (const auto& [k, v] : t) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
       return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
@@ -269,7 +270,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
                  read_key(t, "session", "require_pin", c.session_require_pin), read_session(t, c),
                  read_decode(t, c.decode), read_labels(t, c.labels),
                  read_key(t, "engine", "queue_max", queue_max), read_key(t, "input", "stdin", c.stdin_scans),
-                 read_key(t, "log", "level", c.log_level)}) {
+                 read_key(t, "log", "level", c.log_level), read_usb_scanners(t, c.usb_scanners)}) {
     if (!r) return r.error();
   }
   if (queue_max < 1 || queue_max > 65536) return bad("engine.queue_max must be 1..65536");

@@ -1,4 +1,5 @@
 #include "tally/device/config.hpp"
+#include "tally/device/usb.hpp"
 
 #include <gtest/gtest.h>
 
@@ -414,6 +415,81 @@ TEST_F(LabelsConfigTest, RefusesWithOneLineReasons) {
       {"labels = 1\n", "config section [labels] must be a table"},
   };
   expect_refused(cases);
+}
+
+
+// [[scanner]] entries of type "hid-pos" / "keyboard" (USB scanners).
+using UsbConfigTest = SessionConfigTest;
+
+TEST_F(UsbConfigTest, ReadsUsbScanners) {
+  auto r = load_file(R"([[scanner]]
+type = "hid-pos"
+name = "dock"
+vid = 0x0c2e
+pid = 0x0b61
+
+[[scanner]]
+type = "keyboard"
+interface_class = 3
+interface_subclass = 1
+interface_protocol = 1
+detach_kernel_driver = false
+layout = "de"
+
+[[scanner]]
+type = "serial"
+)");
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& s = r->config.usb_scanners;
+  ASSERT_EQ(s.size(), 2U);  // the serial entry is not a USB scanner
+  EXPECT_EQ(s[0].name, "dock");
+  EXPECT_EQ(s[0].kind, UsbScannerKind::hid_pos);
+  EXPECT_EQ(s[0].vid, 0x0c2e);
+  EXPECT_EQ(s[0].pid, 0x0b61);
+  EXPECT_TRUE(s[0].detach_kernel_driver);
+  EXPECT_FALSE(s[0].interface_class.has_value());
+  EXPECT_EQ(s[1].name, "keyboard");
+  EXPECT_EQ(s[1].kind, UsbScannerKind::keyboard);
+  EXPECT_EQ(s[1].interface_class, 3);
+  EXPECT_EQ(s[1].interface_protocol, 1);
+  EXPECT_FALSE(s[1].detach_kernel_driver);
+  EXPECT_EQ(s[1].layout, "de");
+  auto none = load_config({});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->config.usb_scanners.empty());
+}
+
+TEST_F(UsbConfigTest, RefusesBadScannersWithOneLineReasons) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[[scanner]]\nvid = 1\n", "scanner[0].type is required"},
+      {"[[scanner]]\ntype = \"hid\"\n", "scanner[0].type 'hid' must be"},
+      {"[[scanner]]\ntype = \"hid-pos\"\nvid = 0x10000\n", "scanner[0].vid must be an integer 0..65535"},
+      {"[[scanner]]\ntype = \"hid-pos\"\nvid = \"0c2e\"\n", "scanner[0].vid must be an integer"},
+      {"[[scanner]]\ntype = \"hid-pos\"\npid = 1\n", "scanner[0].pid needs scanner[0].vid"},
+      {"[[scanner]]\ntype = \"hid-pos\"\ninterface_class = 256\n", "scanner[0].interface_class must be"},
+      {"[[scanner]]\ntype = \"hid-pos\"\nlayout = \"us\"\n", "layout applies to type \"keyboard\" only"},
+      {"[[scanner]]\ntype = \"keyboard\"\nbaud = 9600\n", "unknown config key scanner[0].baud"},
+      {"[[scanner]]\ntype = \"keyboard\"\ndetach_kernel_driver = 1\n", "detach_kernel_driver must be true or false"},
+      {"scanner = 1\n", "config key scanner must be an array of tables"},
+  };
+  expect_refused(cases);
+}
+
+TEST(ReportDescriptor, FindsUsagePagesAndRefusesTruncatedInput) {
+  const std::vector<std::uint8_t> pos = {0x05, 0x8C, 0x09, 0x02, 0xA1, 0x01, 0xC0};
+  EXPECT_TRUE(report_descriptor_uses_page(pos, 0x8C));
+  EXPECT_FALSE(report_descriptor_uses_page(pos, 0x01));
+  const std::vector<std::uint8_t> two_byte = {0x06, 0x8C, 0x00, 0x09, 0x02};  // Usage Page, 2-byte data
+  EXPECT_TRUE(report_descriptor_uses_page(two_byte, 0x8C));
+  const std::vector<std::uint8_t> keyboard = {0x05, 0x01, 0x09, 0x06, 0xA1, 0x01, 0x05, 0x07, 0xC0};
+  EXPECT_FALSE(report_descriptor_uses_page(keyboard, 0x8C));
+  EXPECT_TRUE(report_descriptor_uses_page(keyboard, 0x07));
+  const std::vector<std::uint8_t> truncated = {0x09, 0x02, 0x06, 0x8C};  // the page's data is cut off
+  EXPECT_FALSE(report_descriptor_uses_page(truncated, 0x8C));
+  const std::vector<std::uint8_t> long_item = {0xFE, 0x02, 0x10, 0x05, 0x8C, 0x05, 0x01};  // 0x05 0x8C is data
+  EXPECT_FALSE(report_descriptor_uses_page(long_item, 0x8C));
+  EXPECT_TRUE(report_descriptor_uses_page(long_item, 0x01));
+  EXPECT_FALSE(report_descriptor_uses_page({}, 0x8C));
 }
 
 }  // namespace

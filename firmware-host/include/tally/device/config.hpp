@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tally/device/usb_spec.hpp"
 #include "tally/scanner/decode.hpp"
 #include "tally/scanner/label.hpp"
 #include "tally/scanner/result.hpp"
@@ -64,6 +65,9 @@ struct Config {
   scanner::LabelOptions labels;
   // [engine]
   std::size_t queue_max = 256;  // scans/jobs waiting for the journal; beyond: 503
+  // [[scanner]] entries of type "hid-pos" / "keyboard" (docs/HARDWARE.md
+  // "USB scanners"); read by read_usb_scanners (usb_config.cpp).
+  std::vector<UsbScannerSpec> usb_scanners;
   // [input]
   bool stdin_scans = false;  // --stdin: one scan per line (keyboard wedge)
   // [log]
