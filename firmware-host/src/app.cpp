@@ -27,6 +27,8 @@
 
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
+#include "tally/device/feedback.hpp"
+#include "tally/device/serial_scanner.hpp"
 #include "tally/edge/edge_client.hpp"
 #include "tally/ui/http_server.hpp"
 
@@ -62,14 +64,27 @@ std::string describe(const ui::ApiReply& reply) {
   return line;
 }
 
+// Submits one scan from a local input (stdin, a serial scanner) without
+// blocking; the reply is printed (after `prefix`) and its feedback played on
+// the Asio thread.
+void submit_local_scan(asio::io_context& io, Engine& engine, Feedback* feedback, ui::ScanRequest request,
+                       std::string prefix) {
+  engine.submit_scan(std::move(request), [&io, feedback, prefix = std::move(prefix)](ui::ApiReply reply) {
+    asio::post(io, [feedback, prefix, reply = std::move(reply)] {
+      std::cout << prefix << describe(reply) << std::endl;
+      if (feedback != nullptr) feedback->on_reply(reply);
+    });
+  });
+}
+
 // Reads one scan per line from stdin (a keyboard-wedge scanner types into the
 // terminal and ends with Enter). Lines over line_bytes_max are refused whole.
 class StdinScans : public std::enable_shared_from_this<StdinScans> {
  public:
   static constexpr std::size_t kLineBytesMax = 4096;
 
-  StdinScans(asio::io_context& io, Engine& engine)
-      : io_(io), engine_(engine), in_(io), buffer_(kLineBytesMax + 1) {}
+  StdinScans(asio::io_context& io, Engine& engine, Feedback* feedback)
+      : io_(io), engine_(engine), feedback_(feedback), in_(io), buffer_(kLineBytesMax + 1) {}
 
   // Fails for stdin that epoll cannot watch (a regular file).
   std::error_code start() {
@@ -96,6 +111,7 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
   void on_line(const boost::system::error_code& ec, std::size_t n) {
     if (ec == asio::error::not_found) {  // a line longer than the limit
       std::cout << "[error] scan longer than " << kLineBytesMax << " bytes ignored" << std::endl;
+      if (feedback_ != nullptr) feedback_->play(Pattern::error);
       skipping_ = true;
       buffer_.consume(buffer_.size());
       read_next();
@@ -118,14 +134,12 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
   }
 
   void submit(std::string text) {
-    ui::ScanRequest request{std::move(text), "", "stdin"};
-    engine_.submit_scan(std::move(request), [self = shared_from_this()](ui::ApiReply reply) {
-      asio::post(self->io_, [reply = std::move(reply)] { std::cout << describe(reply) << std::endl; });
-    });
+    submit_local_scan(io_, engine_, feedback_, ui::ScanRequest{std::move(text), "", "stdin"}, "");
   }
 
   asio::io_context& io_;
   Engine& engine_;
+  Feedback* feedback_;
   asio::posix::stream_descriptor in_;
   asio::streambuf buffer_;
   bool skipping_ = false;
@@ -260,10 +274,19 @@ int run(const std::vector<std::string>& args) {
   }
 
   asio::io_context io{1};
+  // [feedback]: played from the engine's replies only (after the append).
+  auto feedback = Feedback::open(io, config.feedback);
+  if (!feedback) {
+    std::cerr << "tallyd: " << feedback.error().message << '\n';
+    return 2;
+  }
+  FeedbackDeviceApi http_api(io, **engine, **feedback);
+  FeedbackOutbox sync_outbox(io, **engine, **feedback);
+
   ui::HttpOptions http_options;
   http_options.host = config.http_host;
   http_options.port = config.http_port;
-  ui::HttpServer http(io, **engine, http_options);
+  ui::HttpServer http(io, http_api, http_options);
   auto endpoint = http.start();
   if (!endpoint) {
     std::cerr << "tallyd: cannot listen on " << config.http_host << ':' << config.http_port << ": "
@@ -274,7 +297,7 @@ int run(const std::vector<std::string>& args) {
   // Journal sync over MQTT (off with an empty URI).
   std::unique_ptr<edge::EdgeClient> sync;
   if (!config.mqtt_uri.empty()) {
-    sync = std::make_unique<edge::EdgeClient>(io.get_executor(), **engine, edge_options(config));
+    sync = std::make_unique<edge::EdgeClient>(io.get_executor(), sync_outbox, edge_options(config));
     if (auto r = sync->start(); !r) {
       std::cerr << "tallyd: cannot use MQTT broker " << config.mqtt_uri << ": " << r.error().message << '\n';
       return 2;
@@ -284,20 +307,47 @@ int run(const std::vector<std::string>& args) {
 
   std::shared_ptr<StdinScans> stdin_scans;
   if (config.stdin_scans) {
-    stdin_scans = std::make_shared<StdinScans>(io, **engine);
+    stdin_scans = std::make_shared<StdinScans>(io, **engine, feedback->get());
     if (auto ec = stdin_scans->start()) {
       std::cerr << "tallyd: --stdin needs a terminal or a pipe: " << ec.message() << '\n';
       return 2;
     }
   }
 
+  // [[scanner]] type = "serial": one SerialScanner each (reopens by itself).
+  std::vector<std::shared_ptr<SerialScanner>> serial_scanners;
+  for (const auto& sc : config.scanners) {
+    if (sc.type != "serial") {
+      std::cerr << "tallyd: scanner " << sc.name << ": type \"" << sc.type
+                << "\" needs the USB scanner driver, which this build does not have\n";
+      return 2;
+    }
+    const std::string prefix = "scanner " + sc.name + ": ";
+    Feedback* fb = feedback->get();
+    Engine* eng = engine->get();
+    SerialScanner::Events events;
+    events.scan = [&io, eng, fb, prefix](DecodedScan scan) {
+      submit_local_scan(io, *eng, fb, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "serial"},
+                        prefix);
+    };
+    events.refused = [fb, prefix](const std::string& why) {
+      std::cout << prefix << "[error] " << why << std::endl;
+      fb->play(Pattern::error);
+    };
+    events.status = [prefix](const std::string& what) { std::cout << prefix << what << std::endl; };
+    serial_scanners.push_back(std::make_shared<SerialScanner>(io, sc, std::move(events)));
+    serial_scanners.back()->start();
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&http, &stdin_scans, &sync](const boost::system::error_code& ec, int signo) {
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: finishing the in-flight append and stopping", signo);
     notify_systemd("STOPPING=1");
     http.stop();
     if (stdin_scans) stdin_scans->close();
+    for (auto& s : serial_scanners) s->stop();
+    (*feedback)->stop();
     if (sync) sync->stop();
   });
 

@@ -22,17 +22,6 @@ Result<T> refuse(DecoderStats& stats, std::optional<Error>& last, Error e) {
   return e;
 }
 
-// Splits a leading AIM identifier off the text into the symbology.
-DecodedScan split_aim(std::string text, bool aim_prefix) {
-  DecodedScan scan;
-  if (aim_prefix && text.size() >= 3 && is_aim_identifier(std::string_view(text).substr(0, 3))) {
-    scan.symbology = text.substr(0, 3);
-    text.erase(0, 3);
-  }
-  scan.text = std::move(text);
-  return scan;
-}
-
 // ---- keyboard layouts ----------------------------------------------------
 
 // What one key types: plain, with Shift, with AltGr ("" = nothing). `dead`
@@ -193,6 +182,16 @@ bool is_aim_identifier(std::string_view s) {
   return s.size() == 3 && s[0] == ']' && is_alpha(s[1]) && is_alnum(s[2]);
 }
 
+DecodedScan split_aim_prefix(std::string text, bool aim_prefix) {
+  DecodedScan scan;
+  if (aim_prefix && text.size() >= 3 && is_aim_identifier(std::string_view(text).substr(0, 3))) {
+    scan.symbology = text.substr(0, 3);
+    text.erase(0, 3);
+  }
+  scan.text = std::move(text);
+  return scan;
+}
+
 // ---- HID POS ------------------------------------------------------------
 
 std::optional<DecodedScan> HidPosDecoder::feed(std::span<const std::uint8_t> report) {
@@ -331,7 +330,7 @@ std::optional<DecodedScan> KeyboardDecoder::finish() {
                                                 " bytes refused");
     return std::nullopt;
   }
-  DecodedScan scan = split_aim(std::move(text), options_.aim_prefix);
+  DecodedScan scan = split_aim_prefix(std::move(text), options_.aim_prefix);
   if (scan.text.empty()) {
     ++stats_.ignored;
     return std::nullopt;

@@ -3,6 +3,7 @@
 // from the layouts (xkb us, gb, de, fr), not derived from the decoder's tables.
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct PosCase {
   std::string error;                    // the last report's error code, "" if none
   std::uint64_t unknown_symbology = 0;
 };
+
+void PrintTo(const PosCase& c, std::ostream* os) { *os << c.name; }
 
 class HidPos : public ::testing::TestWithParam<PosCase> {};
 
@@ -262,6 +265,8 @@ const std::vector<KeyCase>& key_cases() {
   return cases;
 }
 
+void PrintTo(const KeyCase& c, std::ostream* os) { *os << c.name; }
+
 class Keyboard : public ::testing::TestWithParam<KeyCase> {};
 
 TEST_P(Keyboard, Decodes) {
@@ -293,6 +298,8 @@ struct SuffixCase {
   std::vector<std::string> scans;  // from feed
   std::string flushed;             // from flush() afterwards, "" if none
 };
+
+void PrintTo(const SuffixCase& c, std::ostream* os) { *os << c.name; }
 
 class KeyboardSuffix : public ::testing::TestWithParam<SuffixCase> {};
 

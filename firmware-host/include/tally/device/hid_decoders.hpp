@@ -40,6 +40,10 @@ struct DecoderStats {
 // character A-Z a-z, a modifier character 0-9 A-Z a-z.
 bool is_aim_identifier(std::string_view s);
 
+// The scan of `text`: with aim_prefix, a leading AIM identifier moves into
+// the symbology (what scanners with "AIM ID prefix" on send).
+DecodedScan split_aim_prefix(std::string text, bool aim_prefix);
+
 struct HidPosOptions {
   std::uint8_t report_id = 0x02;  // the Scanned Data Report's id; other reports are ignored
   std::size_t data_size = 56;     // bytes of the Decoded Data field
