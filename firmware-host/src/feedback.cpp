@@ -174,7 +174,10 @@ struct Feedback::Impl : std::enable_shared_from_this<Impl> {
 
   void play(Pattern p) {
     if (stopped) return;
-    if (p == Pattern::acked && playing && *playing != Pattern::acked) return;  // never cuts another short
+    if (p == Pattern::acked && playing && *playing != Pattern::acked) {  // never cuts another short: after it
+      acked_pending = true;
+      return;
+    }
     ++stats.played;
     playing = p;
     step = 0;
@@ -189,6 +192,10 @@ struct Feedback::Impl : std::enable_shared_from_this<Impl> {
     if (step >= segs.size()) {
       outputs(false, 0);
       playing.reset();
+      if (acked_pending) {
+        acked_pending = false;
+        play(Pattern::acked);
+      }
       return;
     }
     const Segment s = segs[step];
@@ -290,6 +297,7 @@ struct Feedback::Impl : std::enable_shared_from_this<Impl> {
   std::uint64_t generation = 0;
   std::uint64_t recorded_through = 0;
   bool awaiting_ack = false;
+  bool acked_pending = false;  // acked came while another pattern played
   bool stopped = false;
   Stats stats;
   std::map<pid_t, std::shared_ptr<Child>> children;  // the running command (at most one)

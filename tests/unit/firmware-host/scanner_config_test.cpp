@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,44 @@ TEST(Feedback, PatternForEngineReplies) {
   EXPECT_EQ(p(201, frame), Pattern::recorded);
   frame["scans"].push_back({{"status", 422}, {"result", {{"feedback", "error"}}}});
   EXPECT_EQ(p(201, frame), Pattern::error);
+}
+
+// The LED is driven on for a pattern and off after it; the command gets each
+// pattern; acked waits until the ack covers the highest recorded seq.
+TEST(Feedback, LedCommandAndAcked) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tally-feedback-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "led0");
+  std::ofstream(dir / "led0" / "brightness") << "x\n";
+  std::ofstream(dir / "led0" / "max_brightness") << "255\n";
+  const auto out = dir / "patterns";
+  FeedbackConfig config;
+  config.leds_dir = dir;
+  config.leds = {"led0"};
+  config.command = {"/bin/sh", "-c", "echo {pattern} >> " + out.string()};
+  boost::asio::io_context io;
+  auto fb = Feedback::open(io, config);
+  ASSERT_TRUE(fb) << fb.error().message;
+  const auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(slurp(dir / "led0" / "brightness"), "0\n");  // off at start
+  using nlohmann::json;
+  (*fb)->on_reply(ui::ApiReply{201, json{{"feedback", "good"}, {"movement", {{"seq", 3}}}}});
+  EXPECT_EQ(slurp(dir / "led0" / "brightness"), "255\n");  // on while it plays
+  (*fb)->on_ack(2);  // not yet everything recorded
+  (*fb)->on_ack(3);
+  (*fb)->on_ack(3);  // once
+  const auto until = [&](const std::string& want) {
+    for (int i = 0; i < 500 && slurp(out) != want; ++i) io.run_for(std::chrono::milliseconds(10));
+    return slurp(out);
+  };
+  EXPECT_EQ(until("recorded\nacked\n"), "recorded\nacked\n");
+  for (int i = 0; i < 100 && slurp(dir / "led0" / "brightness") != "0\n"; ++i) io.run_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(slurp(dir / "led0" / "brightness"), "0\n");
+  EXPECT_EQ((*fb)->stats().commands, 2U);
+  EXPECT_EQ((*fb)->stats().command_failures, 0U);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ class Feedback {
   // covers the movements recorded since the last acked.
   void on_ack(std::uint64_t applied_through);
   // Plays one pattern; a new one cuts the one playing short (acked never
-  // cuts another short).
+  // cuts another short: it plays after it).
   void play(Pattern p);
   void stop();  // outputs off, nothing more played
 
