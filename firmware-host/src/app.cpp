@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 
@@ -17,6 +19,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +30,9 @@
 
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
+#include "tally/device/feedback.hpp"
+#include "tally/device/hid_decoders.hpp"
+#include "tally/device/serial_scanner.hpp"
 #include "tally/device/usb.hpp"
 #include "tally/edge/edge_client.hpp"
 #include "tally/ui/http_server.hpp"
@@ -64,14 +70,27 @@ std::string describe(const ui::ApiReply& reply) {
   return line;
 }
 
+// Submits one scan from a local input (stdin, a serial scanner) without
+// blocking; the reply is printed (after `prefix`) and its feedback played on
+// the Asio thread.
+void submit_local_scan(asio::io_context& io, Engine& engine, Feedback* feedback, ui::ScanRequest request,
+                       std::string prefix) {
+  engine.submit_scan(std::move(request), [&io, feedback, prefix = std::move(prefix)](ui::ApiReply reply) {
+    asio::post(io, [feedback, prefix, reply = std::move(reply)] {
+      std::cout << prefix << describe(reply) << std::endl;
+      if (feedback != nullptr) feedback->on_reply(reply);
+    });
+  });
+}
+
 // Reads one scan per line from stdin (a keyboard-wedge scanner types into the
 // terminal and ends with Enter). Lines over line_bytes_max are refused whole.
 class StdinScans : public std::enable_shared_from_this<StdinScans> {
  public:
   static constexpr std::size_t kLineBytesMax = 4096;
 
-  StdinScans(asio::io_context& io, Engine& engine)
-      : io_(io), engine_(engine), in_(io), buffer_(kLineBytesMax + 1) {}
+  StdinScans(asio::io_context& io, Engine& engine, Feedback* feedback)
+      : io_(io), engine_(engine), feedback_(feedback), in_(io), buffer_(kLineBytesMax + 1) {}
 
   // Fails for stdin that epoll cannot watch (a regular file).
   std::error_code start() {
@@ -98,6 +117,7 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
   void on_line(const boost::system::error_code& ec, std::size_t n) {
     if (ec == asio::error::not_found) {  // a line longer than the limit
       std::cout << "[error] scan longer than " << kLineBytesMax << " bytes ignored" << std::endl;
+      if (feedback_ != nullptr) feedback_->play(Pattern::error);
       skipping_ = true;
       buffer_.consume(buffer_.size());
       read_next();
@@ -120,17 +140,99 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
   }
 
   void submit(std::string text) {
-    ui::ScanRequest request{std::move(text), "", "stdin"};
-    engine_.submit_scan(std::move(request), [self = shared_from_this()](ui::ApiReply reply) {
-      asio::post(self->io_, [reply = std::move(reply)] { std::cout << describe(reply) << std::endl; });
-    });
+    submit_local_scan(io_, engine_, feedback_, ui::ScanRequest{std::move(text), "", "stdin"}, "");
   }
 
   asio::io_context& io_;
   Engine& engine_;
+  Feedback* feedback_;
   asio::posix::stream_descriptor in_;
   asio::streambuf buffer_;
   bool skipping_ = false;
+};
+
+// USB scanners ([[scanner]] hid-pos / keyboard): each connected device gets
+// its own decoder (a fresh one after a replug, so half a scan from before an
+// unplug is never joined to the next); a keyboard scanner without a suffix
+// ends a scan after suffix_timeout_ms without reports (an Asio timer).
+class UsbScans {
+ public:
+  UsbScans(asio::io_context& io, Engine& engine, Feedback* feedback, const std::vector<ScannerConfig>& scanners)
+      : io_(io), engine_(engine), feedback_(feedback) {
+    for (const auto& sc : scanners) {
+      if (sc.type != "serial") usb_.push_back(sc);
+    }
+  }
+
+  void on_report(const UsbDeviceId& id, std::span<const std::uint8_t> report) {
+    if (id.scanner >= usb_.size()) return;
+    Device& d = device(id);
+    const ScannerConfig& sc = usb_[id.scanner];
+    Result<std::optional<DecodedScan>> r =
+        d.keyboard ? d.keyboard->check(report) : d.hid_pos->check(report);
+    if (!r) {
+      std::cout << "scanner " << sc.name << ": [error] " << r.error().message << std::endl;
+      if (feedback_ != nullptr) feedback_->play(Pattern::error);
+      return;
+    }
+    if (*r) {
+      submit(sc, std::move(**r));
+    } else if (d.keyboard && sc.keyboard.suffix == "none") {
+      d.idle->expires_after(std::chrono::milliseconds(sc.suffix_timeout_ms));
+      d.idle->async_wait([this, key = key_of(id)](const boost::system::error_code& ec) {
+        if (ec) return;
+        const auto it = devices_.find(key);
+        if (it == devices_.end() || !it->second.keyboard) return;
+        if (auto scan = it->second.keyboard->flush()) submit(usb_[key.scanner], std::move(*scan));
+      });
+    }
+  }
+
+  void on_connection(const UsbDeviceId& id, bool connected) {
+    if (!connected) devices_.erase(key_of(id));  // cancels its idle timer
+  }
+
+ private:
+  struct Key {
+    std::size_t scanner;
+    std::uint8_t bus, address, interface;
+    auto operator<=>(const Key&) const = default;
+  };
+  struct Device {
+    std::unique_ptr<KeyboardDecoder> keyboard;  // else hid_pos
+    std::unique_ptr<HidPosDecoder> hid_pos;
+    std::unique_ptr<asio::steady_timer> idle;
+  };
+
+  static Key key_of(const UsbDeviceId& id) { return {id.scanner, id.bus, id.address, id.interface}; }
+
+  Device& device(const UsbDeviceId& id) {
+    auto [it, fresh] = devices_.try_emplace(key_of(id));
+    if (fresh) {
+      const ScannerConfig& sc = usb_[id.scanner];
+      if (sc.type == "keyboard") {
+        it->second.keyboard = std::make_unique<KeyboardDecoder>(sc.keyboard);
+        it->second.idle = std::make_unique<asio::steady_timer>(io_);
+      } else {
+        HidPosOptions o;
+        o.max_len = sc.max_len;
+        it->second.hid_pos = std::make_unique<HidPosDecoder>(o);
+      }
+    }
+    return it->second;
+  }
+
+  void submit(const ScannerConfig& sc, DecodedScan scan) {
+    if (!sc.aim_prefix) scan.symbology.clear();
+    submit_local_scan(io_, engine_, feedback_, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "usb"},
+                      "scanner " + sc.name + ": ");
+  }
+
+  asio::io_context& io_;
+  Engine& engine_;
+  Feedback* feedback_;
+  std::vector<ScannerConfig> usb_;  // indexed like Config::usb_scanners
+  std::map<Key, Device> devices_;
 };
 
 edge::EdgeOptions edge_options(const Config& config) {
@@ -262,10 +364,19 @@ int run(const std::vector<std::string>& args) {
   }
 
   asio::io_context io{1};
+  // [feedback]: played from the engine's replies only (after the append).
+  auto feedback = Feedback::open(io, config.feedback);
+  if (!feedback) {
+    std::cerr << "tallyd: " << feedback.error().message << '\n';
+    return 2;
+  }
+  FeedbackDeviceApi http_api(io, **engine, **feedback);
+  FeedbackOutbox sync_outbox(io, **engine, **feedback);
+
   ui::HttpOptions http_options;
   http_options.host = config.http_host;
   http_options.port = config.http_port;
-  ui::HttpServer http(io, **engine, http_options);
+  ui::HttpServer http(io, http_api, http_options);
   auto endpoint = http.start();
   if (!endpoint) {
     std::cerr << "tallyd: cannot listen on " << config.http_host << ':' << config.http_port << ": "
@@ -276,25 +387,29 @@ int run(const std::vector<std::string>& args) {
   // Journal sync over MQTT (off with an empty URI).
   std::unique_ptr<edge::EdgeClient> sync;
   if (!config.mqtt_uri.empty()) {
-    sync = std::make_unique<edge::EdgeClient>(io.get_executor(), **engine, edge_options(config));
+    sync = std::make_unique<edge::EdgeClient>(io.get_executor(), sync_outbox, edge_options(config));
     if (auto r = sync->start(); !r) {
       std::cerr << "tallyd: cannot use MQTT broker " << config.mqtt_uri << ": " << r.error().message << '\n';
       return 2;
     }
   }
-  // USB scanners ([[scanner]] hid-pos / keyboard). Reports are only counted
-  // and logged until the HID decoders turn them into scans.
+  // USB scanners ([[scanner]] hid-pos / keyboard): reports → UsbScans'
+  // decoders → the engine, like a serial scan.
   std::unique_ptr<UsbContext> usb_context;
   std::unique_ptr<UsbScannerManager> usb;
+  UsbScans usb_scans(io, **engine, feedback->get(), config.scanners);
   if (!config.usb_scanners.empty()) {
     if (auto ctx = UsbContext::open(io.get_executor()); !ctx) {
       spdlog::warn("USB scanners off: {}", ctx.error().message);
     } else {
       usb_context = std::move(*ctx);
       usb = std::make_unique<UsbScannerManager>(
-          *usb_context, config.usb_scanners, [](const UsbDeviceId& id, std::span<const std::uint8_t> report) {
+          *usb_context, config.usb_scanners,
+          [&usb_scans](const UsbDeviceId& id, std::span<const std::uint8_t> report) {
             spdlog::debug("usb: {}: report of {} bytes", id.text(), report.size());
+            usb_scans.on_report(id, report);
           });
+      usb->on_connection([&usb_scans](const UsbDeviceId& id, bool connected) { usb_scans.on_connection(id, connected); });
       if (auto r = usb->start(); !r) spdlog::warn("USB scanners off: {}", r.error().message);
     }
   }
@@ -302,20 +417,43 @@ int run(const std::vector<std::string>& args) {
 
   std::shared_ptr<StdinScans> stdin_scans;
   if (config.stdin_scans) {
-    stdin_scans = std::make_shared<StdinScans>(io, **engine);
+    stdin_scans = std::make_shared<StdinScans>(io, **engine, feedback->get());
     if (auto ec = stdin_scans->start()) {
       std::cerr << "tallyd: --stdin needs a terminal or a pipe: " << ec.message() << '\n';
       return 2;
     }
   }
 
+  // [[scanner]] type = "serial": one SerialScanner each (reopens by itself).
+  std::vector<std::shared_ptr<SerialScanner>> serial_scanners;
+  for (const auto& sc : config.scanners) {
+    if (sc.type != "serial") continue;  // USB: above
+    const std::string prefix = "scanner " + sc.name + ": ";
+    Feedback* fb = feedback->get();
+    Engine* eng = engine->get();
+    SerialScanner::Events events;
+    events.scan = [&io, eng, fb, prefix](DecodedScan scan) {
+      submit_local_scan(io, *eng, fb, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "serial"},
+                        prefix);
+    };
+    events.refused = [fb, prefix](const std::string& why) {
+      std::cout << prefix << "[error] " << why << std::endl;
+      fb->play(Pattern::error);
+    };
+    events.status = [prefix](const std::string& what) { std::cout << prefix << what << std::endl; };
+    serial_scanners.push_back(std::make_shared<SerialScanner>(io, sc, std::move(events)));
+    serial_scanners.back()->start();
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&http, &stdin_scans, &sync, &usb, &usb_context](const boost::system::error_code& ec, int signo) {
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: finishing the in-flight append and stopping", signo);
     notify_systemd("STOPPING=1");
     http.stop();
     if (stdin_scans) stdin_scans->close();
+    for (auto& s : serial_scanners) s->stop();
+    (*feedback)->stop();
     if (sync) sync->stop();
     if (usb) usb->stop();
     if (usb_context) usb_context->stop();

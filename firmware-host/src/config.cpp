@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <utility>
 #include <sstream>
+#include <type_traits>
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
@@ -234,6 +235,183 @@ Result<void> read_labels(const toml::table& t, scanner::LabelOptions& o) {
   return {};
 }
 
+// One [[scanner]] table; `at` ("scanner[0]") names it in errors.
+Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) {
+  const std::string at = "scanner[" + std::to_string(index) + "]";
+  ScannerConfig sc;
+  const auto type = table["type"].value<std::string>();
+  if (!type) return bad(at + ".type is required: \"serial\", \"hid-pos\" or \"keyboard\"");
+  sc.type = *type;
+  static constexpr std::string_view kShared[] = {"type", "name", "aim_prefix", "max_len", "reopen_min_ms",
+                                                 "reopen_max_ms"};
+  static constexpr std::string_view kSerial[] = {"path", "baud", "character_size", "parity", "stop_bits",
+                                                 "flow_control", "suffix", "suffix_custom"};
+  static constexpr std::string_view kUsb[] = {"vid", "pid", "interface_class", "interface_subclass",
+                                              "interface_protocol", "usage_page", "detach_kernel_driver"};
+  static constexpr std::string_view kKeyboard[] = {"layout", "suffix", "gs_substitute", "suffix_timeout_ms"};
+  const bool serial = sc.type == "serial", keyboard = sc.type == "keyboard", hid_pos = sc.type == "hid-pos";
+  if (!serial && !keyboard && !hid_pos) {
+    return bad(at + ".type '" + sc.type + "' must be \"serial\", \"hid-pos\" or \"keyboard\"");
+  }
+  const auto in = [](std::string_view key, const auto& list) {
+    return std::find(std::begin(list), std::end(list), key) != std::end(list);
+  };
+  for (const auto& [k, v] : table) {
+    const std::string_view key = k.str();
+    const bool known = in(key, kShared) || (serial && in(key, kSerial)) || ((keyboard || hid_pos) && in(key, kUsb)) ||
+                       (keyboard && in(key, kKeyboard));
+    if (!known) return bad("unknown config key " + at + "." + std::string(key) + " for type \"" + sc.type + "\"");
+  }
+  // Reads key into out; the wrong type is an error naming the key.
+  const auto get = [&](const char* key, auto& out) -> Result<void> {
+    const auto node = table[key];
+    if (!node) return {};
+    if (auto v = node.template value<std::remove_reference_t<decltype(out)>>()) {
+      out = *v;
+      return {};
+    }
+    return bad("config key " + at + "." + key + " has the wrong type");
+  };
+  const auto range = [&](const char* key, std::int64_t v, std::int64_t lo, std::int64_t hi) -> Result<void> {
+    if (v < lo || v > hi) {
+      return bad(at + "." + key + " must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+                 std::to_string(v));
+    }
+    return {};
+  };
+  sc.name = sc.type + "-" + std::to_string(index);
+  std::int64_t max_len = static_cast<std::int64_t>(sc.max_len);
+  for (auto r : {get("name", sc.name), get("aim_prefix", sc.aim_prefix), get("max_len", max_len),
+                 get("reopen_min_ms", sc.reopen_min_ms), get("reopen_max_ms", sc.reopen_max_ms)}) {
+    if (!r) return r.error();
+  }
+  if (!is_identifier(sc.name)) return bad(at + ".name '" + sc.name + "' must be 1-64 of A-Z a-z 0-9 _ . -");
+  for (auto r : {range("max_len", max_len, 1, 65536), range("reopen_max_ms", sc.reopen_max_ms, 1, 3600000),
+                 range("reopen_min_ms", sc.reopen_min_ms, 1, sc.reopen_max_ms)}) {
+    if (!r) return r.error();
+  }
+  sc.max_len = static_cast<std::size_t>(max_len);
+
+  if (serial) {
+    auto& p = sc.serial;
+    std::int64_t baud = p.baud, size = p.character_size, stop = p.stop_bits;
+    std::string suffix = "cr", custom;
+    for (auto r : {get("path", p.path), get("baud", baud), get("character_size", size), get("parity", p.parity),
+                   get("stop_bits", stop), get("flow_control", p.flow_control), get("suffix", suffix),
+                   get("suffix_custom", custom)}) {
+      if (!r) return r.error();
+    }
+    if (p.path.empty()) return bad(at + ".path is required for a serial scanner (e.g. \"/dev/ttyACM0\")");
+    static constexpr std::int64_t kBauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600};
+    if (std::find(std::begin(kBauds), std::end(kBauds), baud) == std::end(kBauds)) {
+      return bad(at + ".baud " + std::to_string(baud) + " is not a standard rate (1200 … 921600)");
+    }
+    if (auto r = range("character_size", size, 5, 8); !r) return r.error();
+    if (stop != 1 && stop != 2) return bad(at + ".stop_bits must be 1 or 2");
+    if (p.parity != "none" && p.parity != "odd" && p.parity != "even") {
+      return bad(at + ".parity '" + p.parity + "' must be none, odd or even");
+    }
+    if (p.flow_control != "none" && p.flow_control != "software" && p.flow_control != "hardware") {
+      return bad(at + ".flow_control '" + p.flow_control + "' must be none, software or hardware");
+    }
+    if (suffix == "cr") {
+      p.suffix = "\r";
+    } else if (suffix == "lf") {
+      p.suffix = "\n";
+    } else if (suffix == "crlf") {
+      p.suffix = "\r\n";
+    } else if (suffix == "custom") {
+      if (custom.empty() || custom.size() > 8) return bad(at + ".suffix_custom must be 1-8 characters with suffix = \"custom\"");
+      p.suffix = custom;
+    } else {
+      return bad(at + ".suffix '" + suffix + "' must be cr, lf, crlf or custom");
+    }
+    if (!custom.empty() && suffix != "custom") return bad(at + ".suffix_custom needs suffix = \"custom\"");
+    p.baud = static_cast<unsigned>(baud);
+    p.character_size = static_cast<unsigned>(size);
+    p.stop_bits = static_cast<unsigned>(stop);
+  }
+  if (keyboard || hid_pos) {
+    auto usb = read_usb_selection(table, at, keyboard ? UsbScannerKind::keyboard : UsbScannerKind::hid_pos);
+    if (!usb) return usb.error();
+    sc.usb = std::move(*usb);
+    sc.usb.name = sc.name;
+  }
+  if (keyboard) {
+    auto& k = sc.keyboard;
+    std::string gs;
+    for (auto r : {get("layout", k.layout), get("suffix", k.suffix), get("gs_substitute", gs),
+                   get("suffix_timeout_ms", sc.suffix_timeout_ms)}) {
+      if (!r) return r.error();
+    }
+    if (table.contains("gs_substitute")) {
+      if (gs.size() != 1) return bad(at + ".gs_substitute must be one character");
+      k.gs_substitute = gs[0];
+    }
+    k.aim_prefix = sc.aim_prefix;
+    k.max_len = sc.max_len;
+    if (auto r = validate(k); !r) return bad(at + ": " + r.error().message);
+    if (auto r = range("suffix_timeout_ms", sc.suffix_timeout_ms, 1, 10000); !r) return r.error();
+    sc.usb.layout = k.layout;
+  }
+  return sc;
+}
+
+// [feedback]: leds, leds_dir, beeper, command, command_timeout_ms, acked.
+Result<void> read_feedback(const toml::table& t, FeedbackConfig& f) {
+  auto found = section_table(t, "feedback", {"leds", "leds_dir", "beeper", "command", "command_timeout_ms", "acked"});
+  if (!found) return found.error();
+  const toml::table* feedback = *found;
+  if (feedback == nullptr) return {};
+  std::string leds_dir = f.leds_dir.string();
+  for (auto r : {read_key(t, "feedback", "leds_dir", leds_dir), read_key(t, "feedback", "beeper", f.beeper),
+                 read_key(t, "feedback", "command_timeout_ms", f.command_timeout_ms),
+                 read_key(t, "feedback", "acked", f.acked)}) {
+    if (!r) return r.error();
+  }
+  f.leds_dir = leds_dir;
+  if (const auto node = (*feedback)["leds"]; node) {
+    auto list = string_list(node, "feedback.leds");
+    if (!list) return list.error();
+    for (const auto& name : *list) {
+      if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+        return bad("feedback.leds: '" + name + "' must be an LED name under feedback.leds_dir");
+      }
+    }
+    f.leds = std::move(*list);
+  }
+  if (const auto node = (*feedback)["command"]; node) {
+    auto list = string_list(node, "feedback.command");
+    if (!list) return list.error();
+    if (!list->empty() && (*list)[0].empty()) return bad("feedback.command[0] must name a program");
+    f.command = std::move(*list);
+  }
+  if (f.command_timeout_ms < 1 || f.command_timeout_ms > 600000) {
+    return bad("feedback.command_timeout_ms must be 1..600000, got " + std::to_string(f.command_timeout_ms));
+  }
+  return {};
+}
+
+// [[scanner]]: an array of tables, one per scanner.
+Result<void> read_scanners(const toml::table& t, Config& c) {
+  if (!t.contains("scanner")) return {};
+  const auto* list = t["scanner"].as_array();
+  if (list == nullptr) return bad("config key scanner must be an array of tables: write [[scanner]]");
+  c.scanners.clear();
+  c.usb_scanners.clear();
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const auto* table = (*list)[i].as_table();
+    if (table == nullptr) return bad("scanner[" + std::to_string(i) + "] must be a table: write [[scanner]]");
+    auto sc = read_scanner(*table, i);
+    if (!sc) return sc.error();
+    const bool taken = std::any_of(c.scanners.begin(), c.scanners.end(), [&](const auto& o) { return o.name == sc->name; });
+    if (taken) return bad("scanner[" + std::to_string(i) + "].name '" + sc->name + "' is used twice");
+    if (sc->type != "serial") c.usb_scanners.push_back(sc->usb);
+    c.scanners.push_back(std::move(*sc));
+  }
+  return {};
+}
+
 Result<void> load_file(const std::filesystem::path& path, Config& c) {
   toml::table t;
   try {
@@ -244,7 +422,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
         << e.source().begin.line << ")";
     return bad(msg.str());
   }
-  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "decode", "labels", "engine", "input", "log", "scanner"};
+  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "decode", "labels", "engine", "input", "log", "scanner", "feedback"};
   for (const auto& [k, v] : t) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
       return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
@@ -270,7 +448,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
                  read_key(t, "session", "require_pin", c.session_require_pin), read_session(t, c),
                  read_decode(t, c.decode), read_labels(t, c.labels),
                  read_key(t, "engine", "queue_max", queue_max), read_key(t, "input", "stdin", c.stdin_scans),
-                 read_key(t, "log", "level", c.log_level), read_usb_scanners(t, c.usb_scanners)}) {
+                 read_key(t, "log", "level", c.log_level), read_scanners(t, c), read_feedback(t, c.feedback)}) {
     if (!r) return r.error();
   }
   if (queue_max < 1 || queue_max > 65536) return bad("engine.queue_max must be 1..65536");

@@ -1,6 +1,5 @@
 #include "usb_config.hpp"
 
-#include <algorithm>
 #include <string>
 
 namespace tally::device {
@@ -24,28 +23,9 @@ Result<void> read_int(const toml::table& e, const std::string& where, const char
 
 }  // namespace
 
-bool is_usb_scanner_type(std::string_view type) { return type == "hid-pos" || type == "keyboard"; }
-
-Result<UsbScannerSpec> read_usb_scanner(const toml::table& e, const std::string& where) {
-  static constexpr std::string_view kKeys[] = {"type",  "name",  "vid", "pid", "interface_class", "interface_subclass",
-                                               "interface_protocol", "usage_page", "detach_kernel_driver", "layout"};
-  for (const auto& [k, v] : e) {
-    if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys)) {
-      return bad("unknown config key " + where + "." + std::string(k.str()) +
-                 " (USB scanners take name, vid, pid, interface_class, interface_subclass, interface_protocol, "
-                 "usage_page, detach_kernel_driver, layout)");
-    }
-  }
+Result<UsbScannerSpec> read_usb_selection(const toml::table& e, const std::string& where, UsbScannerKind kind) {
   UsbScannerSpec s;
-  const std::string type = e["type"].value_or(std::string());
-  s.kind = type == "keyboard" ? UsbScannerKind::keyboard : UsbScannerKind::hid_pos;
-  if (const auto node = e["name"]; node) {
-    const auto v = node.value<std::string>();
-    if (!v || v->empty() || v->size() > 64) return bad(where + ".name must be a string of 1-64 characters");
-    s.name = *v;
-  } else {
-    s.name = type;
-  }
+  s.kind = kind;
   for (auto r : {read_int(e, where, "vid", 0xFFFF, s.vid), read_int(e, where, "pid", 0xFFFF, s.pid),
                  read_int(e, where, "interface_class", 0xFF, s.interface_class),
                  read_int(e, where, "interface_subclass", 0xFF, s.interface_subclass),
@@ -59,37 +39,7 @@ Result<UsbScannerSpec> read_usb_scanner(const toml::table& e, const std::string&
     if (v == nullptr) return bad(where + ".detach_kernel_driver must be true or false");
     s.detach_kernel_driver = v->get();
   }
-  if (const auto node = e["layout"]; node) {
-    const auto v = node.value<std::string>();
-    if (!v || v->empty()) return bad(where + ".layout must be a keyboard layout name such as \"us\" or \"de\"");
-    if (s.kind != UsbScannerKind::keyboard) return bad(where + ".layout applies to type \"keyboard\" only");
-    s.layout = *v;
-  }
   return s;
-}
-
-Result<void> read_usb_scanners(const toml::table& root, std::vector<UsbScannerSpec>& out) {
-  const auto node = root["scanner"];
-  if (!node) return {};
-  const auto* list = node.as_array();
-  if (list == nullptr) return bad("config key scanner must be an array of tables: [[scanner]]");
-  std::vector<UsbScannerSpec> specs;
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    const std::string where = "scanner[" + std::to_string(i) + "]";
-    const auto* entry = (*list)[i].as_table();
-    if (entry == nullptr) return bad(where + " must be a table");
-    const auto type = (*entry)["type"].value<std::string>();
-    if (!type) return bad(where + ".type is required (\"hid-pos\", \"keyboard\" or \"serial\")");
-    if (*type == "serial") continue;  // read by the serial scanner's own reader
-    if (!is_usb_scanner_type(*type)) {
-      return bad(where + ".type '" + *type + "' must be \"hid-pos\", \"keyboard\" or \"serial\"");
-    }
-    auto spec = read_usb_scanner(*entry, where);
-    if (!spec) return spec.error();
-    specs.push_back(std::move(*spec));
-  }
-  out = std::move(specs);
-  return {};
 }
 
 }  // namespace tally::device

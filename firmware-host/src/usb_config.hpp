@@ -11,15 +11,11 @@
 
 namespace tally::device {
 
-// True for the [[scanner]] types read_usb_scanner handles.
-bool is_usb_scanner_type(std::string_view type);
-
-// One [[scanner]] table whose type is_usb_scanner_type; `where` names it in
-// errors ("scanner[2]"). Error code "bad_config", one line.
-Result<UsbScannerSpec> read_usb_scanner(const toml::table& entry, const std::string& where);
-
-// Every USB entry of the [[scanner]] array (other types are left to their
-// own readers); nothing is changed on error.
-Result<void> read_usb_scanners(const toml::table& root, std::vector<UsbScannerSpec>& out);
+// The USB device selection of one [[scanner]] table of type "hid-pos" or
+// "keyboard" (vid, pid, interface_class/subclass/protocol, usage_page,
+// detach_kernel_driver); config.cpp's read_scanner checks the keys and
+// reads the rest (name, layout, …). `where` names it in errors
+// ("scanner[2]"). Error code "bad_config", one line.
+Result<UsbScannerSpec> read_usb_selection(const toml::table& entry, const std::string& where, UsbScannerKind kind);
 
 }  // namespace tally::device

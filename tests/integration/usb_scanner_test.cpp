@@ -339,6 +339,31 @@ TEST_F(UsbScannerTest, TallydReportsTheScannerInStatusAndMetrics) {
   EXPECT_EQ(dev.discards(), 1);  // its pending transfer was cancelled, not dropped
 }
 
+// USB reports reach the engine as scans: the keyboard-wedge scanner types
+// "OP:alice" Enter, then an EAN-13 Enter; tallyd's decoder turns the first
+// into a sign-in (status shows the operator) and prints both replies.
+TEST_F(UsbScannerTest, TallydTurnsKeyboardReportsIntoScans) {
+  EmulatedUsbDevice& dev = add_device("keyboard-scanner.umockdev");
+  dev.play(test::load_recording(data_file("keyboard-scan.ioctl")));
+  test::TempDir dir("tally-usb-kbd");
+  const auto config = dir.path() / "tallyd.toml";
+  std::ofstream(config) << "[mqtt]\nuri = \"\"\n[[scanner]]\ntype = \"keyboard\"\nname = \"wedge\"\nvid = 0x05e0\n";
+  test::Daemon d(TALLYD_PATH, {"--config", config.string(), "--data-dir", (dir.path() / "data").string(), "--http",
+                               "127.0.0.1:0"});
+  test::HttpClient c(d.wait_listening());
+  nlohmann::json status;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = c.get("/api/v1/status").json();
+    if (status.value("operator", std::string()) == "alice") break;
+    ::usleep(50000);  // the daemon's progress has no fd to wait on here
+  }
+  EXPECT_EQ(status.value("operator", std::string()), "alice") << status.dump() << d.drain_stderr();
+  EXPECT_TRUE(d.wait_for_line(R"(^scanner wedge: \[good\])").has_value());
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait().code, 0);
+}
+
 }  // namespace
 }  // namespace tally::device
 

@@ -438,6 +438,7 @@ layout = "de"
 
 [[scanner]]
 type = "serial"
+path = "/dev/ttyACM0"
 )");
   ASSERT_TRUE(r) << r.error().message;
   const auto& s = r->config.usb_scanners;
@@ -448,7 +449,7 @@ type = "serial"
   EXPECT_EQ(s[0].pid, 0x0b61);
   EXPECT_TRUE(s[0].detach_kernel_driver);
   EXPECT_FALSE(s[0].interface_class.has_value());
-  EXPECT_EQ(s[1].name, "keyboard");
+  EXPECT_EQ(s[1].name, "keyboard-1");
   EXPECT_EQ(s[1].kind, UsbScannerKind::keyboard);
   EXPECT_EQ(s[1].interface_class, 3);
   EXPECT_EQ(s[1].interface_protocol, 1);
@@ -467,7 +468,7 @@ TEST_F(UsbConfigTest, RefusesBadScannersWithOneLineReasons) {
       {"[[scanner]]\ntype = \"hid-pos\"\nvid = \"0c2e\"\n", "scanner[0].vid must be an integer"},
       {"[[scanner]]\ntype = \"hid-pos\"\npid = 1\n", "scanner[0].pid needs scanner[0].vid"},
       {"[[scanner]]\ntype = \"hid-pos\"\ninterface_class = 256\n", "scanner[0].interface_class must be"},
-      {"[[scanner]]\ntype = \"hid-pos\"\nlayout = \"us\"\n", "layout applies to type \"keyboard\" only"},
+      {"[[scanner]]\ntype = \"hid-pos\"\nlayout = \"us\"\n", "unknown config key scanner[0].layout"},
       {"[[scanner]]\ntype = \"keyboard\"\nbaud = 9600\n", "unknown config key scanner[0].baud"},
       {"[[scanner]]\ntype = \"keyboard\"\ndetach_kernel_driver = 1\n", "detach_kernel_driver must be true or false"},
       {"scanner = 1\n", "config key scanner must be an array of tables"},

@@ -11,12 +11,56 @@
 #include <string>
 #include <vector>
 
+#include "tally/device/hid_decoders.hpp"
 #include "tally/device/usb_spec.hpp"
 #include "tally/scanner/decode.hpp"
 #include "tally/scanner/label.hpp"
 #include "tally/scanner/result.hpp"
 
 namespace tally::device {
+
+// A serial or CDC-ACM port (type = "serial"); docs/HARDWARE.md "Serial scanners".
+struct SerialPortConfig {
+  std::string path;                   // e.g. /dev/ttyACM0 or a udev /dev/serial/by-id/... link
+  unsigned baud = 9600;               // 1200 2400 4800 9600 19200 38400 57600 115200 230400 460800 921600
+  unsigned character_size = 8;        // 5..8
+  std::string parity = "none";        // none | odd | even
+  unsigned stop_bits = 1;             // 1 | 2
+  std::string flow_control = "none";  // none | software | hardware
+  // The bytes that end a scan: suffix = "cr" (default), "lf", "crlf", or
+  // "custom" with suffix_custom = "..." (1-8 characters). With cr/lf/crlf,
+  // stray CR/LF around a line and empty lines are dropped.
+  std::string suffix = "\r";
+};
+
+// One [[scanner]] table. Shared fields first; the rest belong to one type.
+// type = "serial" is driven by SerialScanner; "hid-pos" and "keyboard" by
+// UsbScannerManager (usb.hpp) with a HID decoder (hid_decoders.hpp) each.
+struct ScannerConfig {
+  std::string type;              // "serial" | "hid-pos" | "keyboard"
+  std::string name;              // in logs and output; default "<type>-<index>"
+  bool aim_prefix = true;        // a leading AIM id ("]E0") becomes the symbology
+  std::size_t max_len = 4096;    // longer scans are refused whole, 1..65536
+  std::int64_t reopen_min_ms = 250;   // reopen backoff after the device went away,
+  std::int64_t reopen_max_ms = 5000;  // doubling from min to max (1..3600000)
+  SerialPortConfig serial;       // type = "serial"
+  UsbScannerSpec usb;            // hid-pos, keyboard: which USB device to claim
+  // keyboard: layout, suffix (enter|tab|none), gs_substitute; aim_prefix and
+  // max_len mirror the shared fields.
+  KeyboardOptions keyboard;
+  std::int64_t suffix_timeout_ms = 100;  // keyboard, suffix "none": idle time that ends a scan, 1..10000
+};
+
+// [feedback]: where the patterns play (docs/HARDWARE.md "Feedback"). All
+// empty: no hardware feedback (the HTTP/stdin replies still say it).
+struct FeedbackConfig {
+  std::vector<std::string> leds;                     // LED names under leds_dir
+  std::filesystem::path leds_dir = "/sys/class/leds";
+  std::string beeper;                                // an evdev node with EV_SND/SND_TONE
+  std::vector<std::string> command;                  // argv; "{pattern}" is replaced
+  std::int64_t command_timeout_ms = 5000;            // then SIGKILL, 1..600000
+  bool acked = true;                                 // play "acked" when the ledger acknowledged
+};
 
 struct Config {
   std::filesystem::path config_file;  // empty: none given
@@ -66,10 +110,14 @@ struct Config {
   // [engine]
   std::size_t queue_max = 256;  // scans/jobs waiting for the journal; beyond: 503
   // [[scanner]] entries of type "hid-pos" / "keyboard" (docs/HARDWARE.md
-  // "USB scanners"); read by read_usb_scanners (usb_config.cpp).
+  // "USB scanners"), in the order of their [[scanner]] tables: the USB
+  // driver's UsbDeviceId::scanner indexes this.
   std::vector<UsbScannerSpec> usb_scanners;
   // [input]
   bool stdin_scans = false;  // --stdin: one scan per line (keyboard wedge)
+  // [[scanner]] hardware scanners (docs/HARDWARE.md)
+  std::vector<ScannerConfig> scanners;
+  FeedbackConfig feedback;  // [feedback]
   // [log]
   std::string log_level = "info";
 

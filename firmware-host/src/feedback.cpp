@@ -1,0 +1,384 @@
+#include "tally/device/feedback.hpp"
+
+#include <fcntl.h>
+#include <linux/input.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+extern char** environ;
+
+namespace tally::device {
+
+namespace asio = boost::asio;
+
+std::string_view to_string(Pattern p) {
+  switch (p) {
+    case Pattern::good: return "good";
+    case Pattern::recorded: return "recorded";
+    case Pattern::warning: return "warning";
+    case Pattern::error: return "error";
+    case Pattern::acked: return "acked";
+  }
+  return "error";
+}
+
+namespace {
+
+// How loud a pattern is when several scans of one frame call for one.
+int severity(Pattern p) {
+  switch (p) {
+    case Pattern::error: return 4;
+    case Pattern::warning: return 3;
+    case Pattern::recorded: return 2;
+    case Pattern::good: return 1;
+    case Pattern::acked: return 0;
+  }
+  return 0;
+}
+
+// One step of a pattern: LED on/off and beeper tone (0 = silent) for `ms`.
+struct Segment {
+  int ms;
+  bool on;
+  int hz;
+};
+
+// Distinct by ear and by eye: good one blip, recorded one longer beep,
+// warning two mid beeps, error three low beeps ending long, acked a short
+// silent LED flash.
+const std::vector<Segment>& segments(Pattern p) {
+  static const std::vector<Segment> good = {{40, true, 2800}};
+  static const std::vector<Segment> recorded = {{120, true, 2000}};
+  static const std::vector<Segment> warning = {{100, true, 1400}, {80, false, 0}, {100, true, 1400}};
+  static const std::vector<Segment> error = {{150, true, 500}, {80, false, 0}, {150, true, 500}, {80, false, 0},
+                                             {400, true, 350}};
+  static const std::vector<Segment> acked = {{30, true, 0}};
+  switch (p) {
+    case Pattern::good: return good;
+    case Pattern::recorded: return recorded;
+    case Pattern::warning: return warning;
+    case Pattern::error: return error;
+    case Pattern::acked: return acked;
+  }
+  return error;
+}
+
+std::uint64_t max_seq(const nlohmann::json& body) {
+  std::uint64_t seq = 0;
+  const auto take = [&seq](const nlohmann::json& m) {
+    if (m.is_object() && m.contains("seq") && m["seq"].is_number_integer() && m["seq"].get<std::int64_t>() > 0) {
+      seq = std::max(seq, m["seq"].get<std::uint64_t>());
+    }
+  };
+  if (body.contains("movement")) take(body["movement"]);
+  if (body.contains("movements") && body["movements"].is_array()) {
+    for (const auto& m : body["movements"]) take(m);
+  }
+  if (body.contains("scans") && body["scans"].is_array()) {
+    for (const auto& s : body["scans"]) {
+      if (s.is_object() && s.contains("result") && s["result"].is_object()) seq = std::max(seq, max_seq(s["result"]));
+    }
+  }
+  return seq;
+}
+
+// Commands run one at a time, in pattern order; up to this many wait behind
+// the running one, more are skipped (and counted).
+constexpr std::size_t kCommandsQueued = 16;
+
+}  // namespace
+
+std::optional<Pattern> pattern_for(const ui::ApiReply& reply) {
+  const auto& b = reply.body;
+  if (!b.is_object()) return reply.status >= 400 ? std::optional<Pattern>(Pattern::error) : std::nullopt;
+  if (b.contains("scans") && b["scans"].is_array()) {  // a frame: the loudest of its scans
+    std::optional<Pattern> worst;
+    for (const auto& e : b["scans"]) {
+      if (!e.is_object() || !e.contains("status") || !e["status"].is_number_integer()) continue;  // null: not processed
+      const auto status = e["status"].get<std::int64_t>();
+      if (status < 100 || status > 599) continue;
+      auto p = pattern_for(ui::ApiReply{static_cast<unsigned>(status), e.value("result", nlohmann::json::object())});
+      if (p && (!worst || severity(*p) > severity(*worst))) worst = p;
+    }
+    if (!worst && reply.status >= 400) worst = Pattern::error;
+    return worst;
+  }
+  const std::string fb = b.contains("feedback") && b["feedback"].is_string() ? b["feedback"].get<std::string>() : "";
+  if (reply.status >= 400 || fb == "error") return Pattern::error;
+  if (fb == "warning") return Pattern::warning;
+  if (fb == "self_test") return b.value("code", std::string()) == "self_test_ok" ? Pattern::good : Pattern::warning;
+  if (b.contains("movement") && b["movement"].is_object()) return Pattern::recorded;
+  if (fb == "good") return Pattern::good;
+  return std::nullopt;
+}
+
+struct Feedback::Impl : std::enable_shared_from_this<Impl> {
+  struct Led {
+    int fd = -1;
+    std::string on;  // max_brightness
+    bool regular = false;  // a plain file (tests): truncated before each write
+  };
+  struct Child {
+    Child(asio::io_context& io, int pidfd, pid_t p) : fd(io, pidfd), kill_timer(io), pid(p) {}
+    asio::posix::stream_descriptor fd;
+    asio::steady_timer kill_timer;
+    pid_t pid;
+  };
+
+  Impl(asio::io_context& context, FeedbackConfig c) : io(context), config(std::move(c)), timer(context) {}
+  ~Impl() {
+    outputs(false, 0);
+    for (auto& led : leds) ::close(led.fd);
+    if (beeper >= 0) ::close(beeper);
+    for (auto& [pid, child] : children) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);  // just killed: returns at once
+    }
+  }
+
+  void outputs(bool on, int hz) {
+    for (auto& led : leds) {
+      const std::string value = (on ? led.on : std::string("0")) + "\n";
+      if (led.regular && ::ftruncate(led.fd, 0) != 0) continue;
+      if (::pwrite(led.fd, value.data(), value.size(), 0) < 0) spdlog::debug("feedback LED write: {}", std::strerror(errno));
+    }
+    if (beeper >= 0) {
+      input_event ev[2] = {};
+      ev[0].type = EV_SND;
+      ev[0].code = SND_TONE;
+      ev[0].value = on ? hz : 0;
+      ev[1].type = EV_SYN;
+      ev[1].code = SYN_REPORT;
+      if (::write(beeper, ev, sizeof ev) < 0) spdlog::debug("feedback beeper write: {}", std::strerror(errno));
+    }
+  }
+
+  void play(Pattern p) {
+    if (stopped) return;
+    if (p == Pattern::acked && playing && *playing != Pattern::acked) {  // never cuts another short: after it
+      acked_pending = true;
+      return;
+    }
+    ++stats.played;
+    playing = p;
+    step = 0;
+    ++generation;
+    timer.cancel();
+    run_command(p);
+    next_step();
+  }
+
+  void next_step() {
+    const auto& segs = segments(*playing);
+    if (step >= segs.size()) {
+      outputs(false, 0);
+      playing.reset();
+      if (acked_pending) {
+        acked_pending = false;
+        play(Pattern::acked);
+      }
+      return;
+    }
+    const Segment s = segs[step];
+    outputs(s.on, s.hz);
+    timer.expires_after(std::chrono::milliseconds(s.ms));
+    timer.async_wait([weak = weak_from_this(), gen = generation](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->generation != gen || self->stopped) return;
+      ++self->step;
+      self->next_step();
+    });
+  }
+
+  void run_command(Pattern p) {
+    if (config.command.empty()) return;
+    if (!children.empty()) {
+      if (queued.size() >= kCommandsQueued) {
+        ++stats.command_failures;
+        spdlog::warn("feedback command skipped for {}: {} waiting", to_string(p), queued.size());
+        return;
+      }
+      queued.push_back(p);
+      return;
+    }
+    spawn(p);
+  }
+
+  void spawn(Pattern p) {
+    std::vector<std::string> args = config.command;
+    for (auto& a : args) {
+      for (auto at = a.find("{pattern}"); at != std::string::npos; at = a.find("{pattern}", at)) {
+        a.replace(at, 9, to_string(p));
+        at += to_string(p).size();
+      }
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    const int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      ++stats.command_failures;
+      spdlog::warn("feedback command {}: {}", args[0], std::strerror(rc));
+      return;
+    }
+    ++stats.commands;
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {  // no pidfd (kernel < 5.3): cannot reap it later without blocking; stop it now
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      ++stats.command_failures;
+      return;  // the queue stays empty: nothing waits behind a command that never ran
+    }
+    auto child = std::make_shared<Child>(io, pidfd, pid);
+    children[pid] = child;
+    child->kill_timer.expires_after(std::chrono::milliseconds(config.command_timeout_ms));
+    child->kill_timer.async_wait([pid](const boost::system::error_code& ec) {
+      if (!ec) ::kill(pid, SIGKILL);  // the pidfd turns readable; reaped below
+    });
+    child->fd.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [weak = weak_from_this(), pid](const boost::system::error_code&) {
+                           auto self = weak.lock();
+                           if (self) self->reap(pid);
+                         });
+  }
+
+  void reap(pid_t pid) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return;
+    const auto it = children.find(pid);
+    if (it != children.end()) {
+      it->second->kill_timer.cancel();
+      children.erase(it);  // closes the pidfd
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      ++stats.command_failures;
+      spdlog::warn("feedback command {} {}", config.command[0],
+                   WIFSIGNALED(status) ? "killed" : "exited " + std::to_string(WEXITSTATUS(status)));
+    }
+    while (!queued.empty() && children.empty() && !stopped) {  // a spawn that fails leaves no child
+      const Pattern next = queued.front();
+      queued.pop_front();
+      spawn(next);
+    }
+  }
+
+  asio::io_context& io;
+  FeedbackConfig config;
+  std::vector<Led> leds;
+  int beeper = -1;
+  asio::steady_timer timer;
+  std::optional<Pattern> playing;
+  std::size_t step = 0;
+  std::uint64_t generation = 0;
+  std::uint64_t recorded_through = 0;
+  bool awaiting_ack = false;
+  bool acked_pending = false;  // acked came while another pattern played
+  bool stopped = false;
+  Stats stats;
+  std::map<pid_t, std::shared_ptr<Child>> children;  // the running command (at most one)
+  std::deque<Pattern> queued;                         // patterns whose command waits
+};
+
+Result<std::unique_ptr<Feedback>> Feedback::open(asio::io_context& io, const FeedbackConfig& config) {
+  auto impl = std::make_shared<Impl>(io, config);
+  for (const auto& name : config.leds) {
+    const auto dir = config.leds_dir / name;
+    const auto path = (dir / "brightness").string();
+    Impl::Led led;
+    led.fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (led.fd < 0) {
+      return make_error("bad_config", "feedback.leds: cannot open " + path + ": " + std::strerror(errno));
+    }
+    struct stat st{};
+    led.regular = ::fstat(led.fd, &st) == 0 && S_ISREG(st.st_mode);
+    std::ifstream max(dir / "max_brightness");
+    if (!(max >> led.on) || led.on.empty() || led.on == "0") led.on = "1";
+    impl->leds.push_back(std::move(led));
+  }
+  if (!config.beeper.empty()) {
+    impl->beeper = ::open(config.beeper.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (impl->beeper < 0) {
+      return make_error("bad_config", "feedback.beeper: cannot open " + config.beeper + ": " + std::strerror(errno));
+    }
+  }
+  impl->outputs(false, 0);
+  return std::unique_ptr<Feedback>(new Feedback(std::move(impl)));
+}
+
+Feedback::Feedback(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Feedback::~Feedback() { stop(); }
+
+void Feedback::on_reply(const ui::ApiReply& reply) {
+  if (const std::uint64_t seq = max_seq(reply.body); seq > 0 && reply.status < 300) {
+    impl_->recorded_through = std::max(impl_->recorded_through, seq);
+    impl_->awaiting_ack = true;
+  }
+  if (auto p = pattern_for(reply)) play(*p);
+}
+
+void Feedback::on_ack(std::uint64_t applied_through) {
+  if (!impl_->config.acked || !impl_->awaiting_ack || applied_through < impl_->recorded_through) return;
+  impl_->awaiting_ack = false;
+  play(Pattern::acked);
+}
+
+void Feedback::play(Pattern p) { impl_->play(p); }
+
+void Feedback::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  ++impl_->generation;
+  impl_->timer.cancel();
+  impl_->outputs(false, 0);
+}
+
+Feedback::Stats Feedback::stats() const { return impl_->stats; }
+
+ui::DeviceApi::Reply FeedbackDeviceApi::tap(Reply reply) {
+  return [this, reply = std::move(reply)](ui::ApiReply r) {
+    asio::post(io_, [&feedback = feedback_, copy = r] { feedback.on_reply(copy); });
+    reply(std::move(r));
+  };
+}
+
+void FeedbackDeviceApi::submit_scan(ui::ScanRequest request, Reply reply) {
+  inner_.submit_scan(std::move(request), tap(std::move(reply)));
+}
+
+void FeedbackDeviceApi::submit_frame(ui::FrameRequest request, Reply reply) {
+  inner_.submit_frame(std::move(request), tap(std::move(reply)));
+}
+
+void FeedbackOutbox::record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) {
+  inner_.record_ack(applied_through, [this, applied_through, done = std::move(done)](Result<void> r) {
+    if (r) asio::post(io_, [&feedback = feedback_, applied_through] { feedback.on_ack(applied_through); });
+    done(std::move(r));
+  });
+}
+
+}  // namespace tally::device

@@ -1,0 +1,208 @@
+// [[scanner]] and [feedback] in tallyd's TOML, the serial line splitter, and
+// which feedback pattern an engine reply calls for.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "tally/device/config.hpp"
+#include "tally/device/feedback.hpp"
+#include "tally/device/serial_scanner.hpp"
+
+namespace tally::device {
+namespace {
+
+Result<LoadResult> load_text(const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / ("tally-scanner-config-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << text;
+  auto r = load_config({"--config", path.string()});
+  std::filesystem::remove(path);
+  return r;
+}
+
+TEST(ScannerConfig, SerialKeysAreRead) {
+  auto r = load_text(R"([[scanner]]
+type = "serial"
+name = "dock"
+path = "/dev/ttyACM0"
+baud = 115200
+character_size = 7
+parity = "even"
+stop_bits = 2
+flow_control = "hardware"
+suffix = "crlf"
+aim_prefix = false
+max_len = 100
+[[scanner]]
+type = "serial"
+path = "/dev/ttyS1"
+suffix = "custom"
+suffix_custom = "\u0003"
+[[scanner]]
+type = "keyboard"
+vid = 0x0c2e
+pid = 0x0b61
+layout = "de"
+suffix = "tab"
+gs_substitute = "~"
+)");
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& s = r->config.scanners;
+  ASSERT_EQ(s.size(), 3U);
+  EXPECT_EQ(s[0].name, "dock");
+  EXPECT_EQ(s[0].serial.path, "/dev/ttyACM0");
+  EXPECT_EQ(s[0].serial.baud, 115200U);
+  EXPECT_EQ(s[0].serial.character_size, 7U);
+  EXPECT_EQ(s[0].serial.parity, "even");
+  EXPECT_EQ(s[0].serial.stop_bits, 2U);
+  EXPECT_EQ(s[0].serial.flow_control, "hardware");
+  EXPECT_EQ(s[0].serial.suffix, "\r\n");
+  EXPECT_FALSE(s[0].aim_prefix);
+  EXPECT_EQ(s[0].max_len, 100U);
+  EXPECT_EQ(s[1].name, "serial-1");
+  EXPECT_EQ(s[1].serial.suffix, "\x03");
+  EXPECT_EQ(s[1].serial.baud, 9600U);
+  EXPECT_EQ(s[2].usb.vid, 0x0c2e);
+  EXPECT_EQ(s[2].usb.pid, 0x0b61);
+  EXPECT_EQ(s[2].usb.kind, UsbScannerKind::keyboard);
+  EXPECT_EQ(s[2].usb.layout, "de");
+  EXPECT_EQ(s[2].usb.name, "keyboard-2");
+  ASSERT_EQ(r->config.usb_scanners.size(), 1U);  // the USB driver's list
+  EXPECT_EQ(r->config.usb_scanners[0].vid, 0x0c2e);
+  EXPECT_EQ(s[2].keyboard.layout, "de");
+  EXPECT_EQ(s[2].keyboard.suffix, "tab");
+  EXPECT_EQ(s[2].keyboard.gs_substitute, '~');
+}
+
+TEST(ScannerConfig, BadValuesNameTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[scanner]\ntype = \"serial\"\n", "[[scanner]]"},
+      {"[[scanner]]\npath = \"/dev/x\"\n", "scanner[0].type"},
+      {"[[scanner]]\ntype = \"parallel\"\n", "scanner[0].type"},
+      {"[[scanner]]\ntype = \"serial\"\n", "scanner[0].path"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/dev/x\"\nbaud = 9601\n", "scanner[0].baud"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/dev/x\"\nparity = \"mark\"\n", "scanner[0].parity"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/dev/x\"\nstop_bits = 3\n", "scanner[0].stop_bits"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/dev/x\"\ncharacter_size = 9\n", "scanner[0].character_size"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/dev/x\"\nsuffix = \"etx\"\n", "scanner[0].suffix"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/dev/x\"\nlayout = \"us\"\n", "scanner[0].layout"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/dev/x\"\nbaud = \"fast\"\n", "scanner[0].baud"},
+      {"[[scanner]]\ntype = \"keyboard\"\nlayout = \"dvorak\"\n", "dvorak"},
+      {"[[scanner]]\ntype = \"keyboard\"\nvid = 70000\n", "scanner[0].vid"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/a\"\n[[scanner]]\ntype = \"serial\"\npath = \"/b\"\nname = \"serial-0\"\n",
+       "used twice"},
+      {"[feedback]\nleds = [\"a/b\"]\n", "feedback.leds"},
+      {"[feedback]\ncommand_timeout_ms = 0\n", "feedback.command_timeout_ms"},
+      {"[feedback]\nblink = true\n", "feedback.blink"},
+  };
+  for (const auto& [text, key] : cases) {
+    auto r = load_text(text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, "bad_config");
+    EXPECT_NE(r.error().message.find(key), std::string::npos) << text << " -> " << r.error().message;
+  }
+}
+
+TEST(ScannerConfig, FeedbackKeysAreRead) {
+  auto r = load_text(R"([feedback]
+leds = ["tally::scan", "input3::numlock"]
+leds_dir = "/tmp/leds"
+beeper = "/dev/input/event5"
+command = ["/usr/bin/logger", "tally {pattern}"]
+command_timeout_ms = 100
+acked = false
+)");
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& f = r->config.feedback;
+  EXPECT_EQ(f.leds, (std::vector<std::string>{"tally::scan", "input3::numlock"}));
+  EXPECT_EQ(f.leds_dir, "/tmp/leds");
+  EXPECT_EQ(f.beeper, "/dev/input/event5");
+  EXPECT_EQ(f.command, (std::vector<std::string>{"/usr/bin/logger", "tally {pattern}"}));
+  EXPECT_EQ(f.command_timeout_ms, 100);
+  EXPECT_FALSE(f.acked);
+}
+
+std::vector<std::string> split(LineSplitter& s, const std::string& bytes) {
+  std::vector<std::string> out;
+  for (auto& item : s.feed(bytes)) out.push_back(item.refused ? "<refused>" : item.scan.symbology + "|" + item.scan.text);
+  return out;
+}
+
+TEST(LineSplitter, SplitsAtTheSuffixAcrossReads) {
+  LineSplitter cr("\r", 10, true);
+  EXPECT_EQ(split(cr, "]E04006"), std::vector<std::string>{});
+  EXPECT_EQ(split(cr, "381\r\nOP:al"), (std::vector<std::string>{"]E0|4006381"}));
+  EXPECT_EQ(split(cr, "ice\r\r\n"), (std::vector<std::string>{"|OP:alice"}));
+  // Over max_len: refused once, up to its suffix; then it goes on.
+  EXPECT_EQ(split(cr, "0123456789ABCDEF"), (std::vector<std::string>{"<refused>"}));
+  EXPECT_EQ(split(cr, "GHIJ\rok\r"), (std::vector<std::string>{"|ok"}));
+  EXPECT_EQ(split(cr, "0123456789X\r"), (std::vector<std::string>{"<refused>"}));
+
+  LineSplitter etx("\x03", 10, false);
+  EXPECT_EQ(split(etx, "]C1AB\rC\x03"), (std::vector<std::string>{"|]C1AB\rC"}));
+  LineSplitter crlf("\r\n", 10, true);
+  EXPECT_EQ(split(crlf, "A\rB\r\n"), (std::vector<std::string>{"|A\rB"}));
+}
+
+TEST(Feedback, PatternForEngineReplies) {
+  using nlohmann::json;
+  const auto p = [](unsigned status, json body) { return pattern_for(ui::ApiReply{status, std::move(body)}); };
+  EXPECT_EQ(p(200, {{"feedback", "good"}}), Pattern::good);
+  EXPECT_EQ(p(201, {{"feedback", "good"}, {"movement", {{"seq", 3}}}}), Pattern::recorded);
+  EXPECT_EQ(p(201, {{"feedback", "warning"}, {"movement", {{"seq", 3}}}}), Pattern::warning);
+  EXPECT_EQ(p(422, {{"feedback", "error"}}), Pattern::error);
+  EXPECT_EQ(p(507, {{"error", {{"code", "disk_full"}}}}), Pattern::error);
+  EXPECT_EQ(p(200, {{"feedback", "self_test"}, {"code", "self_test_ok"}}), Pattern::good);
+  EXPECT_EQ(p(200, {{"found", 0}, {"scans", json::array()}}), std::nullopt);
+  json frame = {{"scans", json::array({json{{"status", 200}, {"result", {{"feedback", "good"}}}},
+                                       json{{"status", 201}, {"result", {{"feedback", "good"}, {"movement", json::object()}}}}})}};
+  EXPECT_EQ(p(201, frame), Pattern::recorded);
+  frame["scans"].push_back({{"status", 422}, {"result", {{"feedback", "error"}}}});
+  EXPECT_EQ(p(201, frame), Pattern::error);
+}
+
+// The LED is driven on for a pattern and off after it; the command gets each
+// pattern; acked waits until the ack covers the highest recorded seq.
+TEST(Feedback, LedCommandAndAcked) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tally-feedback-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "led0");
+  std::ofstream(dir / "led0" / "brightness") << "x\n";
+  std::ofstream(dir / "led0" / "max_brightness") << "255\n";
+  const auto out = dir / "patterns";
+  FeedbackConfig config;
+  config.leds_dir = dir;
+  config.leds = {"led0"};
+  config.command = {"/bin/sh", "-c", "echo {pattern} >> " + out.string()};
+  boost::asio::io_context io;
+  auto fb = Feedback::open(io, config);
+  ASSERT_TRUE(fb) << fb.error().message;
+  const auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(slurp(dir / "led0" / "brightness"), "0\n");  // off at start
+  using nlohmann::json;
+  (*fb)->on_reply(ui::ApiReply{201, json{{"feedback", "good"}, {"movement", {{"seq", 3}}}}});
+  EXPECT_EQ(slurp(dir / "led0" / "brightness"), "255\n");  // on while it plays
+  (*fb)->on_ack(2);  // not yet everything recorded
+  (*fb)->on_ack(3);
+  (*fb)->on_ack(3);  // once
+  const auto until = [&](const std::string& want) {
+    for (int i = 0; i < 500 && slurp(out) != want; ++i) io.run_for(std::chrono::milliseconds(10));
+    return slurp(out);
+  };
+  EXPECT_EQ(until("recorded\nacked\n"), "recorded\nacked\n");
+  for (int i = 0; i < 100 && slurp(dir / "led0" / "brightness") != "0\n"; ++i) io.run_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(slurp(dir / "led0" / "brightness"), "0\n");
+  EXPECT_EQ((*fb)->stats().commands, 2U);
+  EXPECT_EQ((*fb)->stats().command_failures, 0U);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tally::device
