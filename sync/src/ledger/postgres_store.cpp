@@ -496,6 +496,15 @@ class PostgresStore final : public Store {
 
   Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
 
+  Result<std::int64_t> master_data_version(const std::string& kind, const std::string& scope) override {
+    auto r = run("SELECT version FROM master_data WHERE kind = $1 AND scope = $2", {p(kind), p(scope)},
+                 "master data version");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::int64_t{0};
+    return int64(r->get(), 0, 0);
+  }
+
+
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
                                     std::int64_t chunks) override {
     auto r = run("UPDATE master_data SET published_chunks = $4 WHERE kind = $1 AND scope = $2 AND version = $3",

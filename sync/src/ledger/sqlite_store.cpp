@@ -502,6 +502,17 @@ class SqliteStore final : public Store {
 
   Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
 
+  Result<std::int64_t> master_data_version(const std::string& kind, const std::string& scope) override {
+    Use use(select_master_version_.get());
+    bind_text(*use, 1, kind);
+    bind_text(*use, 2, scope);
+    const int rc = sqlite3_step(*use);
+    if (rc == SQLITE_ROW) return sqlite3_column_int64(*use, 0);
+    if (rc == SQLITE_DONE) return std::int64_t{0};
+    return sql_error(db_.get(), rc, "master data version");
+  }
+
+
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
                                     std::int64_t chunks) override {
     StmtPtr s;
@@ -607,6 +618,7 @@ class SqliteStore final : public Store {
         {&open_exception_for_,
          "SELECT 1 FROM exceptions WHERE kind = ?1 AND subject = ?2 AND status != 'resolved' LIMIT 1"},
         {&select_exception_cursor_, "SELECT through FROM device_exception_cursors WHERE device = ?1"},
+        {&select_master_version_, "SELECT version FROM master_data WHERE kind = ?1 AND scope = ?2"},
         {&insert_lot_, "INSERT INTO lots(item, lot, expiry) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"},
         {&upsert_exception_cursor_,
          "INSERT INTO device_exception_cursors(device, through) VALUES (?1, ?2) "
@@ -973,7 +985,7 @@ class SqliteStore final : public Store {
   StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, add_balance_returning_, select_balance_;
   StmtPtr select_bin_;
   StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
-  StmtPtr select_exception_cursor_, upsert_exception_cursor_, insert_lot_;
+  StmtPtr select_exception_cursor_, upsert_exception_cursor_, insert_lot_, select_master_version_;
   std::map<std::pair<std::string, std::string>, std::string> lot_expiry_;  // per batch: (item, lot) -> expiry
 
   // Per-batch scratch.
