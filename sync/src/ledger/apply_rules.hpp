@@ -35,6 +35,18 @@ inline std::string subject_of(const Key& k) {
 
 std::string state_text(const scanner::Endpoint& e);
 
+// A balance row that a batch left below zero (qty < 0) raises one exception
+// (unless one of these kinds is already open for the row):
+// conflicting_picks when the movement that took last from it in the batch
+// (`last_take`) is a pick and the last movement of another device that took
+// from it before (`other_take`, empty when none) is a pick too (two devices
+// picked the same units, e.g. both offline); else negative_balance. Both
+// takes are the stored canonical texts; the evidence names both devices and
+// both movements (seq, operator, time, qty, scans).
+inline constexpr std::string_view kNegativeKinds[] = {"negative_balance", "conflicting_picks"};
+ExceptionRecord negative_exception(const Key& key, std::int64_t qty, const std::string& site,
+                                   const std::string& last_take, const std::string& other_take);
+
 // The counts one count movement stands for, each with what is booked for it:
 // the count itself, or, for an empty-bin count (item sku
 // scanner::kEmptyBinSku), a zero count of every (item, lot) booked non-zero

@@ -32,7 +32,7 @@ namespace {
 using scanner::Movement;
 using scanner::MovementType;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr std::int64_t kMigrationLock = 0x7461'6c6c'7931;  // "tally1"
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
@@ -126,6 +126,14 @@ CREATE TABLE lots(
   expiry TEXT NOT NULL,
   PRIMARY KEY(item, lot)
 );
+)sql",
+    // v2 → v3: per balance row the last movement that took from it and the
+    // last one of another device (the evidence of conflicting_picks).
+    R"sql(
+ALTER TABLE balances ADD COLUMN taker_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN taker_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE balances ADD COLUMN other_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN other_seq BIGINT NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -504,7 +512,6 @@ class PostgresStore final : public Store {
     return int64(r->get(), 0, 0);
   }
 
-
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
                                     std::int64_t chunks) override {
     auto r = run("UPDATE master_data SET published_chunks = $4 WHERE kind = $1 AND scope = $2 AND version = $3",
@@ -729,17 +736,34 @@ class PostgresStore final : public Store {
       }
     }
     for (const auto& [key, pend] : pending_) {
-      if (pend.delta == 0) continue;
-      auto after = run("INSERT INTO balances(item, lot, location, state, qty) VALUES ($1, $2, $3, $4, $5) "
-                       "ON CONFLICT (item, lot, location, state) DO UPDATE SET qty = balances.qty + excluded.qty "
-                       "RETURNING qty",
-                       {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key)),
-                        p(pend.delta)},
-                       "update balance");
+      const Param k[] = {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key))};
+      if (external_location(std::get<2>(key)) || pend.seq == 0) {
+        if (pend.delta == 0) continue;
+        if (auto r = run("INSERT INTO balances(item, lot, location, state, qty) VALUES ($1, $2, $3, $4, $5) "
+                         "ON CONFLICT (item, lot, location, state) DO UPDATE SET qty = balances.qty + excluded.qty",
+                         {k[0], k[1], k[2], k[3], p(pend.delta)}, "update balance");
+            !r) {
+          return r.error();
+        }
+        continue;
+      }
+      auto after = run(
+          "INSERT INTO balances(item, lot, location, state, qty, taker_device, taker_seq) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (item, lot, location, state) DO UPDATE SET "
+          "qty = balances.qty + excluded.qty, "
+          "other_device = CASE WHEN balances.taker_device != excluded.taker_device THEN balances.taker_device "
+          "ELSE balances.other_device END, "
+          "other_seq = CASE WHEN balances.taker_device != excluded.taker_device THEN balances.taker_seq "
+          "ELSE balances.other_seq END, "
+          "taker_device = excluded.taker_device, taker_seq = excluded.taker_seq "
+          "RETURNING qty, other_device, other_seq",
+          {k[0], k[1], k[2], k[3], p(pend.delta), p(pend.device), p_u64(pend.seq)}, "update balance");
       if (!after) return after.error();
       const std::int64_t qty = int64(after->get(), 0, 0);
-      if (!external_location(std::get<2>(key)) && pend.delta < 0 && qty < 0) {
-        if (auto r = raise_negative(key, qty, pend, batch, out); !r) return r.error();
+      if (pend.delta < 0 && qty < 0) {
+        const std::string other_device = text(after->get(), 0, 1);
+        const auto other_seq = static_cast<std::uint64_t>(int64(after->get(), 0, 2));
+        if (auto r = raise_negative(key, qty, pend, other_device, other_seq, batch, out); !r) return r.error();
       }
     }
     return out;
@@ -760,8 +784,10 @@ class PostgresStore final : public Store {
     if (m.type == MovementType::count) return {};
     Pending& from = pending_[Key{item, m.item.lot, m.from.location.code, from_state}];
     from.delta -= m.qty;
-    from.device = m.device;
-    from.seq = m.seq;
+    if (m.device != kLedgerDevice) {  // count adjustments are not takes of a device
+      from.device = m.device;
+      from.seq = m.seq;
+    }
     pending_[Key{item, m.item.lot, m.to.location.code, to_state}].delta += m.qty;
     if (!m.item.expiry.empty() && !m.item.lot.empty()) lot_expiry_.emplace(std::pair{item, m.item.lot}, m.item.expiry);
     return {};
@@ -842,34 +868,38 @@ class PostgresStore final : public Store {
     return {};
   }
 
-  Result<void> raise_negative(const Key& key, std::int64_t qty, const Pending& who, const Batch& batch,
-                              ApplyOutcome& out) {
-    const auto& [item, lot, location, state] = key;
+  Result<void> raise_negative(const Key& key, std::int64_t qty, const Pending& who, const std::string& other_device,
+                              std::uint64_t other_seq, const Batch& batch, ApplyOutcome& out) {
     const std::string subject = subject_of(key);
     // Another instance may be looking at the same row: one exception each.
     if (auto r = run("SELECT pg_advisory_xact_lock(hashtext($1))", {p("negative_balance|" + subject)}, "lock subject");
         !r) {
       return r.error();
     }
-    auto open = run("SELECT 1 FROM exceptions WHERE kind = 'negative_balance' AND subject = $1 AND status != "
-                    "'resolved' LIMIT 1",
-                    {p(subject)}, "find exception");
+    auto open = run("SELECT 1 FROM exceptions WHERE kind IN ($2, $3) AND subject = $1 AND status != 'resolved' LIMIT 1",
+                    {p(subject), p(rules::kNegativeKinds[0]), p(rules::kNegativeKinds[1])}, "find exception");
     if (!open) return open.error();
     if (PQntuples(open->get()) > 0) return {};
-    ExceptionRecord e;
-    e.kind = "negative_balance";
-    e.device = who.device;
-    e.seq = who.seq;
-    e.owner = "inventory-control";
-    e.priority = "high";
-    e.evidence = {{"device", who.device}, {"seqs", {who.seq}}, {"item", item}, {"lot", lot},
-                  {"location", location},  {"state", state},     {"qty", qty},   {"site", batch.site}};
-    e.next_action = "count bin " + location;
-    e.subject = subject;
-    auto id = insert_exception(e, batch.now_ms);
+    auto last = movement_payload(who.device, who.seq);
+    if (!last) return last.error();
+    std::string other_text;
+    if (other_seq != 0) {
+      auto other = movement_payload(other_device, other_seq);
+      if (!other) return other.error();
+      other_text = std::move(*other);
+    }
+    auto id = insert_exception(rules::negative_exception(key, qty, batch.site, *last, other_text), batch.now_ms);
     if (!id) return id.error();
     out.exceptions.push_back(*id);
     return {};
+  }
+
+  Result<std::string> movement_payload(const std::string& device, std::uint64_t seq) {
+    auto r = run("SELECT payload FROM movements WHERE device = $1 AND seq = $2", {p(device), p_u64(seq)},
+                 "read movement");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::string();
+    return text(r->get(), 0, 0);
   }
 
   Result<void> upsert_device(const std::string& device, const std::string& site, std::uint64_t through,

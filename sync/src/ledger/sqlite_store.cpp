@@ -29,7 +29,7 @@ using namespace tally::sqlite_util;  // NOLINT(google-build-using-namespace): th
 using scanner::Movement;
 using scanner::MovementType;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
     // v0 → v1
@@ -126,6 +126,14 @@ CREATE TABLE lots(
   expiry TEXT NOT NULL,
   PRIMARY KEY(item, lot)
 ) WITHOUT ROWID;
+)sql",
+    // v2 → v3: per balance row the last movement that took from it and the
+    // last one of another device (the evidence of conflicting_picks).
+    R"sql(
+ALTER TABLE balances ADD COLUMN taker_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN taker_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE balances ADD COLUMN other_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN other_seq INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -512,7 +520,6 @@ class SqliteStore final : public Store {
     return sql_error(db_.get(), rc, "master data version");
   }
 
-
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
                                     std::int64_t chunks) override {
     StmtPtr s;
@@ -605,9 +612,15 @@ class SqliteStore final : public Store {
         {&add_balance_,
          "INSERT INTO balances(item, lot, location, state, qty) VALUES (?1, ?2, ?3, ?4, ?5) "
          "ON CONFLICT(item, lot, location, state) DO UPDATE SET qty = qty + excluded.qty"},
-        {&add_balance_returning_,
-         "INSERT INTO balances(item, lot, location, state, qty) VALUES (?1, ?2, ?3, ?4, ?5) "
-         "ON CONFLICT(item, lot, location, state) DO UPDATE SET qty = qty + excluded.qty RETURNING qty"},
+        {&take_balance_,
+         "INSERT INTO balances(item, lot, location, state, qty, taker_device, taker_seq) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(item, lot, location, state) DO UPDATE SET "
+         "qty = qty + excluded.qty, "
+         "other_device = CASE WHEN taker_device != excluded.taker_device THEN taker_device ELSE other_device END, "
+         "other_seq = CASE WHEN taker_device != excluded.taker_device THEN taker_seq ELSE other_seq END, "
+         "taker_device = excluded.taker_device, taker_seq = excluded.taker_seq "
+         "RETURNING qty, other_device, other_seq"},
+        {&select_movement_, "SELECT payload FROM movements WHERE device = ?1 AND seq = ?2"},
         {&select_balance_, "SELECT qty FROM balances WHERE item = ?1 AND lot = ?2 AND location = ?3 AND state = ?4"},
         {&select_bin_, "SELECT item, lot, qty FROM balances WHERE location = ?1 AND state = ?2 AND qty != 0"},
         {&insert_rejected_,
@@ -740,24 +753,56 @@ class SqliteStore final : public Store {
     return sql_error(db_.get(), rc, "read balance");
   }
 
-  // Adds `qty` to one balance row; returns the new qty when `want` (else 0).
-  Result<std::int64_t> add_balance(const std::string& item, const std::string& lot, const std::string& location,
-                                   const std::string& state, std::int64_t qty, bool want) {
-    sqlite3_stmt* stmt = want ? add_balance_returning_.get() : add_balance_.get();
-    Use use(stmt);
-    bind_text(stmt, 1, item);
-    bind_text(stmt, 2, lot);
-    bind_text(stmt, 3, location);
-    bind_text(stmt, 4, state);
-    bind_int(stmt, 5, qty);
+  // Adds `qty` to one balance row.
+  Result<void> add_balance(const Key& key, std::int64_t qty) {
+    Use use(add_balance_.get());
+    bind_text(*use, 1, std::get<0>(key));
+    bind_text(*use, 2, std::get<1>(key));
+    bind_text(*use, 3, std::get<2>(key));
+    bind_text(*use, 4, std::get<3>(key));
+    bind_int(*use, 5, qty);
+    if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update balance");
+    return {};
+  }
+
+  // Adds `qty` to a row the batch took from and records the batch's last
+  // taker; returns the new qty and the last take of another device.
+  struct Taken {
+    std::int64_t qty = 0;
+    std::string other_device;
+    std::uint64_t other_seq = 0;
+  };
+  Result<Taken> take_balance(const Key& key, const Pending& p) {
+    Use use(take_balance_.get());
+    sqlite3_stmt* stmt = *use;
+    bind_text(stmt, 1, std::get<0>(key));
+    bind_text(stmt, 2, std::get<1>(key));
+    bind_text(stmt, 3, std::get<2>(key));
+    bind_text(stmt, 4, std::get<3>(key));
+    bind_int(stmt, 5, p.delta);
+    bind_text(stmt, 6, p.device);
+    bind_int(stmt, 7, static_cast<std::int64_t>(p.seq));
     int rc = sqlite3_step(stmt);
-    std::int64_t result = 0;
-    if (want && rc == SQLITE_ROW) {
-      result = sqlite3_column_int64(stmt, 0);
+    Taken t;
+    if (rc == SQLITE_ROW) {
+      t.qty = sqlite3_column_int64(stmt, 0);
+      t.other_device = column_text(stmt, 1);
+      t.other_seq = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 2));
       rc = sqlite3_step(stmt);
     }
     if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update balance");
-    return result;
+    return t;
+  }
+
+  // The stored canonical text of (device, seq), "" when there is none.
+  Result<std::string> movement_payload(const std::string& device, std::uint64_t seq) {
+    Use use(select_movement_.get());
+    bind_text(*use, 1, device);
+    bind_int(*use, 2, static_cast<std::int64_t>(seq));
+    const int rc = sqlite3_step(*use);
+    if (rc == SQLITE_ROW) return column_text(*use, 0);
+    if (rc == SQLITE_DONE) return std::string();
+    return sql_error(db_.get(), rc, "read movement");
   }
 
   // Stores a valid movement and moves its balances (count: only stores it).
@@ -787,8 +832,10 @@ class SqliteStore final : public Store {
     // (flush_balances): a batch touches the same rows many times.
     Pending& from = pending_[Key{item, m.item.lot, m.from.location.code, from_state_}];
     from.delta -= m.qty;
-    from.device = m.device;
-    from.seq = m.seq;
+    if (m.device != kLedgerDevice) {  // count adjustments are not takes of a device
+      from.device = m.device;
+      from.seq = m.seq;
+    }
     pending_[Key{item, m.item.lot, m.to.location.code, to_state_}].delta += m.qty;
     if (!m.item.expiry.empty() && !m.item.lot.empty()) lot_expiry_.emplace(std::pair{item, m.item.lot}, m.item.expiry);
     return {};
@@ -927,38 +974,37 @@ class SqliteStore final : public Store {
       if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert lot");
     }
     for (const auto& [key, p] : pending_) {
-      if (p.delta == 0) continue;
-      const bool internal = !external_location(std::get<2>(key));
-      auto after = add_balance(std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), p.delta,
-                               internal && p.delta < 0);
-      if (!after) return after.error();
-      if (internal && p.delta < 0 && *after < 0) {
-        if (auto r = raise_negative(key, *after, p, batch, out); !r) return r.error();
+      if (external_location(std::get<2>(key)) || p.seq == 0) {
+        if (p.delta == 0) continue;
+        if (auto r = add_balance(key, p.delta); !r) return r.error();
+        continue;
+      }
+      auto taken = take_balance(key, p);
+      if (!taken) return taken.error();
+      if (p.delta < 0 && taken->qty < 0) {
+        if (auto r = raise_negative(key, *taken, p, batch, out); !r) return r.error();
       }
     }
     return out;
   }
 
-  Result<void> raise_negative(const Key& key, std::int64_t qty, const Pending& who, const Batch& batch,
+  Result<void> raise_negative(const Key& key, const Taken& taken, const Pending& who, const Batch& batch,
                               ApplyOutcome& out) {
-    const auto& [item, lot, location, state] = key;
     const std::string subject = subject_of(key);
-    auto open = has_open_exception("negative_balance", subject);
-    if (!open) return open.error();
-    if (*open) return {};
-    const std::string& device = who.device;
-    const std::uint64_t seq = who.seq;
-    ExceptionRecord e;
-    e.kind = "negative_balance";
-    e.device = device;
-    e.seq = seq;
-    e.owner = "inventory-control";
-    e.priority = "high";
-    e.evidence = {{"device", device}, {"seqs", {seq}},      {"item", item}, {"lot", lot},
-                  {"location", location}, {"state", state}, {"qty", qty}, {"site", batch.site}};
-    e.next_action = "count bin " + location;
-    e.subject = subject;
-    auto id = insert_exception(e, batch.now_ms);
+    for (const std::string_view kind : rules::kNegativeKinds) {
+      auto open = has_open_exception(kind, subject);
+      if (!open) return open.error();
+      if (*open) return {};
+    }
+    auto last = movement_payload(who.device, who.seq);
+    if (!last) return last.error();
+    std::string other_text;
+    if (taken.other_seq != 0) {
+      auto other = movement_payload(taken.other_device, taken.other_seq);
+      if (!other) return other.error();
+      other_text = std::move(*other);
+    }
+    auto id = insert_exception(rules::negative_exception(key, taken.qty, batch.site, *last, other_text), batch.now_ms);
     if (!id) return id.error();
     out.exceptions.push_back(*id);
     return {};
@@ -982,7 +1028,8 @@ class SqliteStore final : public Store {
   DbPtr db_;
   std::string path_;
   StmtPtr begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
-  StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, add_balance_returning_, select_balance_;
+  StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, take_balance_, select_balance_;
+  StmtPtr select_movement_;
   StmtPtr select_bin_;
   StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
   StmtPtr select_exception_cursor_, upsert_exception_cursor_, insert_lot_, select_master_version_;
