@@ -27,6 +27,16 @@ struct Pending {
   std::uint64_t seq = 0;
 };
 
+// Ledger schema v2 → v3, the same on both stores (SQLite reads BIGINT as
+// INTEGER): per balance row the last movement that took from it and the last
+// one of another device (the evidence of conflicting_picks).
+inline constexpr const char* kTakersMigration = R"sql(
+ALTER TABLE balances ADD COLUMN taker_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN taker_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE balances ADD COLUMN other_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN other_seq BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 inline bool external_location(std::string_view code) { return !code.empty() && code.front() == '@'; }
 
 inline std::string subject_of(const Key& k) {
