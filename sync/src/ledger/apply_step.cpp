@@ -146,14 +146,15 @@ Result<void> ApplyStep::flush(const Batch& batch, ApplyOutcome& out) {
     if (auto r = sql_->insert_lot(item_lot.first, item_lot.second, expiry); !r) return r;
   }
   for (const auto& [key, p] : pending_) {
-    if (external_location(std::get<2>(key)) || p.seq == 0) {
-      if (p.delta == 0) continue;
+    if (p.delta == 0) continue;  // e.g. put away and picked again in one batch: nothing to write
+    // Only a net take can go below zero; only it records the row's taker.
+    if (external_location(std::get<2>(key)) || p.delta > 0 || p.seq == 0) {
       if (auto r = sql_->add_balance(key, p.delta); !r) return r;
       continue;
     }
     auto taken = sql_->take_balance(key, p.delta, p.device, p.seq);
     if (!taken) return taken.error();
-    if (p.delta < 0 && taken->qty < 0) {
+    if (taken->qty < 0) {
       if (auto r = raise_negative(key, *taken, p, batch, out); !r) return r;
     }
   }
