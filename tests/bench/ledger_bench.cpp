@@ -36,7 +36,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pg_server.hpp"
 #include "tally/ledger/ledger.hpp"
+#include "tally/ledger/postgres_store.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
 
@@ -62,6 +64,7 @@ struct Totals {
   std::uint64_t movements = 0;
 };
 std::map<std::pair<int, int>, Totals> g_totals;  // by (durable, group)
+std::map<std::pair<int, int>, Totals> g_pg_totals;  // by (durable, group): ledger_s = PostgreSQL, raw_s = SQLite
 
 fs::path fresh_file(const char* name) {
   return g_root / (std::string(name) + "-" + std::to_string(g_file_counter++) + ".db");
@@ -320,6 +323,93 @@ void BM_Pipelined(benchmark::State& state) {
 }
 BENCHMARK(BM_Pipelined)->Iterations(25)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// The PostgreSQL store (libpq) against the SQLite store on the same batches
+// in the same run, both through Ledger::handle_many (parse + apply), in
+// alternating order. PostgreSQL is a throwaway server started by the bench
+// (tests/support/pg_server.hpp, unix socket only) with fsync on, so
+// durable=1 is synchronous_commit=on against synchronous=FULL and durable=0
+// synchronous_commit=off against synchronous=OFF. Skipped when PostgreSQL is
+// not installed.
+void BM_PostgresVsSqlite(benchmark::State& state) {
+  const bool durable = state.range(0) != 0;
+  const auto group = static_cast<std::size_t>(state.range(1));
+  auto& pg = tally::test::PgServer::instance();
+  if (!pg.available()) {
+    state.SkipWithError(("PostgreSQL: " + pg.why_not()).c_str());
+    return;
+  }
+  const std::string db = tally::test::PgServer::next_name();
+  std::string error;
+  const std::string conninfo = pg.create_database(db, error);
+  if (!error.empty()) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  auto pstore = tally::ledger::open_postgres_store({conninfo, durable});
+  auto sstore = tally::ledger::open_sqlite_store({fresh_file("pgpair"), durable});
+  if (!pstore || !sstore) {
+    state.SkipWithError(!pstore ? pstore.error().message.c_str() : sstore.error().message.c_str());
+    return;
+  }
+  tally::ledger::Ledger pledger(**pstore, {});
+  tally::ledger::Ledger sledger(**sstore, {});
+  const std::string topic = "tally/v1/bench-site/bench-01/movements";
+  std::uint64_t next_seq = 1;
+  double pg_s = 0;
+  double sqlite_s = 0;
+  bool pg_first = true;
+  const auto apply = [](tally::ledger::Ledger& ledger, const std::vector<tally::ledger::Ledger::Inbound>& msgs,
+                        double& seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto results = ledger.handle_many(msgs, kT0);
+    seconds = seconds_since(t0);
+    for (const auto& h : results) {
+      if (!h) std::fprintf(stderr, "apply: %s\n", h.error().message.c_str());
+      if (!h || !h->outcome || h->outcome->applied != kBatch) return false;
+    }
+    return true;
+  };
+  for (auto _ : state) {
+    std::vector<tally::ledger::Ledger::Inbound> msgs;
+    for (std::size_t g = 0; g < group; ++g) {
+      msgs.push_back({topic, prepare_batch(next_seq).payload});
+      next_seq += kBatch;
+    }
+    double p = 0;
+    double s = 0;
+    const bool ok = pg_first ? (apply(pledger, msgs, p) && apply(sledger, msgs, s))
+                             : (apply(sledger, msgs, s) && apply(pledger, msgs, p));
+    pg_first = !pg_first;
+    if (!ok) {
+      state.SkipWithError("apply failed");
+      break;
+    }
+    pg_s += p;
+    sqlite_s += s;
+    state.SetIterationTime(p);
+  }
+  const double n = static_cast<double>(state.iterations() * kBatch * group);
+  state.SetItemsProcessed(static_cast<std::int64_t>(n));
+  if (pg_s > 0 && sqlite_s > 0) {
+    state.counters["pg_per_s"] = n / pg_s;
+    state.counters["sqlite_per_s"] = n / sqlite_s;
+    state.counters["pg_over_sqlite"] = sqlite_s / pg_s;
+  }
+  auto& t = g_pg_totals[{static_cast<int>(state.range(0)), static_cast<int>(group)}];
+  t.ledger_s += pg_s;
+  t.raw_s += sqlite_s;
+  t.movements += static_cast<std::uint64_t>(n);
+  pstore->reset();  // closes the connection, so the database can go
+  pg.drop_database(db);
+}
+BENCHMARK(BM_PostgresVsSqlite)
+    ->Args({1, 1})
+    ->Args({1, 8})
+    ->Args({0, 8})
+    ->ArgNames({"durable", "group"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
 // For information: the two halves of the ledger's cost, separately.
 void BM_ParseBatch500(benchmark::State& state) {
   const Prepared p = prepare_batch(1);
@@ -362,6 +452,7 @@ int main(int argc, char** argv) {
   }
   if (dir.empty()) dir = std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp";
   g_root = fs::path(dir) / ("tally-ledger-bench-" + std::to_string(::getpid()));
+  ::setenv("TALLY_PG_FSYNC", "1", 1);  // the PostgreSQL server flushes its WAL like a production one
   fs::create_directories(g_root);
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
@@ -373,6 +464,16 @@ int main(int argc, char** argv) {
                 "rows/s, ledger/raw %.3f (%llu movements)\n",
                 key.first != 0 ? "synchronous=FULL" : "synchronous=OFF", key.second,
                 static_cast<double>(t.movements) / t.ledger_s,
+                static_cast<double>(t.movements) / t.raw_s, t.raw_s / t.ledger_s,
+                static_cast<unsigned long long>(t.movements));
+  }
+  for (const auto& [key, t] : g_pg_totals) {
+    if (t.ledger_s <= 0 || t.raw_s <= 0) continue;
+    std::printf("%s, %d batch(es) of 500 per transaction: PostgreSQL store %.0f movements/s, SQLite store %.0f "
+                "movements/s, PostgreSQL/SQLite %.3f (%llu movements)\n",
+                key.first != 0 ? "durable (synchronous_commit=on / synchronous=FULL)"
+                               : "not durable (synchronous_commit=off / synchronous=OFF)",
+                key.second, static_cast<double>(t.movements) / t.ledger_s,
                 static_cast<double>(t.movements) / t.raw_s, t.raw_s / t.ledger_s,
                 static_cast<unsigned long long>(t.movements));
   }

@@ -189,11 +189,9 @@ class LedgerRouter final : public Router {
     }
     if (path == "/api/v1/movements") {
       if (!get) return respond(method_not_allowed("GET", path));
-      auto after = unsigned_param(q, "after", 0);
-      if (!after) return respond(bad_request(after.error().message));
-      auto limit = limit_param(q, options_.limit_max);
-      if (!limit) return respond(bad_request(limit.error().message));
-      return api_.movements(param(q, "device"), *after, *limit, reply);
+      auto page = paging(q);
+      if (!page) return respond(bad_request(page.error().message));
+      return api_.movements(param(q, "device"), page->first, page->second, reply);
     }
     if (path == "/api/v1/exceptions") {
       if (!get) return respond(method_not_allowed("GET", path));
@@ -248,6 +246,12 @@ class LedgerRouter final : public Router {
       if (*window == 0 || *window > 366ULL * 24 * 3600) return respond(bad_request("window_s must be 1..31622400"));
       return api_.kpis(*window, reply);
     }
+    if (path == "/api/v1/epcis/events") {
+      if (!get) return respond(method_not_allowed("GET", path));
+      auto page = paging(q);
+      if (!page) return respond(bad_request(page.error().message));
+      return api_.epcis_events(page->first, page->second, reply);
+    }
     if (path == "/api/v1/invariants") {
       if (!get) return respond(method_not_allowed("GET", path));
       return api_.invariants(reply);
@@ -256,6 +260,15 @@ class LedgerRouter final : public Router {
   }
 
  private:
+  // ?after=&limit= of the paged feeds.
+  Result<std::pair<std::uint64_t, std::size_t>> paging(const Params& q) const {
+    auto after = unsigned_param(q, "after", 0);
+    if (!after) return after.error();
+    auto limit = limit_param(q, options_.limit_max);
+    if (!limit) return limit.error();
+    return std::pair{*after, *limit};
+  }
+
   static Result<json> json_body(const HttpRequest& req) {
     if (!is_json(req.content_type)) return make_error("bad_request", "Content-Type must be application/json");
     json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);

@@ -37,6 +37,7 @@
 
 #include "tally/ledger/app.hpp"
 #include "tally/ledger/downlink.hpp"
+#include "tally/ledger/epcis.hpp"
 #include "tally/ledger/kpi.hpp"
 #include "tally/ledger/ledger.hpp"
 #include "tally/ledger/postgres_store.hpp"
@@ -367,6 +368,14 @@ class Service final : public ui::LedgerApi {
       if (!ex) return error_reply(ex.error());
       in.exceptions = std::move(*ex);
       return {200, {{"kpis", compute_kpis(in, config_.kpi_bands)}}};
+    });
+  }
+
+  void epcis_events(std::uint64_t after, std::size_t limit, Reply reply) override {
+    run(reply, [this, after, limit]() -> ui::ApiReply {
+      auto doc = epcis_page(store_, after, limit, now_ms());
+      if (!doc) return error_reply(doc.error());
+      return {200, std::move(*doc)};
     });
   }
 

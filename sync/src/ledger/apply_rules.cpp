@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
+#include "tally/wire/movement_json.hpp"
+
 namespace tally::ledger::rules {
 
 using scanner::Movement;
@@ -21,7 +25,76 @@ scanner::Item item_of(const std::string& id, const std::string& lot) {
   return item;
 }
 
+// A stored movement (canonical text) as exception evidence.
+std::optional<Movement> stored_movement(const std::string& payload) {
+  if (payload.empty()) return std::nullopt;
+  const nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  auto m = wire::movement_from_json(j);
+  if (!m) return std::nullopt;
+  return std::move(*m);
+}
+
+nlohmann::json take_evidence(const Movement& m) {
+  return {{"device", m.device},
+          {"seq", m.seq},
+          {"type", scanner::to_string(m.type)},
+          {"operator", m.operator_id},
+          {"qty", m.qty},
+          {"device_time_ms", m.wall_time_ms},
+          {"reference", m.reference},
+          {"to", m.to.location.code},
+          {"scans", m.evidence}};
+}
+
+std::string who(const Movement& m) {
+  return m.device + " seq " + std::to_string(m.seq) + " (" + m.operator_id + ")";
+}
+
 }  // namespace
+
+ExceptionRecord negative_exception(const Key& key, std::int64_t qty, const std::string& site,
+                                   const std::string& last_take, const std::string& other_take) {
+  const auto& [item, lot, location, state] = key;
+  const auto last = stored_movement(last_take);
+  const auto other = stored_movement(other_take);
+  const bool conflict = last && other && last->type == scanner::MovementType::pick &&
+                        other->type == scanner::MovementType::pick && other->device != last->device;
+  ExceptionRecord e;
+  e.kind = conflict ? "conflicting_picks" : "negative_balance";
+  e.device = last ? last->device : std::string();
+  e.seq = last ? last->seq : 0;
+  e.owner = "inventory-control";
+  e.priority = "high";
+  nlohmann::json seqs = nlohmann::json::array();
+  nlohmann::json movements = nlohmann::json::array();
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto* m : {&last, &other}) {
+    if (!*m) continue;
+    seqs.push_back((*m)->seq);
+    movements.push_back(take_evidence(**m));
+    devices.push_back((*m)->device);
+  }
+  e.evidence = {{"device", e.device},
+                {"site", site},
+                {"seqs", seqs},
+                {"scans", last ? nlohmann::json(last->evidence) : nlohmann::json::array()},
+                {"item", item},
+                {"lot", lot},
+                {"location", location},
+                {"state", state},
+                {"qty", qty},
+                {"movements", std::move(movements)}};
+  if (conflict) {
+    e.evidence["devices"] = std::move(devices);
+    e.next_action = "count bin " + location + ": " + who(*other) + " and " + who(*last) + " both picked " + item +
+                    " there and the bin had too little for both; correct the pick that got no goods";
+  } else {
+    e.next_action = "count bin " + location;
+  }
+  e.subject = subject_of(key);
+  return e;
+}
 
 std::vector<std::pair<Movement, std::int64_t>> expand_count(
     const Movement& count, std::int64_t booked, const std::map<std::pair<std::string, std::string>, std::int64_t>& in_bin) {

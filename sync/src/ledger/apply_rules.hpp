@@ -27,6 +27,16 @@ struct Pending {
   std::uint64_t seq = 0;
 };
 
+// Ledger schema v2 → v3, the same on both stores (SQLite reads BIGINT as
+// INTEGER): per balance row the last movement that took from it and the last
+// one of another device (the evidence of conflicting_picks).
+inline constexpr const char* kTakersMigration = R"sql(
+ALTER TABLE balances ADD COLUMN taker_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN taker_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE balances ADD COLUMN other_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE balances ADD COLUMN other_seq BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 inline bool external_location(std::string_view code) { return !code.empty() && code.front() == '@'; }
 
 inline std::string subject_of(const Key& k) {
@@ -34,6 +44,18 @@ inline std::string subject_of(const Key& k) {
 }
 
 std::string state_text(const scanner::Endpoint& e);
+
+// A balance row that a batch left below zero (qty < 0) raises one exception
+// (unless one of these kinds is already open for the row):
+// conflicting_picks when the movement that took last from it in the batch
+// (`last_take`) is a pick and the last movement of another device that took
+// from it before (`other_take`, empty when none) is a pick too (two devices
+// picked the same units, e.g. both offline); else negative_balance. Both
+// takes are the stored canonical texts; the evidence names both devices and
+// both movements (seq, operator, time, qty, scans).
+inline constexpr std::string_view kNegativeKinds[] = {"negative_balance", "conflicting_picks"};
+ExceptionRecord negative_exception(const Key& key, std::int64_t qty, const std::string& site,
+                                   const std::string& last_take, const std::string& other_take);
 
 // The counts one count movement stands for, each with what is booked for it:
 // the count itself, or, for an empty-bin count (item sku

@@ -2,9 +2,12 @@
 // docs/PROTOCOL.md "## Ledger").
 #include "tally/ledger/ledger.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <set>
 #include <utility>
 
+#include "tally/scanner/master_data.hpp"
 #include "tally/wire/movement_json.hpp"
 
 namespace tally::ledger {
@@ -311,6 +314,125 @@ void Ledger::check_clock(const Batch& batch, Incoming& in) {
   }
 }
 
+namespace {
+
+// A catalog GTIN as movements carry it: GTIN-8/12/13 left-padded to 14.
+std::string gtin14(std::string gtin) {
+  if (!gtin.empty() && gtin.size() < 14 &&
+      std::all_of(gtin.begin(), gtin.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    gtin.insert(0, 14 - gtin.size(), '0');
+  }
+  return gtin;
+}
+
+// Locations the locations master data names: bins and named places.
+// External parties and totes (containers that come and go) are not listed.
+bool checked_location(const std::string& code) {
+  return !code.empty() && code.front() != '@' && code.rfind("TOTE:", 0) != 0;
+}
+
+json endpoint_json(const scanner::Endpoint& e) {
+  return {{"location", e.location.code}, {"state", e.state ? json(scanner::to_string(*e.state)) : json("")}};
+}
+
+}  // namespace
+
+void Ledger::refresh_master_data(const std::string& site) {
+  SiteMasterData& md = master_[site];
+  auto catalog = store_.master_data_version("catalog", site);
+  auto locations = store_.master_data_version("locations", site);
+  if (!catalog || !locations) return;  // the apply will fail the same way
+  const auto load = [&](const char* kind, std::int64_t version, std::int64_t& have, auto fill) {
+    if (version == have) return;
+    auto rec = store_.master_data(kind, site);
+    if (!rec || !*rec) return;
+    scanner::MasterData parsed;
+    const json payload = json::parse((*rec)->payload, nullptr, false);
+    if (!scanner::apply_master_data(kind, payload, parsed)) return;  // stored snapshots were checked on the way in
+    fill(parsed);
+    have = (*rec)->version;
+  };
+  if (*catalog == 0) {
+    md.catalog_version = 0;
+    md.items.clear();
+  }
+  load("catalog", *catalog, md.catalog_version, [&](const scanner::MasterData& parsed) {
+    md.items.clear();
+    for (const auto& item : parsed.catalog) {
+      if (!item.gtin.empty()) md.items.insert(gtin14(item.gtin));
+      if (!item.sku.empty()) md.items.insert(item.sku);
+    }
+  });
+  if (*locations == 0) {
+    md.locations_version = 0;
+    md.locations.clear();
+  }
+  load("locations", *locations, md.locations_version, [&](const scanner::MasterData& parsed) {
+    md.locations.clear();
+    for (const auto& l : parsed.locations) {
+      auto code = scanner::Location::parse(l.code);
+      md.locations.insert(code ? code->code : l.code);
+    }
+  });
+}
+
+void Ledger::check_master_data(Batch& batch) {
+  const auto site = master_.find(batch.site);
+  if (site == master_.end()) return;
+  const SiteMasterData& md = site->second;
+  if (md.catalog_version == 0 && md.locations_version == 0) return;
+  for (Incoming& in : batch.movements) {
+    if (!in.movement) continue;  // rejected: its own exception
+    const scanner::Movement& m = *in.movement;
+    const auto raise = [&](const char* kind, json what, std::string action) {
+      ExceptionRecord e;
+      e.kind = kind;
+      e.device = batch.device;
+      e.seq = in.seq;
+      e.owner = "master_data";
+      e.priority = "medium";
+      e.subject = batch.device + ":" + std::to_string(in.seq);
+      e.evidence = {{"device", batch.device},
+                    {"site", batch.site},
+                    {"seqs", json::array({in.seq})},
+                    {"scans", m.evidence},
+                    {"source", "ledger"},
+                    {"operator", m.operator_id},
+                    {"type", scanner::to_string(m.type)},
+                    {"item", m.item.id()},
+                    {"lot", m.item.lot},
+                    {"qty", m.qty},
+                    {"from", endpoint_json(m.from)},
+                    {"to", endpoint_json(m.to)},
+                    {"device_time_ms", m.wall_time_ms}};
+      e.evidence.update(what);
+      e.next_action = std::move(action);
+      e.created_ms = batch.now_ms;
+      in.raise.push_back(std::move(e));
+    };
+    const std::string where = " (seq " + std::to_string(in.seq) + " of " + batch.device + ")";
+    if (md.catalog_version > 0 && m.item.sku != scanner::kEmptyBinSku && md.items.count(m.item.id()) == 0) {
+      raise("unknown_item", {{"catalog_version", md.catalog_version}},
+            "add item " + m.item.id() + " to the catalog of site " + batch.site + " or correct the movement" + where);
+    }
+    if (md.locations_version > 0) {
+      std::set<std::string> unknown;
+      for (const auto* e : {&m.from, &m.to}) {
+        if (checked_location(e->location.code) && md.locations.count(e->location.code) == 0) {
+          unknown.insert(e->location.code);
+        }
+      }
+      if (!unknown.empty()) {
+        std::string list;
+        for (const auto& code : unknown) list += (list.empty() ? "" : ", ") + code;
+        raise("unknown_location", {{"locations", unknown}, {"locations_version", md.locations_version}},
+              "add location " + list + " to the locations of site " + batch.site + " or correct the movement" +
+                  where);
+      }
+    }
+  }
+}
+
 std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected) {
   json r = json::array();
   for (const auto& x : rejected) r.push_back({{"seq", x.seq}, {"reason", x.reason}});
@@ -420,7 +542,15 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
     batches.push_back(std::move(*p.batch));
   }
   if (batches.empty()) return out;
-  for (Batch& b : batches) verify_chain(b);  // and the clocks
+  {
+    std::set<std::string> sites;
+    for (const Batch& b : batches) sites.insert(b.site);
+    for (const std::string& site : sites) refresh_master_data(site);
+  }
+  for (Batch& b : batches) {
+    verify_chain(b);  // and the clocks
+    check_master_data(b);
+  }
   auto applied = store_.apply_batches(batches);
   for (std::size_t i = 0; i < batches.size(); ++i) {
     Result<Handled>& slot = out[batch_of[i]];

@@ -25,14 +25,14 @@
 
 #include "tally/wire/movement_json.hpp"
 #include "apply_rules.hpp"
+#include "apply_step.hpp"
 
 namespace tally::ledger {
 namespace {
 
 using scanner::Movement;
-using scanner::MovementType;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr std::int64_t kMigrationLock = 0x7461'6c6c'7931;  // "tally1"
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
@@ -127,6 +127,7 @@ CREATE TABLE lots(
   PRIMARY KEY(item, lot)
 );
 )sql",
+    rules::kTakersMigration,  // v2 → v3
 };
 
 struct ResultDeleter {
@@ -171,11 +172,7 @@ std::string bytea(const PGresult* r, int row, int col) {
   return out;
 }
 
-using rules::external_location;
 using rules::Key;
-using rules::Pending;
-using rules::state_text;
-using rules::subject_of;
 
 constexpr const char* kExceptionColumns =
     "id, kind, device, seq, owner, priority, evidence, next_action, status, note, subject, created_ms, resolved_ms";
@@ -199,7 +196,7 @@ ExceptionRecord read_exception(const PGresult* r, int row) {
   return e;
 }
 
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, private rules::ApplySql {
  public:
   static Result<std::unique_ptr<Store>> open(const PostgresOptions& options) {
     auto store = std::unique_ptr<PostgresStore>(new PostgresStore());
@@ -496,6 +493,14 @@ class PostgresStore final : public Store {
 
   Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
 
+  Result<std::int64_t> master_data_version(const std::string& kind, const std::string& scope) override {
+    auto r = run("SELECT version FROM master_data WHERE kind = $1 AND scope = $2", {p(kind), p(scope)},
+                 "master data version");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::int64_t{0};
+    return int64(r->get(), 0, 0);
+  }
+
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
                                     std::int64_t chunks) override {
     auto r = run("UPDATE master_data SET published_chunks = $4 WHERE kind = $1 AND scope = $2 AND version = $3",
@@ -645,11 +650,12 @@ class PostgresStore final : public Store {
     ResPtr r(PQexec(conn_.get(), "ROLLBACK"));
   }
 
-  // ------------------------------------------------------------ apply
+  // ------------------------------------------------------------ rules::ApplySql (the apply step's SQL)
 
   // The device's applied_through, its row locked until the commit (created
   // when new), so two instances never apply one device's batches at once.
-  Result<std::uint64_t> lock_device(const std::string& device, const std::string& site, std::int64_t now_ms) {
+  Result<std::uint64_t> device_through(const std::string& device, const std::string& site,
+                                       std::int64_t now_ms) override {
     if (auto r = run("INSERT INTO devices(device, site, applied_through, last_seen_ms, last_batch_size, movements, "
                      "rejected) VALUES ($1, $2, 0, $3, 0, 0, 0) ON CONFLICT (device) DO NOTHING",
                      {p(device), p(site), p(now_ms)}, "add device");
@@ -662,223 +668,23 @@ class PostgresStore final : public Store {
     return static_cast<std::uint64_t>(int64(r->get(), 0, 0));
   }
 
-  Result<ApplyOutcome> apply_in_txn(const Batch& batch) {
-    ApplyOutcome out;
-    pending_.clear();
-    lot_expiry_.clear();
-    ledger_seq_.reset();
-    ledger_applied_ = 0;
-    auto at = lock_device(batch.device, batch.site, batch.now_ms);
-    if (!at) return at.error();
-    std::uint64_t through = *at;
-    for (const Incoming& in : batch.movements) {
-      if (in.seq <= through) {
-        ++out.duplicates;
-        continue;
-      }
-      if (in.seq != through + 1) {
-        out.gap = true;
-        break;
-      }
-      if (in.movement) {
-        if (auto r = store_movement(*in.movement, in.payload, batch.now_ms); !r) return r.error();
-        if (in.movement->type == MovementType::count) {
-          if (auto r = apply_count(*in.movement, batch, out); !r) return r.error();
-        }
-        ++out.applied;
-      } else {
-        if (auto r = reject(batch, in, out); !r) return r.error();
-      }
-      for (const ExceptionRecord& e : in.raise) {  // e.g. hash_chain_break, raised by Ledger
-        auto id = insert_exception(e, batch.now_ms);
-        if (!id) return id.error();
-        out.exceptions.push_back(*id);
-      }
-      through = in.seq;
-    }
-    out.applied_through = through;
-    if (auto r = upsert_device(batch.device, batch.site, through, batch.now_ms,
-                               static_cast<std::int64_t>(batch.movements.size()),
-                               static_cast<std::int64_t>(out.applied), static_cast<std::int64_t>(out.rejected.size()));
-        !r) {
-      return r.error();
-    }
-    if (ledger_seq_ && ledger_applied_ > 0) {
-      if (auto r = upsert_device(std::string(kLedgerDevice), batch.site, *ledger_seq_, batch.now_ms,
-                                 static_cast<std::int64_t>(ledger_applied_), static_cast<std::int64_t>(ledger_applied_),
-                                 0);
-          !r) {
-        return r.error();
-      }
-    }
-    // std::map: rows in key order, the same lock order in every transaction.
-    for (const auto& [item_lot, expiry] : lot_expiry_) {
-      if (auto r = run("INSERT INTO lots(item, lot, expiry) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                       {p(item_lot.first), p(item_lot.second), p(expiry)}, "insert lot");
-          !r) {
-        return r.error();
-      }
-    }
-    for (const auto& [key, pend] : pending_) {
-      if (pend.delta == 0) continue;
-      auto after = run("INSERT INTO balances(item, lot, location, state, qty) VALUES ($1, $2, $3, $4, $5) "
-                       "ON CONFLICT (item, lot, location, state) DO UPDATE SET qty = balances.qty + excluded.qty "
-                       "RETURNING qty",
-                       {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key)),
-                        p(pend.delta)},
-                       "update balance");
-      if (!after) return after.error();
-      const std::int64_t qty = int64(after->get(), 0, 0);
-      if (!external_location(std::get<2>(key)) && pend.delta < 0 && qty < 0) {
-        if (auto r = raise_negative(key, qty, pend, batch, out); !r) return r.error();
-      }
-    }
-    return out;
+  Result<void> insert_movement(const Movement& m, std::string_view payload, const std::string& from_state,
+                               const std::string& to_state, std::int64_t now_ms) override {
+    return exec("INSERT INTO movements(device, seq, type, item, lot, qty, from_location, from_state, to_location, "
+                "to_state, payload, applied_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                {p(m.device), p_u64(m.seq), p(scanner::to_string(m.type)), p(m.item.id()), p(m.item.lot), p(m.qty),
+                 p(m.from.location.code), p(from_state), p(m.to.location.code), p(to_state), p(payload), p(now_ms)},
+                "insert movement");
   }
 
-  Result<void> store_movement(const Movement& m, std::string_view payload, std::int64_t now_ms) {
-    const std::string& item = m.item.id();
-    const std::string from_state = state_text(m.from);
-    const std::string to_state = state_text(m.to);
-    if (auto r = run("INSERT INTO movements(device, seq, type, item, lot, qty, from_location, from_state, to_location, "
-                     "to_state, payload, applied_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                     {p(m.device), p_u64(m.seq), p(scanner::to_string(m.type)), p(item), p(m.item.lot), p(m.qty),
-                      p(m.from.location.code), p(from_state), p(m.to.location.code), p(to_state), p(payload), p(now_ms)},
-                     "insert movement");
-        !r) {
-      return r.error();
-    }
-    if (m.type == MovementType::count) return {};
-    Pending& from = pending_[Key{item, m.item.lot, m.from.location.code, from_state}];
-    from.delta -= m.qty;
-    from.device = m.device;
-    from.seq = m.seq;
-    pending_[Key{item, m.item.lot, m.to.location.code, to_state}].delta += m.qty;
-    if (!m.item.expiry.empty() && !m.item.lot.empty()) lot_expiry_.emplace(std::pair{item, m.item.lot}, m.item.expiry);
-    return {};
+  Result<void> insert_rejected(const std::string& device, std::uint64_t seq, const std::string& reason,
+                               const std::string& payload, std::int64_t now_ms) override {
+    return exec("INSERT INTO rejected(device, seq, reason, payload, time_ms) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT DO NOTHING",
+                {p(device), p_u64(seq), p(reason), p(payload), p(now_ms)}, "insert rejected");
   }
 
-  Result<std::int64_t> balance_of(const Key& key) {
-    auto r = run("SELECT qty FROM balances WHERE item = $1 AND lot = $2 AND location = $3 AND state = $4",
-                 {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key))}, "read balance");
-    if (!r) return r.error();
-    if (PQntuples(r->get()) == 0) return std::int64_t{0};
-    return int64(r->get(), 0, 0);
-  }
-
-  Result<void> apply_count(const Movement& count, const Batch& batch, ApplyOutcome& out) {
-    const std::string state = state_text(count.from);
-    const Key key{count.item.id(), count.item.lot, count.from.location.code, state};
-    auto booked = balance_of(key);
-    if (!booked) return booked.error();
-    if (const auto it = pending_.find(key); it != pending_.end()) *booked += it->second.delta;
-    std::map<std::pair<std::string, std::string>, std::int64_t> in_bin;
-    if (count.item.sku == scanner::kEmptyBinSku) {
-      auto r = run("SELECT item, lot, qty FROM balances WHERE location = $1 AND state = $2 AND qty != 0",
-                   {p(count.from.location.code), p(state)}, "read bin balances");
-      if (!r) return r.error();
-      for (int i = 0; i < PQntuples(r->get()); ++i) {
-        in_bin[{text(r->get(), i, 0), text(r->get(), i, 1)}] += int64(r->get(), i, 2);
-      }
-      for (const auto& [k, pend] : pending_) {
-        if (std::get<2>(k) == count.from.location.code && std::get<3>(k) == state) {
-          in_bin[{std::get<0>(k), std::get<1>(k)}] += pend.delta;
-        }
-      }
-    }
-    for (const auto& [one, one_booked] : rules::expand_count(count, *booked, in_bin)) {
-      if (one.qty == one_booked) continue;
-      if (!ledger_seq_) {
-        auto at = lock_device(std::string(kLedgerDevice), batch.site, batch.now_ms);
-        if (!at) return at.error();
-        ledger_seq_ = *at;
-      }
-      const Movement adjust = rules::count_adjustment(one, one_booked, ++*ledger_seq_, batch.now_ms);
-      if (auto v = scanner::validate(adjust); !v) return v.error();
-      if (auto r = store_movement(adjust, wire::to_json_text(adjust), batch.now_ms); !r) return r;
-      ++ledger_applied_;
-      auto id = insert_exception(rules::count_exception(one, one_booked, adjust), batch.now_ms);
-      if (!id) return id.error();
-      out.exceptions.push_back(*id);
-    }
-    return {};
-  }
-
-  Result<void> reject(const Batch& batch, const Incoming& in, ApplyOutcome& out) {
-    const std::string reason = reason_text(in.error);
-    if (auto r = run("INSERT INTO rejected(device, seq, reason, payload, time_ms) VALUES ($1, $2, $3, $4, $5) "
-                     "ON CONFLICT DO NOTHING",
-                     {p(batch.device), p_u64(in.seq), p(reason), p(in.payload), p(batch.now_ms)}, "insert rejected");
-        !r) {
-      return r.error();
-    }
-    out.rejected.push_back(Rejection{in.seq, reason});
-    ExceptionRecord e;
-    const bool forged = in.error.code == "forged_device";
-    e.kind = forged ? "forged_device" : "rejected_movement";
-    e.device = batch.device;
-    e.seq = in.seq;
-    e.owner = forged ? "security" : "supervisor";
-    e.priority = forged ? "high" : "medium";
-    nlohmann::json raw = nlohmann::json::parse(in.payload, nullptr, false);
-    nlohmann::json scans = nlohmann::json::array();
-    if (raw.is_object() && raw.contains("evidence") && raw["evidence"].is_array()) scans = raw["evidence"];
-    e.evidence = {{"device", batch.device}, {"site", batch.site}, {"seqs", {in.seq}}, {"scans", scans},
-                  {"reason", reason}};
-    e.next_action = forged ? "check the credentials of device " + batch.device
-                           : "correct the movement on device " + batch.device + " and record it again";
-    auto id = insert_exception(e, batch.now_ms);
-    if (!id) return id.error();
-    out.exceptions.push_back(*id);
-    return {};
-  }
-
-  Result<void> raise_negative(const Key& key, std::int64_t qty, const Pending& who, const Batch& batch,
-                              ApplyOutcome& out) {
-    const auto& [item, lot, location, state] = key;
-    const std::string subject = subject_of(key);
-    // Another instance may be looking at the same row: one exception each.
-    if (auto r = run("SELECT pg_advisory_xact_lock(hashtext($1))", {p("negative_balance|" + subject)}, "lock subject");
-        !r) {
-      return r.error();
-    }
-    auto open = run("SELECT 1 FROM exceptions WHERE kind = 'negative_balance' AND subject = $1 AND status != "
-                    "'resolved' LIMIT 1",
-                    {p(subject)}, "find exception");
-    if (!open) return open.error();
-    if (PQntuples(open->get()) > 0) return {};
-    ExceptionRecord e;
-    e.kind = "negative_balance";
-    e.device = who.device;
-    e.seq = who.seq;
-    e.owner = "inventory-control";
-    e.priority = "high";
-    e.evidence = {{"device", who.device}, {"seqs", {who.seq}}, {"item", item}, {"lot", lot},
-                  {"location", location},  {"state", state},     {"qty", qty},   {"site", batch.site}};
-    e.next_action = "count bin " + location;
-    e.subject = subject;
-    auto id = insert_exception(e, batch.now_ms);
-    if (!id) return id.error();
-    out.exceptions.push_back(*id);
-    return {};
-  }
-
-  Result<void> upsert_device(const std::string& device, const std::string& site, std::uint64_t through,
-                             std::int64_t now_ms, std::int64_t batch_size, std::int64_t applied,
-                             std::int64_t rejected_count) {
-    auto r = run("INSERT INTO devices(device, site, applied_through, last_seen_ms, last_batch_size, movements, "
-                 "rejected) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device) DO UPDATE SET "
-                 "site = excluded.site, "
-                 "applied_through = GREATEST(devices.applied_through, excluded.applied_through), "
-                 "last_seen_ms = excluded.last_seen_ms, last_batch_size = excluded.last_batch_size, "
-                 "movements = devices.movements + excluded.movements, rejected = devices.rejected + excluded.rejected",
-                 {p(device), p(site), p_u64(through), p(now_ms), p(batch_size), p(applied), p(rejected_count)},
-                 "update device");
-    if (!r) return r.error();
-    return {};
-  }
-
-  Result<std::int64_t> insert_exception(const ExceptionRecord& e, std::int64_t now_ms) {
+  Result<std::int64_t> insert_exception(const ExceptionRecord& e, std::int64_t now_ms) override {
     const std::string evidence = e.evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     auto r = run("INSERT INTO exceptions(kind, device, seq, owner, priority, evidence, next_action, status, note, "
                  "subject, created_ms, resolved_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, 0) "
@@ -889,6 +695,97 @@ class PostgresStore final : public Store {
     if (!r) return r.error();
     return int64(r->get(), 0, 0);
   }
+
+  Result<bool> negative_open(const std::string& subject) override {
+    // Another instance may be looking at the same row: one exception each.
+    if (auto r = run("SELECT pg_advisory_xact_lock(hashtext($1))", {p("negative_balance|" + subject)}, "lock subject");
+        !r) {
+      return r.error();
+    }
+    auto open = run("SELECT 1 FROM exceptions WHERE kind IN ($2, $3) AND subject = $1 AND status != 'resolved' LIMIT 1",
+                    {p(subject), p(rules::kNegativeKinds[0]), p(rules::kNegativeKinds[1])}, "find exception");
+    if (!open) return open.error();
+    return PQntuples(open->get()) > 0;
+  }
+
+  Result<std::int64_t> balance_of(const Key& key) override {
+    auto r = run("SELECT qty FROM balances WHERE item = $1 AND lot = $2 AND location = $3 AND state = $4",
+                 {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key))}, "read balance");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::int64_t{0};
+    return int64(r->get(), 0, 0);
+  }
+
+  Result<std::map<std::pair<std::string, std::string>, std::int64_t>> bin_balances(const std::string& location,
+                                                                                 const std::string& state) override {
+    auto r = run("SELECT item, lot, qty FROM balances WHERE location = $1 AND state = $2 AND qty != 0",
+                 {p(location), p(state)}, "read bin balances");
+    if (!r) return r.error();
+    std::map<std::pair<std::string, std::string>, std::int64_t> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) out[{text(r->get(), i, 0), text(r->get(), i, 1)}] += int64(r->get(), i, 2);
+    return out;
+  }
+
+  Result<void> add_balance(const Key& key, std::int64_t delta) override {
+    return exec("INSERT INTO balances(item, lot, location, state, qty) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (item, lot, location, state) DO UPDATE SET qty = balances.qty + excluded.qty",
+                {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key)), p(delta)},
+                "update balance");
+  }
+
+  Result<rules::Taken> take_balance(const Key& key, std::int64_t delta, const std::string& device,
+                                    std::uint64_t seq) override {
+    auto r = run("INSERT INTO balances(item, lot, location, state, qty, taker_device, taker_seq) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (item, lot, location, state) DO UPDATE SET "
+                 "qty = balances.qty + excluded.qty, "
+                 "other_device = CASE WHEN balances.taker_device != excluded.taker_device THEN balances.taker_device "
+                 "ELSE balances.other_device END, "
+                 "other_seq = CASE WHEN balances.taker_device != excluded.taker_device THEN balances.taker_seq "
+                 "ELSE balances.other_seq END, "
+                 "taker_device = excluded.taker_device, taker_seq = excluded.taker_seq "
+                 "RETURNING qty, other_device, other_seq",
+                 {p(std::get<0>(key)), p(std::get<1>(key)), p(std::get<2>(key)), p(std::get<3>(key)), p(delta),
+                  p(device), p_u64(seq)},
+                 "update balance");
+    if (!r) return r.error();
+    return rules::Taken{int64(r->get(), 0, 0), text(r->get(), 0, 1),
+                        static_cast<std::uint64_t>(int64(r->get(), 0, 2))};
+  }
+
+  Result<std::string> movement_payload(const std::string& device, std::uint64_t seq) override {
+    auto r = run("SELECT payload FROM movements WHERE device = $1 AND seq = $2", {p(device), p_u64(seq)},
+                 "read movement");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::string();
+    return text(r->get(), 0, 0);
+  }
+
+  Result<void> upsert_device(const std::string& device, const std::string& site, std::uint64_t through,
+                             std::int64_t now_ms, std::int64_t batch_size, std::int64_t applied,
+                             std::int64_t rejected_count) override {
+    return exec("INSERT INTO devices(device, site, applied_through, last_seen_ms, last_batch_size, movements, "
+                "rejected) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device) DO UPDATE SET "
+                "site = excluded.site, "
+                "applied_through = GREATEST(devices.applied_through, excluded.applied_through), "
+                "last_seen_ms = excluded.last_seen_ms, last_batch_size = excluded.last_batch_size, "
+                "movements = devices.movements + excluded.movements, rejected = devices.rejected + excluded.rejected",
+                {p(device), p(site), p_u64(through), p(now_ms), p(batch_size), p(applied), p(rejected_count)},
+                "update device");
+  }
+
+  Result<void> insert_lot(const std::string& item, const std::string& lot, const std::string& expiry) override {
+    return exec("INSERT INTO lots(item, lot, expiry) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                {p(item), p(lot), p(expiry)}, "insert lot");
+  }
+
+  // A statement without rows.
+  Result<void> exec(const std::string& sql, const std::vector<Param>& params, std::string_view what) {
+    auto r = run(sql, params, what);
+    if (!r) return r.error();
+    return {};
+  }
+
+  Result<ApplyOutcome> apply_in_txn(const Batch& batch) { return step_.apply(batch, *this); }
 
   Result<ExceptionRecord> update_exception_in_txn(std::int64_t id, const std::string& action,
                                                   const std::string& owner, const std::string& note,
@@ -961,11 +858,7 @@ class PostgresStore final : public Store {
   ConnPtr conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
 
-  // Per-batch scratch, as in the SQLite store.
-  std::map<std::pair<std::string, std::string>, std::string> lot_expiry_;  // per batch: (item, lot) -> expiry
-  std::map<Key, Pending> pending_;
-  std::optional<std::uint64_t> ledger_seq_;
-  std::size_t ledger_applied_ = 0;
+  rules::ApplyStep step_;  // the apply rules, shared with the SQLite store
 };
 
 }  // namespace

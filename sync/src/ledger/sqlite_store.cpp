@@ -19,6 +19,7 @@
 
 #include "../sqlite_util.hpp"
 #include "apply_rules.hpp"
+#include "apply_step.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
 
@@ -27,9 +28,8 @@ namespace {
 
 using namespace tally::sqlite_util;  // NOLINT(google-build-using-namespace): the RAII layer
 using scanner::Movement;
-using scanner::MovementType;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
     // v0 → v1
@@ -127,6 +127,7 @@ CREATE TABLE lots(
   PRIMARY KEY(item, lot)
 ) WITHOUT ROWID;
 )sql",
+    rules::kTakersMigration,  // v2 → v3
 };
 
 Error sql_error(sqlite3* db, int rc, std::string_view what) {
@@ -137,13 +138,9 @@ Error sql_error(sqlite3* db, int rc, std::string_view what) {
   return make_error("ledger_io", "ledger: " + msg);
 }
 
-using rules::external_location;
 using rules::Key;
-using rules::Pending;
-using rules::state_text;
-using rules::subject_of;
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, private rules::ApplySql {
  public:
   static Result<std::unique_ptr<Store>> open(const SqliteOptions& options) {
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore());
@@ -502,6 +499,16 @@ class SqliteStore final : public Store {
 
   Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
 
+  Result<std::int64_t> master_data_version(const std::string& kind, const std::string& scope) override {
+    Use use(select_master_version_.get());
+    bind_text(*use, 1, kind);
+    bind_text(*use, 2, scope);
+    const int rc = sqlite3_step(*use);
+    if (rc == SQLITE_ROW) return sqlite3_column_int64(*use, 0);
+    if (rc == SQLITE_DONE) return std::int64_t{0};
+    return sql_error(db_.get(), rc, "master data version");
+  }
+
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,
                                     std::int64_t chunks) override {
     StmtPtr s;
@@ -594,9 +601,15 @@ class SqliteStore final : public Store {
         {&add_balance_,
          "INSERT INTO balances(item, lot, location, state, qty) VALUES (?1, ?2, ?3, ?4, ?5) "
          "ON CONFLICT(item, lot, location, state) DO UPDATE SET qty = qty + excluded.qty"},
-        {&add_balance_returning_,
-         "INSERT INTO balances(item, lot, location, state, qty) VALUES (?1, ?2, ?3, ?4, ?5) "
-         "ON CONFLICT(item, lot, location, state) DO UPDATE SET qty = qty + excluded.qty RETURNING qty"},
+        {&take_balance_,
+         "INSERT INTO balances(item, lot, location, state, qty, taker_device, taker_seq) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(item, lot, location, state) DO UPDATE SET "
+         "qty = qty + excluded.qty, "
+         "other_device = CASE WHEN taker_device != excluded.taker_device THEN taker_device ELSE other_device END, "
+         "other_seq = CASE WHEN taker_device != excluded.taker_device THEN taker_seq ELSE other_seq END, "
+         "taker_device = excluded.taker_device, taker_seq = excluded.taker_seq "
+         "RETURNING qty, other_device, other_seq"},
+        {&select_movement_, "SELECT payload FROM movements WHERE device = ?1 AND seq = ?2"},
         {&select_balance_, "SELECT qty FROM balances WHERE item = ?1 AND lot = ?2 AND location = ?3 AND state = ?4"},
         {&select_bin_, "SELECT item, lot, qty FROM balances WHERE location = ?1 AND state = ?2 AND qty != 0"},
         {&insert_rejected_,
@@ -607,6 +620,7 @@ class SqliteStore final : public Store {
         {&open_exception_for_,
          "SELECT 1 FROM exceptions WHERE kind = ?1 AND subject = ?2 AND status != 'resolved' LIMIT 1"},
         {&select_exception_cursor_, "SELECT through FROM device_exception_cursors WHERE device = ?1"},
+        {&select_master_version_, "SELECT version FROM master_data WHERE kind = ?1 AND scope = ?2"},
         {&insert_lot_, "INSERT INTO lots(item, lot, expiry) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"},
         {&upsert_exception_cursor_,
          "INSERT INTO device_exception_cursors(device, through) VALUES (?1, ?2) "
@@ -688,7 +702,43 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<std::int64_t> insert_exception(const ExceptionRecord& e, std::int64_t now_ms) {
+  // ------------------------------------------------------------ rules::ApplySql (the apply step's SQL)
+
+  Result<std::uint64_t> device_through(const std::string& device, const std::string&, std::int64_t) override {
+    return applied_through(device);  // BEGIN IMMEDIATE already serialises writers
+  }
+
+  Result<void> insert_movement(const Movement& m, std::string_view payload, const std::string& from_state,
+                               const std::string& to_state, std::int64_t now_ms) override {
+    Use use(insert_movement_.get());
+    sqlite3_stmt* s = *use;
+    bind_text(s, 1, m.device);
+    bind_int(s, 2, static_cast<std::int64_t>(m.seq));
+    bind_text(s, 3, scanner::to_string(m.type));
+    bind_text(s, 4, m.item.id());
+    bind_text(s, 5, m.item.lot);
+    bind_int(s, 6, m.qty);
+    bind_text(s, 7, m.from.location.code);
+    bind_text(s, 8, from_state);
+    bind_text(s, 9, m.to.location.code);
+    bind_text(s, 10, to_state);
+    bind_text(s, 11, payload);
+    bind_int(s, 12, now_ms);
+    return done(s, "insert movement");
+  }
+
+  Result<void> insert_rejected(const std::string& device, std::uint64_t seq, const std::string& reason,
+                               const std::string& payload, std::int64_t now_ms) override {
+    Use use(insert_rejected_.get());
+    bind_text(*use, 1, device);
+    bind_int(*use, 2, static_cast<std::int64_t>(seq));
+    bind_text(*use, 3, reason);
+    bind_text(*use, 4, payload);
+    bind_int(*use, 5, now_ms);
+    return done(*use, "insert rejected");
+  }
+
+  Result<std::int64_t> insert_exception(const ExceptionRecord& e, std::int64_t now_ms) override {
     Use use(insert_exception_.get());
     const std::string evidence = e.evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     bind_text(*use, 1, e.kind);
@@ -701,260 +751,85 @@ class SqliteStore final : public Store {
     bind_text(*use, 8, e.note);
     bind_text(*use, 9, e.subject);
     bind_int(*use, 10, now_ms);
-    if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert exception");
+    if (auto r = done(*use, "insert exception"); !r) return r.error();
     return sqlite3_last_insert_rowid(db_.get());
   }
 
-  Result<bool> has_open_exception(std::string_view kind, const std::string& subject) {
-    Use use(open_exception_for_.get());
-    bind_text(*use, 1, kind);
-    bind_text(*use, 2, subject);
-    const int rc = sqlite3_step(*use);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return sql_error(db_.get(), rc, "find exception");
+  Result<bool> negative_open(const std::string& subject) override {
+    for (const std::string_view kind : rules::kNegativeKinds) {
+      Use use(open_exception_for_.get());
+      bind_text(*use, 1, kind);
+      bind_text(*use, 2, subject);
+      const int rc = sqlite3_step(*use);
+      if (rc == SQLITE_ROW) return true;
+      if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "find exception");
+    }
+    return false;
   }
 
-  Result<std::int64_t> balance_of(const std::string& item, const std::string& lot, const std::string& location,
-                                  const std::string& state) {
+  Result<std::int64_t> balance_of(const Key& key) override {
     Use use(select_balance_.get());
-    bind_text(*use, 1, item);
-    bind_text(*use, 2, lot);
-    bind_text(*use, 3, location);
-    bind_text(*use, 4, state);
+    bind_key(*use, key);
     const int rc = sqlite3_step(*use);
     if (rc == SQLITE_ROW) return sqlite3_column_int64(*use, 0);
     if (rc == SQLITE_DONE) return std::int64_t{0};
     return sql_error(db_.get(), rc, "read balance");
   }
 
-  // Adds `qty` to one balance row; returns the new qty when `want` (else 0).
-  Result<std::int64_t> add_balance(const std::string& item, const std::string& lot, const std::string& location,
-                                   const std::string& state, std::int64_t qty, bool want) {
-    sqlite3_stmt* stmt = want ? add_balance_returning_.get() : add_balance_.get();
-    Use use(stmt);
-    bind_text(stmt, 1, item);
-    bind_text(stmt, 2, lot);
-    bind_text(stmt, 3, location);
-    bind_text(stmt, 4, state);
-    bind_int(stmt, 5, qty);
-    int rc = sqlite3_step(stmt);
-    std::int64_t result = 0;
-    if (want && rc == SQLITE_ROW) {
-      result = sqlite3_column_int64(stmt, 0);
-      rc = sqlite3_step(stmt);
+  Result<std::map<std::pair<std::string, std::string>, std::int64_t>> bin_balances(const std::string& location,
+                                                                                 const std::string& state) override {
+    Use use(select_bin_.get());
+    bind_text(*use, 1, location);
+    bind_text(*use, 2, state);
+    std::map<std::pair<std::string, std::string>, std::int64_t> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(*use)) == SQLITE_ROW) {
+      out[{column_text(*use, 0), column_text(*use, 1)}] += sqlite3_column_int64(*use, 2);
     }
-    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update balance");
-    return result;
-  }
-
-  // Stores a valid movement and moves its balances (count: only stores it).
-  Result<void> store_movement(const Movement& m, std::string_view payload, std::int64_t now_ms) {
-    const std::string& item = m.item.id();
-    from_state_ = state_text(m.from);
-    to_state_ = state_text(m.to);
-    {
-      Use use(insert_movement_.get());
-      sqlite3_stmt* s = *use;
-      bind_text(s, 1, m.device);
-      bind_int(s, 2, static_cast<std::int64_t>(m.seq));
-      bind_text(s, 3, scanner::to_string(m.type));
-      bind_text(s, 4, item);
-      bind_text(s, 5, m.item.lot);
-      bind_int(s, 6, m.qty);
-      bind_text(s, 7, m.from.location.code);
-      bind_text(s, 8, from_state_);
-      bind_text(s, 9, m.to.location.code);
-      bind_text(s, 10, to_state_);
-      bind_text(s, 11, payload);
-      bind_int(s, 12, now_ms);
-      if (const int rc = sqlite3_step(s); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert movement");
-    }
-    if (m.type == MovementType::count) return {};
-    // Balances are accumulated per batch and written once per row at the end
-    // (flush_balances): a batch touches the same rows many times.
-    Pending& from = pending_[Key{item, m.item.lot, m.from.location.code, from_state_}];
-    from.delta -= m.qty;
-    from.device = m.device;
-    from.seq = m.seq;
-    pending_[Key{item, m.item.lot, m.to.location.code, to_state_}].delta += m.qty;
-    if (!m.item.expiry.empty() && !m.item.lot.empty()) lot_expiry_.emplace(std::pair{item, m.item.lot}, m.item.expiry);
-    return {};
-  }
-
-  // A count: the difference between counted and booked becomes an adjust
-  // movement of device "ledger" and a count_difference exception.
-  Result<void> apply_count(const Movement& count, const Batch& batch, ApplyOutcome& out) {
-    const std::string state = state_text(count.from);
-    auto booked = balance_of(count.item.id(), count.item.lot, count.from.location.code, state);
-    if (!booked) return booked.error();
-    if (const auto it = pending_.find(Key{count.item.id(), count.item.lot, count.from.location.code, state});
-        it != pending_.end()) {
-      *booked += it->second.delta;  // not yet written
-    }
-    std::map<std::pair<std::string, std::string>, std::int64_t> in_bin;
-    if (count.item.sku == scanner::kEmptyBinSku) {
-      Use use(select_bin_.get());
-      bind_text(*use, 1, count.from.location.code);
-      bind_text(*use, 2, state);
-      int rc = SQLITE_OK;
-      while ((rc = sqlite3_step(*use)) == SQLITE_ROW) {
-        in_bin[{column_text(*use, 0), column_text(*use, 1)}] += sqlite3_column_int64(*use, 2);
-      }
-      if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "read bin balances");
-      for (const auto& [key, pend] : pending_) {
-        if (std::get<2>(key) == count.from.location.code && std::get<3>(key) == state) {
-          in_bin[{std::get<0>(key), std::get<1>(key)}] += pend.delta;
-        }
-      }
-    }
-    for (const auto& [one, one_booked] : rules::expand_count(count, *booked, in_bin)) {
-      if (one.qty == one_booked) continue;
-      if (!ledger_seq_) {
-        auto at = applied_through(std::string(kLedgerDevice));
-        if (!at) return at.error();
-        ledger_seq_ = *at;
-      }
-      const Movement adjust = rules::count_adjustment(one, one_booked, ++*ledger_seq_, batch.now_ms);
-      if (auto v = scanner::validate(adjust); !v) return v.error();
-      if (auto r = store_movement(adjust, wire::to_json_text(adjust), batch.now_ms); !r) return r;
-      ++ledger_applied_;
-      auto id = insert_exception(rules::count_exception(one, one_booked, adjust), batch.now_ms);
-      if (!id) return id.error();
-      out.exceptions.push_back(*id);
-    }
-    return {};
-  }
-
-  Result<void> reject(const Batch& batch, const Incoming& in, ApplyOutcome& out) {
-    const std::string reason = reason_text(in.error);
-    {
-      Use use(insert_rejected_.get());
-      bind_text(*use, 1, batch.device);
-      bind_int(*use, 2, static_cast<std::int64_t>(in.seq));
-      bind_text(*use, 3, reason);
-      bind_text(*use, 4, in.payload);
-      bind_int(*use, 5, batch.now_ms);
-      if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert rejected");
-    }
-    out.rejected.push_back(Rejection{in.seq, reason});
-    ExceptionRecord e;
-    const bool forged = in.error.code == "forged_device";
-    e.kind = forged ? "forged_device" : "rejected_movement";
-    e.device = batch.device;
-    e.seq = in.seq;
-    e.owner = forged ? "security" : "supervisor";
-    e.priority = forged ? "high" : "medium";
-    nlohmann::json raw = nlohmann::json::parse(in.payload, nullptr, false);
-    nlohmann::json scans = nlohmann::json::array();
-    if (raw.is_object() && raw.contains("evidence") && raw["evidence"].is_array()) scans = raw["evidence"];
-    e.evidence = {{"device", batch.device}, {"site", batch.site}, {"seqs", {in.seq}}, {"scans", scans},
-                  {"reason", reason}};
-    e.next_action = forged ? "check the credentials of device " + batch.device
-                           : "correct the movement on device " + batch.device + " and record it again";
-    auto id = insert_exception(e, batch.now_ms);
-    if (!id) return id.error();
-    out.exceptions.push_back(*id);
-    return {};
-  }
-
-  Result<ApplyOutcome> apply_in_txn(const Batch& batch) {
-    ApplyOutcome out;
-    pending_.clear();
-    lot_expiry_.clear();
-    ledger_seq_.reset();
-    ledger_applied_ = 0;
-    auto at = applied_through(batch.device);
-    if (!at) return at.error();
-    std::uint64_t through = *at;
-    for (const Incoming& in : batch.movements) {
-      if (in.seq <= through) {
-        ++out.duplicates;
-        continue;
-      }
-      if (in.seq != through + 1) {
-        out.gap = true;
-        break;
-      }
-      if (in.movement) {
-        if (auto r = store_movement(*in.movement, in.payload, batch.now_ms); !r) return r.error();
-        if (in.movement->type == MovementType::count) {
-          if (auto r = apply_count(*in.movement, batch, out); !r) return r.error();
-        }
-        ++out.applied;
-      } else {
-        if (auto r = reject(batch, in, out); !r) return r.error();
-      }
-      for (const ExceptionRecord& e : in.raise) {  // e.g. hash_chain_break, raised by Ledger
-        auto id = insert_exception(e, batch.now_ms);
-        if (!id) return id.error();
-        out.exceptions.push_back(*id);
-      }
-      through = in.seq;
-    }
-    out.applied_through = through;
-    if (auto r = upsert_device(batch.device, batch.site, through, batch.now_ms,
-                               static_cast<std::int64_t>(batch.movements.size()),
-                               static_cast<std::int64_t>(out.applied), static_cast<std::int64_t>(out.rejected.size()));
-        !r) {
-      return r.error();
-    }
-    if (ledger_seq_ && ledger_applied_ > 0) {
-      if (auto r = upsert_device(std::string(kLedgerDevice), batch.site, *ledger_seq_, batch.now_ms,
-                                 static_cast<std::int64_t>(ledger_applied_), static_cast<std::int64_t>(ledger_applied_),
-                                 0);
-          !r) {
-        return r.error();
-      }
-    }
-    for (const auto& [item_lot, expiry] : lot_expiry_) {
-      Use use(insert_lot_.get());
-      bind_text(*use, 1, item_lot.first);
-      bind_text(*use, 2, item_lot.second);
-      bind_text(*use, 3, expiry);
-      if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "insert lot");
-    }
-    for (const auto& [key, p] : pending_) {
-      if (p.delta == 0) continue;
-      const bool internal = !external_location(std::get<2>(key));
-      auto after = add_balance(std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), p.delta,
-                               internal && p.delta < 0);
-      if (!after) return after.error();
-      if (internal && p.delta < 0 && *after < 0) {
-        if (auto r = raise_negative(key, *after, p, batch, out); !r) return r.error();
-      }
-    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "read bin balances");
     return out;
   }
 
-  Result<void> raise_negative(const Key& key, std::int64_t qty, const Pending& who, const Batch& batch,
-                              ApplyOutcome& out) {
-    const auto& [item, lot, location, state] = key;
-    const std::string subject = subject_of(key);
-    auto open = has_open_exception("negative_balance", subject);
-    if (!open) return open.error();
-    if (*open) return {};
-    const std::string& device = who.device;
-    const std::uint64_t seq = who.seq;
-    ExceptionRecord e;
-    e.kind = "negative_balance";
-    e.device = device;
-    e.seq = seq;
-    e.owner = "inventory-control";
-    e.priority = "high";
-    e.evidence = {{"device", device}, {"seqs", {seq}},      {"item", item}, {"lot", lot},
-                  {"location", location}, {"state", state}, {"qty", qty}, {"site", batch.site}};
-    e.next_action = "count bin " + location;
-    e.subject = subject;
-    auto id = insert_exception(e, batch.now_ms);
-    if (!id) return id.error();
-    out.exceptions.push_back(*id);
-    return {};
+  Result<void> add_balance(const Key& key, std::int64_t delta) override {
+    Use use(add_balance_.get());
+    bind_key(*use, key);
+    bind_int(*use, 5, delta);
+    return done(*use, "update balance");
+  }
+
+  Result<rules::Taken> take_balance(const Key& key, std::int64_t delta, const std::string& device,
+                                    std::uint64_t seq) override {
+    Use use(take_balance_.get());
+    sqlite3_stmt* stmt = *use;
+    bind_key(stmt, key);
+    bind_int(stmt, 5, delta);
+    bind_text(stmt, 6, device);
+    bind_int(stmt, 7, static_cast<std::int64_t>(seq));
+    int rc = sqlite3_step(stmt);
+    rules::Taken t;
+    if (rc == SQLITE_ROW) {
+      t.qty = sqlite3_column_int64(stmt, 0);
+      t.other_device = column_text(stmt, 1);
+      t.other_seq = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 2));
+      rc = sqlite3_step(stmt);
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update balance");
+    return t;
+  }
+
+  Result<std::string> movement_payload(const std::string& device, std::uint64_t seq) override {
+    Use use(select_movement_.get());
+    bind_text(*use, 1, device);
+    bind_int(*use, 2, static_cast<std::int64_t>(seq));
+    const int rc = sqlite3_step(*use);
+    if (rc == SQLITE_ROW) return column_text(*use, 0);
+    if (rc == SQLITE_DONE) return std::string();
+    return sql_error(db_.get(), rc, "read movement");
   }
 
   Result<void> upsert_device(const std::string& device, const std::string& site, std::uint64_t through,
                              std::int64_t now_ms, std::int64_t batch_size, std::int64_t applied,
-                             std::int64_t rejected_count) {
+                             std::int64_t rejected_count) override {
     Use use(upsert_device_.get());
     bind_text(*use, 1, device);
     bind_text(*use, 2, site);
@@ -963,26 +838,41 @@ class SqliteStore final : public Store {
     bind_int(*use, 5, batch_size);
     bind_int(*use, 6, applied);
     bind_int(*use, 7, rejected_count);
-    if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update device");
+    return done(*use, "update device");
+  }
+
+  Result<void> insert_lot(const std::string& item, const std::string& lot, const std::string& expiry) override {
+    Use use(insert_lot_.get());
+    bind_text(*use, 1, item);
+    bind_text(*use, 2, lot);
+    bind_text(*use, 3, expiry);
+    return done(*use, "insert lot");
+  }
+
+  static void bind_key(sqlite3_stmt* s, const Key& key) {
+    bind_text(s, 1, std::get<0>(key));
+    bind_text(s, 2, std::get<1>(key));
+    bind_text(s, 3, std::get<2>(key));
+    bind_text(s, 4, std::get<3>(key));
+  }
+
+  // Steps a statement that returns no rows.
+  Result<void> done(sqlite3_stmt* s, std::string_view what) {
+    if (const int rc = sqlite3_step(s); rc != SQLITE_DONE) return sql_error(db_.get(), rc, what);
     return {};
   }
+
+  Result<ApplyOutcome> apply_in_txn(const Batch& batch) { return step_.apply(batch, *this); }
 
   DbPtr db_;
   std::string path_;
   StmtPtr begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
-  StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, add_balance_returning_, select_balance_;
+  StmtPtr select_device_, upsert_device_, insert_movement_, add_balance_, take_balance_, select_balance_;
+  StmtPtr select_movement_;
   StmtPtr select_bin_;
   StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
-  StmtPtr select_exception_cursor_, upsert_exception_cursor_, insert_lot_;
-  std::map<std::pair<std::string, std::string>, std::string> lot_expiry_;  // per batch: (item, lot) -> expiry
-
-  // Per-batch scratch.
-  // Balance changes of the batch not yet written, and the last movement that
-  // took from each row (the evidence of a negative_balance).
-  std::map<Key, Pending> pending_;
-  std::optional<std::uint64_t> ledger_seq_;
-  std::size_t ledger_applied_ = 0;
-  std::string from_state_, to_state_;
+  StmtPtr select_exception_cursor_, upsert_exception_cursor_, insert_lot_, select_master_version_;
+  rules::ApplyStep step_;  // the apply rules, shared with the PostgreSQL store
 };
 
 }  // namespace

@@ -628,6 +628,149 @@ TEST_P(StoreContract, NegativeBalanceRaisesOneException) {
   expect_invariants();
 }
 
+// A movement of an item the site's catalog does not know is still applied
+// (the device recorded a fact) and raises one unknown_item; a resend raises
+// nothing new. Without a catalog nothing is checked.
+TEST_P(StoreContract, UnknownItemIsAppliedAndRaisedOnce) {
+  send({receipt(1, 5)});
+  EXPECT_TRUE(exceptions_of("unknown_item").empty());  // no catalog yet
+  ASSERT_TRUE(store_->put_master_data("catalog", "s1", json{{"items", json::array({{{"sku", "OTHER"}}})}}));
+  Movement r = receipt(2, 3);
+  r.evidence = {"CMD:RECEIVE", "(01)09506000134352(10)L1", "CMD:QTY:3", "CMD:CONFIRM"};
+  r.operator_id = "bob";
+  r.wall_time_ms = kT0 - 5000;
+  auto h = send({r});
+  ASSERT_TRUE(h.outcome);
+  EXPECT_EQ(h.outcome->applied, 1u);
+  EXPECT_EQ(balance("DOCK-1", "inbound"), 8);
+  auto ex = exceptions_of("unknown_item");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].device, "d1");
+  EXPECT_EQ(ex[0].seq, 2u);
+  EXPECT_EQ(ex[0].owner, "master_data");
+  EXPECT_EQ(ex[0].priority, "medium");
+  EXPECT_EQ(ex[0].status, "open");
+  EXPECT_EQ(ex[0].next_action,
+            "add item 09506000134352 to the catalog of site s1 or correct the movement (seq 2 of d1)");
+  const json& ev = ex[0].evidence;
+  EXPECT_EQ(ev["device"], "d1");
+  EXPECT_EQ(ev["seqs"], json::array({2}));
+  EXPECT_EQ(ev["scans"], json(r.evidence));
+  EXPECT_EQ(ev["operator"], "bob");
+  EXPECT_EQ(ev["item"], kGtin);
+  EXPECT_EQ(ev["lot"], "L1");
+  EXPECT_EQ(ev["qty"], 3);
+  EXPECT_EQ(ev["type"], "receipt");
+  EXPECT_EQ(ev["to"], (json{{"location", "DOCK-1"}, {"state", "inbound"}}));
+  EXPECT_EQ(ev["device_time_ms"], kT0 - 5000);
+  EXPECT_EQ(ev["source"], "ledger");
+  EXPECT_EQ(ev["catalog_version"], 1);
+  send({r});  // a resend
+  reopen();   // and a restarted ledger
+  send({r});
+  EXPECT_EQ(exceptions_of("unknown_item").size(), 1u);
+  EXPECT_EQ(balance("DOCK-1", "inbound"), 8);
+  // The item added (as a GTIN-13): the next movement of it is not flagged.
+  ASSERT_TRUE(store_->put_master_data("catalog", "s1", json{{"items", json::array({{{"gtin", "9506000134352"}}})}}));
+  send({putaway(3, 3)});
+  EXPECT_EQ(exceptions_of("unknown_item").size(), 1u);
+  expect_invariants();
+}
+
+// Bins the site's locations do not list raise one unknown_location per
+// movement (external parties and totes are not master data); applied anyway.
+TEST_P(StoreContract, UnknownLocationIsAppliedAndRaisedOnce) {
+  ASSERT_TRUE(store_->put_master_data(
+      "locations", "s1",
+      json{{"locations", json::array({{{"code", "DOCK-1"}, {"kind", "dock"}}, {{"code", "a-01-01-1"}, {"kind", "bin"}}})}}));
+  send({receipt(1, 5), putaway(2, 5)});
+  EXPECT_TRUE(exceptions_of("unknown_location").empty());
+  const Movement move = mv(3, MovementType::move, 2, at("A-01-01-1", StockState::available),
+                           at("B-09-09-9", StockState::available));
+  send({move, pick(4, 1)});
+  EXPECT_EQ(balance("B-09-09-9", "available"), 2);
+  auto ex = exceptions_of("unknown_location");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].seq, 3u);
+  EXPECT_EQ(ex[0].owner, "master_data");
+  EXPECT_EQ(ex[0].evidence["locations"], json::array({"B-09-09-9"}));
+  EXPECT_EQ(ex[0].evidence["scans"], json(move.evidence));
+  EXPECT_EQ(ex[0].evidence["operator"], "alice");
+  EXPECT_EQ(ex[0].next_action,
+            "add location B-09-09-9 to the locations of site s1 or correct the movement (seq 3 of d1)");
+  send({move, pick(4, 1)});
+  EXPECT_EQ(exceptions_of("unknown_location").size(), 1u);
+  EXPECT_TRUE(exceptions_of("unknown_item").empty());  // no catalog: items unchecked
+  expect_invariants();
+}
+
+// Two devices picked the last unit of a bin (both offline): the second
+// pick applied drives the row negative and raises one conflicting_picks that
+// names both devices and both movements.
+TEST_P(StoreContract, ConflictingPicksNameBothDevicesAndMovements) {
+  send({receipt(1, 1), putaway(2, 1)});
+  Movement theirs = pick(1, 1);
+  theirs.device = "d2";
+  theirs.operator_id = "bob";
+  theirs.wall_time_ms = kT0 + 1000;
+  theirs.evidence = {"TASK:7", "A-01-01-1", "09506000134352", "TOTE:1"};
+  handle(batch_text({wire::to_json(theirs)}, "d2"), "tally/v1/s1/d2/movements");
+  EXPECT_EQ(balance("A-01-01-1", "available"), 0);
+  Movement mine = pick(3, 1);
+  mine.wall_time_ms = kT0 + 2000;
+  send({mine});
+  EXPECT_EQ(balance("A-01-01-1", "available"), -1);
+  EXPECT_TRUE(exceptions_of("negative_balance").empty());
+  auto ex = exceptions_of("conflicting_picks");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].device, "d1");
+  EXPECT_EQ(ex[0].seq, 3u);
+  EXPECT_EQ(ex[0].owner, "inventory-control");
+  EXPECT_EQ(ex[0].priority, "high");
+  EXPECT_EQ(ex[0].next_action,
+            "count bin A-01-01-1: d2 seq 1 (bob) and d1 seq 3 (alice) both picked 09506000134352 there and the bin "
+            "had too little for both; correct the pick that got no goods");
+  const json& ev = ex[0].evidence;
+  EXPECT_EQ(ev["devices"], json::array({"d1", "d2"}));
+  EXPECT_EQ(ev["seqs"], json::array({3, 1}));
+  EXPECT_EQ(ev["location"], "A-01-01-1");
+  EXPECT_EQ(ev["state"], "available");
+  EXPECT_EQ(ev["qty"], -1);
+  ASSERT_EQ(ev["movements"].size(), 2u);
+  const json expect_mine{{"device", "d1"},        {"seq", 3},           {"type", "pick"},
+                         {"operator", "alice"},   {"qty", 1},           {"device_time_ms", kT0 + 2000},
+                         {"reference", ""},       {"to", "TOTE:1"},     {"scans", mine.evidence}};
+  const json expect_theirs{{"device", "d2"},      {"seq", 1},           {"type", "pick"},
+                           {"operator", "bob"},   {"qty", 1},           {"device_time_ms", kT0 + 1000},
+                           {"reference", ""},     {"to", "TOTE:1"},     {"scans", theirs.evidence}};
+  EXPECT_EQ(ev["movements"][0], expect_mine);
+  EXPECT_EQ(ev["movements"][1], expect_theirs);
+  // A resend raises nothing; a further pick is covered by the open exception.
+  send({mine});
+  send({pick(4, 1)});
+  EXPECT_EQ(exceptions_of("conflicting_picks").size(), 1u);
+  EXPECT_TRUE(exceptions_of("negative_balance").empty());
+  expect_invariants();
+}
+
+// Another device's last take that was not a pick (a move) is evidence of a
+// plain negative_balance, not a conflicting pick.
+TEST_P(StoreContract, NegativeBalanceAfterAnotherDevicesMoveNamesBoth) {
+  send({receipt(1, 2), putaway(2, 2)});
+  Movement moved = mv(1, MovementType::move, 2, at("A-01-01-1", StockState::available),
+                      at("B-01-01-1", StockState::available), "d2");
+  handle(batch_text({wire::to_json(moved)}, "d2"), "tally/v1/s1/d2/movements");
+  send({pick(3, 1)});
+  EXPECT_TRUE(exceptions_of("conflicting_picks").empty());
+  auto ex = exceptions_of("negative_balance");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].next_action, "count bin A-01-01-1");
+  EXPECT_EQ(ex[0].evidence["seqs"], json::array({3, 1}));
+  ASSERT_EQ(ex[0].evidence["movements"].size(), 2u);
+  EXPECT_EQ(ex[0].evidence["movements"][1]["device"], "d2");
+  EXPECT_EQ(ex[0].evidence["movements"][1]["type"], "move");
+}
+
 TEST_P(StoreContract, ExceptionsAreAssignedAndResolved) {
   send({receipt(1, 1), putaway(2, 1), pick(3, 2)});
   auto ex = exceptions_of("negative_balance");

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -122,6 +123,22 @@ class Ledger {
   // such movement of a device (again only after a sane one).
   void check_clock(const Batch& batch, Incoming& in);
   std::map<std::string, bool> skewed_;  // device -> a clock_skew is raised and not yet cleared
+
+  // Master data checks (docs/PROTOCOL.md "Unknown items and locations"): a
+  // valid movement whose item is not in its site's catalog, or whose bin is
+  // not in the site's locations, is applied as the device recorded it and
+  // raises unknown_item / unknown_location in the same transaction. Only
+  // kinds the site has a snapshot of are checked.
+  void check_master_data(Batch& batch);
+  // Reloads a site's catalog/locations when their stored version changed.
+  void refresh_master_data(const std::string& site);
+  struct SiteMasterData {
+    std::int64_t catalog_version = 0;    // 0: no catalog, items are not checked
+    std::int64_t locations_version = 0;  // 0: no locations, bins are not checked
+    std::unordered_set<std::string> items;      // GTIN-14s and SKUs
+    std::unordered_set<std::string> locations;  // location codes as movements carry them
+  };
+  std::map<std::string, SiteMasterData> master_;
 
   Result<Handled> dead_letter(std::string_view topic, std::string_view payload, const Error& why,
                               std::int64_t now_ms);

@@ -37,8 +37,9 @@ namespace tally::ledger {
 // The device id of movements the ledger creates itself (count adjustments).
 inline constexpr std::string_view kLedgerDevice = "ledger";
 
-// Kinds: "negative_balance", "rejected_movement", "forged_device",
-// "count_difference", "hash_chain_break". Status: "open", "assigned", "resolved".
+// Kinds: "negative_balance", "conflicting_picks", "rejected_movement",
+// "forged_device", "count_difference", "hash_chain_break", "clock_skew",
+// "unknown_item", "unknown_location", and the device-side kinds. Status: "open", "assigned", "resolved".
 struct ExceptionRecord {
   std::int64_t id = 0;
   std::string kind;
@@ -220,6 +221,9 @@ class Store {
   virtual Result<std::optional<MasterDataRecord>> master_data(const std::string& kind,
                                                               const std::string& scope) = 0;
   virtual Result<std::vector<MasterDataRecord>> all_master_data() = 0;
+  // The stored version of (kind, scope), 0 when there is none; reads no
+  // payload (the ledger asks before every group of batches).
+  virtual Result<std::int64_t> master_data_version(const std::string& kind, const std::string& scope) = 0;
   virtual Result<void> set_published_chunks(const std::string& kind, const std::string& scope,
                                             std::int64_t version, std::int64_t chunks) = 0;
 };

@@ -55,6 +55,13 @@ class LedgerApi {
     (void)window_s;
     reply({501, error_body("not_supported", "this ledger computes no KPIs")});
   }
+  // A GS1 EPCIS 2.0 EPCISDocument (JSON-LD) of the movements with row id >
+  // `after` (docs/PROTOCOL.md "EPCIS export"). Default: 501.
+  virtual void epcis_events(std::uint64_t after, std::size_t limit, Reply reply) {
+    (void)after;
+    (void)limit;
+    reply({501, error_body("not_supported", "this ledger exports no EPCIS events")});
+  }
 };
 
 struct LedgerRoutesOptions {
@@ -65,7 +72,8 @@ struct LedgerRoutesOptions {
 // GET /api/v1/movements?device=&after=&limit=, GET /api/v1/exceptions?status=,
 // POST /api/v1/exceptions/{id}, GET /api/v1/devices, GET|POST /api/v1/tasks[?device=],
 // POST /api/v1/catalog?site=, POST /api/v1/locations?site=, GET /api/v1/dead-letters?limit=,
-// GET /api/v1/invariants, GET /api/v1/kpis?window_s=. `api` must outlive the router.
+// GET /api/v1/invariants, GET /api/v1/kpis?window_s=, GET /api/v1/epcis/events?after=&limit=.
+// `api` must outlive the router.
 std::unique_ptr<Router> make_ledger_router(LedgerApi& api, LedgerRoutesOptions options = {});
 
 }  // namespace tally::ui

@@ -9,6 +9,8 @@
 //   std::string conninfo = pg.create_database("t1");
 //
 // Binaries: $TALLY_PG_BIN, else the newest /usr/lib/postgresql/*/bin.
+// TALLY_PG_FSYNC=1 (benchmarks) keeps fsync and full_page_writes on, as a
+// production server has them.
 #pragma once
 
 #include <libpq-fe.h>
@@ -135,9 +137,11 @@ class PgServer {
       why_not_ = "initdb failed: " + read(initdb_log);
       return;
     }
-    const std::string options = "-k " + dir_.string() + " -p " + std::to_string(kPort) +
-                                " -c listen_addresses= -c fsync=off -c full_page_writes=off "
-                                "-c synchronous_commit=off -c max_connections=50";
+    const char* durable = std::getenv("TALLY_PG_FSYNC");
+    const bool fsync = durable != nullptr && std::string(durable) == "1";
+    const std::string options = "-k " + dir_.string() + " -p " + std::to_string(kPort) + " -c listen_addresses= " +
+                                (fsync ? "" : "-c fsync=off -c full_page_writes=off -c synchronous_commit=off ") +
+                                "-c max_connections=50";
     if (sh(as_user_ + "'" + (bin_ / "pg_ctl").string() + "' -D '" + data + "' -o '" + options + "' -l '" + log +
            "' -w -t 60 start >/dev/null 2>&1") != 0) {
       why_not_ = "PostgreSQL did not start: " + read(log);
