@@ -15,6 +15,7 @@ TALLY_PACKAGES=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   mosquitto mosquitto-clients umockdev libumockdev-dev
   libpq-dev postgresql python3-jsonschema
+  chromium
 )
 
 tally_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,5 +1,6 @@
 #include "tally/device/engine.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -48,6 +49,7 @@ struct Engine::Impl {
     std::string mode;
     std::string prompt;
     std::string last_error;
+    json tasks = json::array();  // the task list with progress (status "tasks")
   };
   mutable std::mutex view_mutex;
   View view;  // GUARDED_BY(view_mutex)
@@ -127,6 +129,7 @@ struct Engine::Impl {
     if (auto r = journal->put_master_data(kind, version, payload); !r) return r;
     master = std::move(next);
     session.set_master_data(master);
+    refresh_view();  // the task list in the status
     return {};
   }
 
@@ -136,9 +139,34 @@ struct Engine::Impl {
     v.operator_id = session.operator_id();
     v.mode = session.mode();
     v.prompt = session.prompt();
+    v.tasks = task_list();
     std::lock_guard lock(view_mutex);
     v.last_error = view.last_error;
     view = std::move(v);
+  }
+
+  // The device's tasks (master data) and how far this session got with
+  // each: [{"id","type","reference","lines","lines_done","current","done"}].
+  json task_list() const {
+    json out = json::array();
+    if (!master || master->tasks.empty()) return out;
+    const json snap = session.snapshot();
+    const json state = snap.value("state", json::object());
+    const std::string current = state.value("task", std::string());
+    const int line_index = state.value("line_index", 0);
+    const json done = snap.value("done_tasks", json::array());
+    for (const auto& t : master->tasks) {
+      const bool finished = std::find(done.begin(), done.end(), t.id) != done.end();
+      const auto lines = static_cast<int>(t.lines.size());
+      out.push_back({{"id", t.id},
+                     {"type", t.type},
+                     {"reference", t.reference},
+                     {"lines", lines},
+                     {"lines_done", finished ? lines : (t.id == current ? std::min(line_index, lines) : 0)},
+                     {"current", t.id == current},
+                     {"done", finished}});
+    }
+    return out;
   }
 
   // Queues a job; false when the queue is full or the engine is stopping.
@@ -310,7 +338,8 @@ struct Engine::Impl {
                   {"pending", view.journal.last_exception_id - view.journal.exceptions_acked}}},
                 {"path", options.journal.path.string()}}},
               {"broker", {{"uri", options.mqtt_uri}, {"connected", false}}},
-              {"last_ack", nullptr}};
+              {"last_ack", nullptr},
+              {"tasks", view.tasks}};
     if (!view.last_error.empty()) j["last_error"] = view.last_error;
     std::function<void(json&)> sync_status;
     {

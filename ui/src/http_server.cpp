@@ -44,8 +44,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "assets.hpp"
+#include "event_hub.hpp"
 
 namespace tally::ui {
 namespace {
@@ -72,6 +74,7 @@ struct Config {
   DeviceApi* api = nullptr;
   HttpOptions options;
   Router* router = nullptr;  // when set, every request goes to it instead
+  std::shared_ptr<EventHub> hub;  // WebSocket /api/v1/events (tallyd routes only)
 };
 
 // One response to send.
@@ -248,29 +251,6 @@ Result<MovementsQuery> parse_movements_query(std::string_view query, std::size_t
   return out;
 }
 
-std::string_view content_type_for(std::string_view path) {
-  const auto dot = path.rfind('.');
-  const std::string_view ext = dot == std::string_view::npos ? std::string_view{} : path.substr(dot);
-  if (ext == ".html") return "text/html; charset=utf-8";
-  if (ext == ".js") return "text/javascript; charset=utf-8";
-  if (ext == ".css") return "text/css; charset=utf-8";
-  if (ext == ".json") return "application/json";
-  if (ext == ".webmanifest") return "application/manifest+json";
-  if (ext == ".svg") return "image/svg+xml";
-  if (ext == ".png") return "image/png";
-  if (ext == ".ico") return "image/x-icon";
-  if (ext == ".txt") return "text/plain; charset=utf-8";
-  return "application/octet-stream";
-}
-
-const Asset* find_asset(std::string_view path) {
-  if (path == "/") path = "/index.html";
-  for (const Asset& asset : assets()) {
-    if (asset.path == path) return &asset;
-  }
-  return nullptr;
-}
-
 bool is_http_parse_error(const beast::error_code& ec) {
   return ec.category() == make_error_code(http::error::bad_target).category();
 }
@@ -398,7 +378,15 @@ class Session : public std::enable_shared_from_this<Session> {
       if (method != http::verb::get) return send(method_not_allowed("GET", path));
       return call_api(&Session::call_metrics);
     }
-    if (const Asset* asset = find_asset(path)) {
+    if (path == "/api/v1/events") {
+      if (method != http::verb::get) return send(method_not_allowed("GET", path));
+      if (!beast::websocket::is_upgrade(req)) {
+        return send(error_outcome(426, "upgrade_required", "/api/v1/events is a WebSocket: send an Upgrade request"));
+      }
+      closed_ = true;  // the connection is the hub's from now on
+      return config_->hub->accept(stream_.release_socket(), std::move(req));
+    }
+    if (const Asset* asset = find_asset(assets(), path)) {
       if (method != http::verb::get) return send(method_not_allowed("GET", path));
       Outcome out;
       out.content_type = content_type_for(asset->path);
@@ -451,6 +439,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto parsed = parse_scan_body(req.body());
     if (!parsed) return send(bad_request(parsed.error().message));
     scan_ = std::move(*parsed);
+    nudge_events_ = true;
     call_api(&Session::call_submit_scan);
   }
 
@@ -467,6 +456,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return send(bad_request(std::string("the body is not a ") + (png ? "PNG" : "JPEG") + " image"));
     }
     frame_ = FrameRequest{*type, std::move(req.body()), "frame"};
+    nudge_events_ = true;
     call_api(&Session::call_submit_frame);
   }
 
@@ -512,6 +502,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_api_reply(std::uint64_t id, ApiReply reply) {
+    if (std::exchange(nudge_events_, false) && config_->hub) config_->hub->nudge();  // a scan may change the status
     if (!take_reply(id)) return;
     try {
       if (reply.status < 200 || reply.status > 599) {
@@ -618,6 +609,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   std::uint64_t calls_ = 0;
   std::uint64_t awaiting_ = 0;  // id of the DeviceApi call being waited for; 0: none
+  bool nudge_events_ = false;   // the call awaited is a scan or frame: tell the event hub
   ScanRequest scan_;
   FrameRequest frame_;
   std::size_t body_limit_ = 0;  // of the request being read
@@ -630,9 +622,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(net::io_context& io_context, DeviceApi* api, Router* router, HttpOptions options)
-      : config(std::make_shared<Config>(Config{api, std::move(options), router})),
+      : config(make_config(io_context, api, router, std::move(options))),
         acceptor(io_context),
         retry_timer(io_context) {}
+
+  static std::shared_ptr<const Config> make_config(net::io_context& io, DeviceApi* api, Router* router,
+                                                   HttpOptions options) {
+    std::shared_ptr<EventHub> hub;
+    if (api != nullptr) {
+      hub = std::make_shared<EventHub>(io.get_executor(), *api, options.connections_max, options.events_interval);
+    }
+    return std::make_shared<Config>(Config{api, std::move(options), router, std::move(hub)});
+  }
 
   Result<tcp::endpoint> start() {
     const HttpOptions& options = config->options;
@@ -673,6 +674,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (auto session = weak.lock()) session->close();
     }
     sessions.clear();
+    if (config->hub) config->hub->stop();
   }
 
   void do_accept() {

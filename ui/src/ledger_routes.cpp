@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "assets.hpp"
 #include "tally/scanner/result.hpp"
 #include "tally/ui/ledger_api.hpp"
 
@@ -22,35 +23,6 @@ using nlohmann::json;
 
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kPathEchoMax = 200;
-
-// A minimal dashboard: open exceptions, devices and balances, refreshed every
-// few seconds. The real one is a later issue.
-constexpr std::string_view kDashboard = R"html(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Tally ledger</title>
-<style>body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}table{border-collapse:collapse;margin-bottom:1.5rem}
-td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}th{background:#f3f3f3}
-h2{font-size:1.1rem}.neg{color:#b00020;font-weight:bold}</style></head>
-<body><h1>Tally ledger</h1>
-<h2>Open exceptions</h2><table id="exceptions"></table>
-<h2>Devices</h2><table id="devices"></table>
-<h2>Balances</h2><table id="balances"></table>
-<script>
-function esc(v){return String(v).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
-function table(id,rows,cols){const t=document.getElementById(id);
- t.innerHTML='<tr>'+cols.map(c=>'<th>'+esc(c)+'</th>').join('')+'</tr>'+rows.map(r=>'<tr>'+cols.map(c=>{
-  const v=r[c];const cls=(c==='qty'&&v<0)?' class="neg"':'';return '<td'+cls+'>'+esc(typeof v==='object'?JSON.stringify(v):v)+'</td>';}).join('')+'</tr>').join('');}
-async function load(){
- try{const e=await (await fetch('/api/v1/exceptions?status=open')).json();
-  table('exceptions',e.exceptions,['id','kind','priority','owner','device','seq','next_action','status']);
-  const d=await (await fetch('/api/v1/devices')).json();
-  table('devices',d.devices,['device','site','applied_through','movements','rejected','last_seen_ms']);
-  const b=await (await fetch('/api/v1/balances?limit=200')).json();
-  table('balances',b.balances.filter(x=>!x.location.startsWith('@')),['item','lot','location','state','qty']);
- }catch(err){console.log(err);}}
-load();setInterval(load,3000);
-</script></body></html>
-)html";
 
 HttpResponse json_response(unsigned status, const json& body) {
   HttpResponse r;
@@ -173,11 +145,11 @@ class LedgerRouter final : public Router {
       respond(json_response(r.status, r.body));
     };
 
-    if (path == "/" || path == "/index.html") {
+    if (const Asset* asset = find_asset(ledger_assets(), path)) {  // the dashboard
       if (!get) return respond(method_not_allowed("GET", path));
       HttpResponse page;
-      page.content_type = "text/html; charset=utf-8";
-      page.body = std::string(kDashboard);
+      page.content_type = std::string(content_type_for(asset->path));
+      page.body = std::string(asset->body);
       page.html = true;
       return respond(std::move(page));
     }
@@ -192,6 +164,18 @@ class LedgerRouter final : public Router {
       auto page = paging(q);
       if (!page) return respond(bad_request(page.error().message));
       return api_.movements(param(q, "device"), page->first, page->second, reply);
+    }
+    if (path == "/api/v1/history") {
+      if (!get) return respond(method_not_allowed("GET", path));
+      const std::string item = param(q, "item");
+      const std::string location = param(q, "location");
+      if (item.empty() && location.empty()) return respond(bad_request("item or location is required"));
+      auto before = unsigned_param(q, "before", 0);
+      if (!before) return respond(bad_request(before.error().message));
+      if (*before > static_cast<std::uint64_t>(INT64_MAX)) return respond(bad_request("before is out of range"));
+      auto limit = limit_param(q, options_.limit_max);
+      if (!limit) return respond(bad_request(limit.error().message));
+      return api_.history(item, location, *before, *limit, reply);
     }
     if (path == "/api/v1/exceptions") {
       if (!get) return respond(method_not_allowed("GET", path));

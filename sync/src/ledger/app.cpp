@@ -125,6 +125,20 @@ json to_json(const ExceptionRecord& e) {
           {"note", e.note},       {"created_ms", e.created_ms}, {"resolved_ms", e.resolved_ms}};
 }
 
+// Stored movements as the API shows them: the wire movement plus the ledger's
+// row "id" and "applied_ms".
+json movements_json(const std::vector<StoredMovement>& rows) {
+  json out = json::array();
+  for (const auto& m : rows) {
+    json j = json::parse(m.payload, nullptr, false);
+    if (j.is_discarded()) j = json::object();
+    j["id"] = m.id;
+    j["applied_ms"] = m.applied_ms;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 ui::ApiReply error_reply(const Error& e) {
   unsigned status = 500;
   if (e.code == "bad_request") status = 400;
@@ -208,16 +222,21 @@ class Service final : public ui::LedgerApi {
     run(reply, [this, device = std::move(device), after, limit]() -> ui::ApiReply {
       auto rows = store_.movements(device, after, limit);
       if (!rows) return error_reply(rows.error());
-      json out = json::array();
       std::uint64_t next = after;
-      for (const auto& m : *rows) {
-        json j = json::parse(m.payload, nullptr, false);
-        if (j.is_discarded()) j = json::object();
-        j["applied_ms"] = m.applied_ms;
-        out.push_back(std::move(j));
-        next = device.empty() ? static_cast<std::uint64_t>(m.id) : m.seq;
-      }
-      return {200, {{"movements", std::move(out)}, {"next_after", next}}};
+      for (const auto& m : *rows) next = device.empty() ? static_cast<std::uint64_t>(m.id) : m.seq;
+      return {200, {{"movements", movements_json(*rows)}, {"next_after", next}}};
+    });
+  }
+
+  void history(std::string item, std::string location, std::uint64_t before, std::size_t limit,
+               Reply reply) override {
+    run(reply, [this, q = HistoryQuery{std::move(item), std::move(location), static_cast<std::int64_t>(before),
+                                       limit}]() -> ui::ApiReply {
+      auto rows = store_.history(q);
+      if (!rows) return error_reply(rows.error());
+      // A full page may have more below its last row; a short one has not.
+      const std::int64_t next = rows->size() == q.limit && !rows->empty() ? rows->back().id : 0;
+      return {200, {{"movements", movements_json(*rows)}, {"next_before", next}}};
     });
   }
 

@@ -278,6 +278,16 @@ class PostgresStore final : public Store, private rules::ApplySql {
     return out;
   }
 
+  // The rows of a "SELECT device, seq, payload, applied_ms, id FROM movements …".
+  static std::vector<StoredMovement> stored_movements(const PGresult* res) {
+    std::vector<StoredMovement> out;
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back(StoredMovement{int64(res, i, 4), text(res, i, 0), static_cast<std::uint64_t>(int64(res, i, 1)),
+                                   text(res, i, 2), int64(res, i, 3)});
+    }
+    return out;
+  }
+
   Result<std::vector<StoredMovement>> movements(const std::string& device, std::uint64_t after,
                                                 std::size_t limit) override {
     auto r = device.empty()
@@ -287,13 +297,16 @@ class PostgresStore final : public Store, private rules::ApplySql {
                        "ORDER BY seq LIMIT $3",
                        {p(device), p_u64(after), p(static_cast<std::int64_t>(limit))}, "movements");
     if (!r) return r.error();
-    std::vector<StoredMovement> out;
-    const PGresult* res = r->get();
-    for (int i = 0; i < PQntuples(res); ++i) {
-      out.push_back(StoredMovement{int64(res, i, 4), text(res, i, 0), static_cast<std::uint64_t>(int64(res, i, 1)),
-                                   text(res, i, 2), int64(res, i, 3)});
-    }
-    return out;
+    return stored_movements(r->get());
+  }
+
+  Result<std::vector<StoredMovement>> history(const HistoryQuery& query) override {
+    auto r = run("SELECT device, seq, payload, applied_ms, id FROM movements WHERE ($1 = '' OR item = $1) AND "
+                 "($2 = '' OR from_location = $2 OR to_location = $2) AND ($3 = 0 OR id < $3) ORDER BY id DESC LIMIT $4",
+                 {p(query.item), p(query.location), p(query.before), p(static_cast<std::int64_t>(query.limit))},
+                 "history");
+    if (!r) return r.error();
+    return stored_movements(r->get());
   }
 
   Result<std::vector<RejectedMovement>> rejected(const std::string& device) override {

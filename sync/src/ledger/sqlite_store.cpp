@@ -274,6 +274,19 @@ class SqliteStore final : public Store, private rules::ApplySql {
     return out;
   }
 
+  // The rows of a "SELECT device, seq, payload, applied_ms, id FROM movements …".
+  Result<std::vector<StoredMovement>> stored_movements(sqlite3_stmt* s, const char* what) {
+    std::vector<StoredMovement> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      out.push_back(StoredMovement{sqlite3_column_int64(s, 4), column_text(s, 0),
+                                   static_cast<std::uint64_t>(sqlite3_column_int64(s, 1)), column_text(s, 2),
+                                   sqlite3_column_int64(s, 3)});
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, what);
+    return out;
+  }
+
   Result<std::vector<StoredMovement>> movements(const std::string& device, std::uint64_t after,
                                                 std::size_t limit) override {
     StmtPtr s;
@@ -286,15 +299,20 @@ class SqliteStore final : public Store, private rules::ApplySql {
     if (!device.empty()) bind_text(s.get(), 1, device);
     bind_int(s.get(), 2, static_cast<std::int64_t>(after));
     bind_int(s.get(), 3, static_cast<std::int64_t>(limit));
-    std::vector<StoredMovement> out;
-    int rc = SQLITE_OK;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-      out.push_back(StoredMovement{sqlite3_column_int64(s.get(), 4), column_text(s.get(), 0),
-                                   static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1)),
-                                   column_text(s.get(), 2), sqlite3_column_int64(s.get(), 3)});
-    }
-    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "movements");
-    return out;
+    return stored_movements(s.get(), "movements");
+  }
+
+  Result<std::vector<StoredMovement>> history(const HistoryQuery& query) override {
+    StmtPtr s;
+    const char* sql =
+        "SELECT device, seq, payload, applied_ms, id FROM movements WHERE (?1 = '' OR item = ?1) AND "
+        "(?2 = '' OR from_location = ?2 OR to_location = ?2) AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4";
+    if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "history");
+    bind_text(s.get(), 1, query.item);
+    bind_text(s.get(), 2, query.location);
+    bind_int(s.get(), 3, query.before);
+    bind_int(s.get(), 4, static_cast<std::int64_t>(query.limit));
+    return stored_movements(s.get(), "history");
   }
 
   Result<std::vector<RejectedMovement>> rejected(const std::string& device) override {

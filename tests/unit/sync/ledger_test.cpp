@@ -221,6 +221,39 @@ TEST_P(StoreContract, AppliesInOrderAndAcksAfterCommit) {
   EXPECT_EQ((*devices)[0].movements, 3u);
 }
 
+TEST_P(StoreContract, HistoryOfAnItemOrABinIsNewestFirstAndPages) {
+  Movement other = receipt(4, 5);
+  other.item.gtin = "04006381333931";
+  send({receipt(1, 10), putaway(2, 10), pick(3, 1), other, pick(5, 2, "A-01-01-1")});
+  const auto seqs = [](const Result<std::vector<StoredMovement>>& rows) {
+    std::vector<std::uint64_t> out;
+    for (const auto& m : *rows) out.push_back(m.seq);
+    return out;
+  };
+  // A bin: every movement into or out of it, newest first.
+  auto bin = store_->history(HistoryQuery{"", "A-01-01-1", 0, 100});
+  ASSERT_TRUE(bin) << bin.error().message;
+  EXPECT_EQ(seqs(bin), (std::vector<std::uint64_t>{5, 3, 2}));
+  EXPECT_EQ(json::parse(bin->front().payload)["evidence"], json::array({"OP:alice", "scan-5"}));
+  // An item: the other item's receipt is not in it; DOCK-1 and the item together.
+  auto item = store_->history(HistoryQuery{kGtin, "", 0, 100});
+  ASSERT_TRUE(item);
+  EXPECT_EQ(seqs(item), (std::vector<std::uint64_t>{5, 3, 2, 1}));
+  auto both = store_->history(HistoryQuery{kGtin, "DOCK-1", 0, 100});
+  ASSERT_TRUE(both);
+  EXPECT_EQ(seqs(both), (std::vector<std::uint64_t>{2, 1}));
+  // Pages: `before` is the last row id of the previous page.
+  auto first = store_->history(HistoryQuery{kGtin, "", 0, 2});
+  ASSERT_TRUE(first);
+  ASSERT_EQ(seqs(first), (std::vector<std::uint64_t>{5, 3}));
+  auto second = store_->history(HistoryQuery{kGtin, "", first->back().id, 2});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(seqs(second), (std::vector<std::uint64_t>{2, 1}));
+  auto none = store_->history(HistoryQuery{"", "Z-99-99-9", 0, 100});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_P(StoreContract, DuplicatesAreIgnored) {
   send({receipt(1, 10), putaway(2, 10)});
   auto again = send({receipt(1, 10), putaway(2, 10)});

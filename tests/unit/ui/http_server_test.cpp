@@ -21,6 +21,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "http_client.hpp"
 #include "tally/ui/device_api.hpp"
@@ -428,8 +430,15 @@ TEST_F(HttpServerTest, ServesTheHandheldPage) {
     expect_common_headers(r);
     EXPECT_NE(r.body.find("<!doctype html>"), std::string::npos);
     EXPECT_NE(r.body.find("id=\"scan\""), std::string::npos);
-    EXPECT_NE(r.body.find("/api/v1/scans"), std::string::npos);
+    EXPECT_NE(r.body.find("/handheld.js"), std::string::npos);
   }
+  const auto script = client.get("/handheld.js");
+  EXPECT_EQ(script.status, 200u);
+  EXPECT_EQ(script.header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_NE(script.body.find("/api/v1/scans"), std::string::npos);
+  EXPECT_NE(script.body.find("/api/v1/events"), std::string::npos);
+  EXPECT_EQ(client.get("/tally.css").status, 200u);
+  EXPECT_EQ(client.get("/dashboard.js").status, 404u);  // the ledger's, not the device's
   EXPECT_EQ(api_.calls(), 0u);
 }
 
@@ -554,6 +563,87 @@ TEST(HttpServerStartTest, ReportsABindError) {
   auto bad = bad_host.start();
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, "http_bind");
+}
+
+// A WebSocket client of /api/v1/events on its own io_context; every wait is
+// bounded (a missing message is "", not a hang).
+class EventsClient {
+ public:
+  explicit EventsClient(std::uint16_t port) : ws_(io_) {
+    boost::beast::get_lowest_layer(ws_).connect(
+        boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), port));
+    ws_.handshake("127.0.0.1", "/api/v1/events");
+  }
+  // The next text message, or "" when none came within `wait`.
+  std::string next(std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    boost::beast::flat_buffer buffer;
+    bool done = false;
+    boost::beast::error_code error;
+    ws_.async_read(buffer, [&](boost::beast::error_code ec, std::size_t) {
+      done = true;
+      error = ec;
+    });
+    io_.restart();
+    io_.run_for(wait);
+    if (!done) {
+      boost::beast::get_lowest_layer(ws_).cancel();
+      io_.restart();
+      io_.run_for(std::chrono::seconds(1));
+      return "";
+    }
+    if (error) return "";
+    return boost::beast::buffers_to_string(buffer.data());
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+};
+
+TEST_F(HttpServerTest, EventsPushTheStatusOnConnectAndWhenAScanChangesIt) {
+  HttpOptions options;
+  options.events_interval = std::chrono::hours(1);  // only the connect and the scans push
+  restart_with(options);
+  api_.set_status_reply({200, {{"device", "dev-1"}, {"pending", 3}}});
+  EventsClient events(port_);
+  const json first = json::parse(events.next(), nullptr, false);
+  ASSERT_TRUE(first.is_object()) << first;
+  EXPECT_EQ(first["type"], "status");
+  EXPECT_EQ(first["status"]["pending"], 3);
+
+  api_.set_status_reply({200, {{"device", "dev-1"}, {"pending", 4}}});
+  EXPECT_EQ(post_scan(R"({"text":"A-01-01-1"})").status, 200u);
+  const json second = json::parse(events.next(), nullptr, false);
+  ASSERT_TRUE(second.is_object()) << second;
+  EXPECT_EQ(second["status"]["pending"], 4);
+
+  // A scan that changes nothing sends nothing.
+  EXPECT_EQ(post_scan(R"({"text":"A-01-01-1"})").status, 200u);
+  EXPECT_EQ(events.next(std::chrono::milliseconds(300)), "");
+}
+
+TEST_F(HttpServerTest, EventsPollTheStatusOnlyWhileAClientIsConnected) {
+  HttpOptions options;
+  options.events_interval = std::chrono::milliseconds(20);
+  restart_with(options);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(api_.status_calls(), 0);  // no client: no wake-ups
+  {
+    EventsClient events(port_);
+    ASSERT_NE(events.next(), "");
+    api_.set_status_reply({200, {{"device", "dev-1"}, {"pending", 9}}});
+    // The timer notices the change without any scan.
+    const json changed = json::parse(events.next(), nullptr, false);
+    ASSERT_TRUE(changed.is_object()) << changed;
+    EXPECT_EQ(changed["status"]["pending"], 9);
+  }
+}
+
+TEST_F(HttpServerTest, EventsWithoutAnUpgradeAre426) {
+  HttpClient client{port_};
+  auto r = client.get("/api/v1/events");
+  expect_error(r, 426, "upgrade_required");
+  expect_error(client.post_json("/api/v1/events", "{}"), 405, "method_not_allowed");
 }
 
 }  // namespace

@@ -27,6 +27,10 @@ class FakeLedger : public LedgerApi {
     last = "movements " + device + "|" + std::to_string(after) + "|" + std::to_string(limit);
     r(answer);
   }
+  void history(std::string item, std::string location, std::uint64_t before, std::size_t limit, Reply r) override {
+    last = "history " + item + "|" + location + "|" + std::to_string(before) + "|" + std::to_string(limit);
+    r(answer);
+  }
   void exceptions(std::string status, Reply r) override {
     last = "exceptions " + status;
     r(answer);
@@ -123,6 +127,22 @@ TEST_F(LedgerRoutesTest, MovementsExceptionsDevicesTasks) {
   EXPECT_EQ(api_.last, "dead_letters 5");
 }
 
+TEST_F(LedgerRoutesTest, HistoryNeedsAnItemOrALocation) {
+  EXPECT_EQ(call("GET", "/api/v1/history?location=A-01-01-1&before=9&limit=2").status, 200u);
+  EXPECT_EQ(api_.last, "history |A-01-01-1|9|2");
+  EXPECT_EQ(call("GET", "/api/v1/history?item=0950").status, 200u);
+  EXPECT_EQ(api_.last, "history 0950||0|50");
+  api_.last.clear();
+  const auto neither = call("GET", "/api/v1/history?limit=5");
+  EXPECT_EQ(neither.status, 400u);
+  EXPECT_EQ(error_code(neither), "bad_request");
+  EXPECT_EQ(call("GET", "/api/v1/history?item=a&before=x").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/history?item=a&before=9223372036854775808").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/history?item=a&limit=0").status, 400u);
+  EXPECT_EQ(call("POST", "/api/v1/history?item=a", "{}").status, 405u);
+  EXPECT_EQ(api_.last, "");  // none reached the ledger
+}
+
 TEST_F(LedgerRoutesTest, KpisTakeAWindowAndDefaultTo501) {
   // FakeLedger does not override kpis(): the LedgerApi default answers 501.
   const auto none = call("GET", "/api/v1/kpis");
@@ -162,7 +182,13 @@ TEST_F(LedgerRoutesTest, DashboardErrorsAndPassThroughStatus) {
   EXPECT_EQ(page.status, 200u);
   EXPECT_TRUE(page.html);
   EXPECT_NE(page.content_type.find("text/html"), std::string::npos);
+  EXPECT_NE(page.body.find("/dashboard.js"), std::string::npos);
   EXPECT_EQ(call("POST", "/").status, 405u);
+  const auto script = call("GET", "/dashboard.js");
+  EXPECT_EQ(script.status, 200u);
+  EXPECT_EQ(script.content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(call("GET", "/tally.css").content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(call("GET", "/handheld.js").status, 404u);  // the device's UI is not the ledger's
   const auto missing = call("GET", "/api/v1/kpis-not-yet");
   EXPECT_EQ(missing.status, 404u);
   EXPECT_EQ(error_code(missing), "not_found");

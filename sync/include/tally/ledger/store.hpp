@@ -129,6 +129,14 @@ struct StoredMovement {
   std::int64_t applied_ms = 0;
 };
 
+// The history of an item and/or a location (GET /api/v1/history).
+struct HistoryQuery {
+  std::string item;      // gtin, else sku; empty: any
+  std::string location;  // as source or destination; empty: any
+  std::int64_t before = 0;  // row ids below this; 0: from the newest
+  std::size_t limit = 100;
+};
+
 struct RejectedMovement {
   std::string device;
   std::uint64_t seq = 0;
@@ -194,6 +202,9 @@ class Store {
   // Movements of `device` (all devices when empty) with seq > after.
   virtual Result<std::vector<StoredMovement>> movements(const std::string& device, std::uint64_t after,
                                                         std::size_t limit) = 0;
+  // Movements matching `query`, newest (highest id) first. Walks the rows
+  // by id (no index on item or location): meant for the dashboard, not bulk.
+  virtual Result<std::vector<StoredMovement>> history(const HistoryQuery& query) = 0;
   virtual Result<std::vector<RejectedMovement>> rejected(const std::string& device) = 0;
   virtual Result<std::vector<DeviceInfo>> devices() = 0;
 

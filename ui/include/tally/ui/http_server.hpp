@@ -2,7 +2,8 @@
 // io_context. Routes: GET / (handheld UI), POST /api/v1/scans,
 // POST /api/v1/frames (an image/png or image/jpeg body of at most
 // frame_bytes_max, decoded and processed like scans), GET /api/v1/status,
-// GET /api/v1/movements?after=SEQ&limit=N, GET /metrics.
+// GET /api/v1/movements?after=SEQ&limit=N, GET /metrics, WebSocket
+// /api/v1/events (status pushes, see ui/src/event_hub.hpp).
 // Malformed requests get a 4xx JSON error and never reach the DeviceApi.
 //
 // Thread-safety: all methods on the io_context's thread.
@@ -32,6 +33,9 @@ struct HttpOptions {
   std::chrono::seconds idle_timeout{30};
   std::size_t movements_limit_max = 1000;
   std::string server_name = "tallyd";  // the Server header
+  // WebSocket /api/v1/events: how often the status is checked for changes
+  // while a client is connected (besides right after each scan).
+  std::chrono::milliseconds events_interval{1000};
 };
 
 class HttpServer {

@@ -33,6 +33,16 @@ class LedgerApi {
   // {"movements":[<wire movement> + "applied_ms"],"next_after":N}; device empty: all
   // devices (then `after` is the ledger's row id).
   virtual void movements(std::string device, std::uint64_t after, std::size_t limit, Reply reply) = 0;
+  // The history of an item (gtin, else sku) and/or a location (as source or
+  // destination), newest first: {"movements":[<wire movement> + "id",
+  // "applied_ms"],"next_before":ID} (0 when there is no more). `before` is a
+  // ledger row id (0: from the newest). At least one of item, location is set.
+  // Default: 501 (a ledger without history).
+  virtual void history(std::string item, std::string location, std::uint64_t before, std::size_t limit,
+                       Reply reply) {
+    (void)item, (void)location, (void)before, (void)limit;
+    reply({501, error_body("not_supported", "this ledger keeps no history")});
+  }
   // {"exceptions":[…]}; status empty: all.
   virtual void exceptions(std::string status, Reply reply) = 0;
   // body {"action":"assign"|"resolve","owner"?,"note"?} → the exception.
@@ -68,8 +78,9 @@ struct LedgerRoutesOptions {
   std::size_t limit_max = 1000;  // movements, balances, dead letters
 };
 
-// The tally-ledger routes: GET / (dashboard), GET /api/v1/balances?item=&location=&state=&limit=,
-// GET /api/v1/movements?device=&after=&limit=, GET /api/v1/exceptions?status=,
+// The tally-ledger routes: GET / and the dashboard's assets (ui/assets/ledger), GET /api/v1/balances?item=&location=&state=&limit=,
+// GET /api/v1/movements?device=&after=&limit=, GET /api/v1/history?item=&location=&before=&limit=,
+// GET /api/v1/exceptions?status=,
 // POST /api/v1/exceptions/{id}, GET /api/v1/devices, GET|POST /api/v1/tasks[?device=],
 // POST /api/v1/catalog?site=, POST /api/v1/locations?site=, GET /api/v1/dead-letters?limit=,
 // GET /api/v1/invariants, GET /api/v1/kpis?window_s=, GET /api/v1/epcis/events?after=&limit=.
