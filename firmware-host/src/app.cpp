@@ -21,25 +21,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#ifdef TALLY_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
 #include "tally/edge/edge_client.hpp"
+#include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
 
 namespace tally::device {
 namespace {
 
 namespace asio = boost::asio;
-
-void notify_systemd([[maybe_unused]] const char* state) {
-#ifdef TALLY_HAVE_SYSTEMD
-  sd_notify(0, state);
-#endif
-}
 
 // One line of terminal output for a scan reply, e.g.
 //   [good] Moved 3 x 04006381333931 (seq 7) | next: Scan source bin
@@ -206,6 +197,14 @@ SyncReport sync_report(const edge::EdgeClient* sync, const std::string& uri) {
   return report;
 }
 
+// systemd's STATUS= line: what an operator wants from `systemctl status`.
+std::string status_line(const Engine& engine, const edge::EdgeClient* sync) {
+  const edge::OutboxState o = engine.outbox_state();
+  std::string line = "pending " + std::to_string(o.last_seq - std::min(o.acked_seq, o.last_seq)) + ", broker ";
+  if (sync == nullptr) return line + "off";
+  return line + (sync->stats().connected ? "connected" : "disconnected");
+}
+
 void configure_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("tallyd");
   spdlog::set_default_logger(logger);
@@ -291,11 +290,19 @@ int run(const std::vector<std::string>& args) {
     }
   }
 
+  // systemd's watchdog (WatchdogSec=): pinged from this loop, and only while
+  // the journal worker answers a queued no-op in time.
+  Engine& engine_ref = **engine;
+  service::Watchdog watchdog(
+      io.get_executor(), [&engine_ref](std::function<void()> alive) { engine_ref.probe(std::move(alive)); },
+      [&engine_ref, &sync] { return status_line(engine_ref, sync.get()); });
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&http, &stdin_scans, &sync](const boost::system::error_code& ec, int signo) {
+  signals.async_wait([&http, &stdin_scans, &sync, &watchdog](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: finishing the in-flight append and stopping", signo);
-    notify_systemd("STOPPING=1");
+    service::notify("STOPPING=1");
+    watchdog.stop();
     http.stop();
     if (stdin_scans) stdin_scans->close();
     if (sync) sync->stop();
@@ -306,7 +313,8 @@ int run(const std::vector<std::string>& args) {
   std::cout << "tallyd " << TALLY_VERSION << ": device " << config.device_id << ", site " << config.site
             << ", journal " << config.journal_path().string() << '\n'
             << "listening on http://" << host << ':' << endpoint->port() << std::endl;
-  notify_systemd("READY=1");
+  service::notify("READY=1\nSTATUS=" + status_line(engine_ref, sync.get()));
+  watchdog.start();
 
   io.run();
   if (sync) sync->stop();
