@@ -24,10 +24,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#ifdef TALLY_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
 #include "tally/device/feedback.hpp"
@@ -35,6 +31,7 @@
 #include "tally/device/serial_scanner.hpp"
 #include "tally/device/usb.hpp"
 #include "tally/edge/edge_client.hpp"
+#include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
 #include "usb_status.hpp"
 
@@ -42,12 +39,6 @@ namespace tally::device {
 namespace {
 
 namespace asio = boost::asio;
-
-void notify_systemd([[maybe_unused]] const char* state) {
-#ifdef TALLY_HAVE_SYSTEMD
-  sd_notify(0, state);
-#endif
-}
 
 // One line of terminal output for a scan reply, e.g.
 //   [good] Moved 3 x 04006381333931 (seq 7) | next: Scan source bin
@@ -310,6 +301,14 @@ SyncReport sync_report(const edge::EdgeClient* sync, const std::string& uri) {
   return report;
 }
 
+// systemd's STATUS= line: what an operator wants from `systemctl status`.
+std::string status_line(const Engine& engine, const edge::EdgeClient* sync) {
+  const edge::OutboxState o = engine.outbox_state();
+  std::string line = "pending " + std::to_string(o.last_seq - std::min(o.acked_seq, o.last_seq)) + ", broker ";
+  if (sync == nullptr) return line + "off";
+  return line + (sync->stats().connected ? "connected" : "disconnected");
+}
+
 void configure_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("tallyd");
   spdlog::set_default_logger(logger);
@@ -445,11 +444,19 @@ int run(const std::vector<std::string>& args) {
     serial_scanners.back()->start();
   }
 
+  // systemd's watchdog (WatchdogSec=): pinged from this loop, and only while
+  // the journal worker answers a queued no-op in time.
+  Engine& engine_ref = **engine;
+  service::Watchdog watchdog(
+      io.get_executor(), [&engine_ref](std::function<void()> alive) { engine_ref.probe(std::move(alive)); },
+      [&engine_ref, &sync] { return status_line(engine_ref, sync.get()); });
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: finishing the in-flight append and stopping", signo);
-    notify_systemd("STOPPING=1");
+    service::notify("STOPPING=1");
+    watchdog.stop();
     http.stop();
     if (stdin_scans) stdin_scans->close();
     for (auto& s : serial_scanners) s->stop();
@@ -464,7 +471,8 @@ int run(const std::vector<std::string>& args) {
   std::cout << "tallyd " << TALLY_VERSION << ": device " << config.device_id << ", site " << config.site
             << ", journal " << config.journal_path().string() << '\n'
             << "listening on http://" << host << ':' << endpoint->port() << std::endl;
-  notify_systemd("READY=1");
+  service::notify("READY=1\nSTATUS=" + status_line(engine_ref, sync.get()));
+  watchdog.start();
 
   io.run();
   if (sync) sync->stop();

@@ -170,10 +170,11 @@ struct Engine::Impl {
   }
 
   // Queues a job; false when the queue is full or the engine is stopping.
-  bool enqueue(std::function<void()> job) {
+  // past_limit: queued even when full (the watchdog's probe, one at a time).
+  bool enqueue(std::function<void()> job, bool past_limit = false) {
     {
       std::lock_guard lock(queue_mutex);
-      if (stopping || queue.size() >= options.queue_max) return false;
+      if (stopping || (!past_limit && queue.size() >= options.queue_max)) return false;
       queue.push_back(std::move(job));
       const auto depth = static_cast<std::uint64_t>(queue.size());
       if (depth > queue_depth_max.load(std::memory_order_relaxed)) {
@@ -544,6 +545,10 @@ void Engine::record_exceptions_ack(std::int64_t through, std::function<void(Resu
     (*shared_done)(std::move(r));
   });
   if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
+}
+
+void Engine::probe(std::function<void()> alive) {
+  impl_->enqueue([alive = std::move(alive)] { alive(); }, /*past_limit=*/true);
 }
 
 void Engine::set_append_listener(std::function<void(edge::OutboxState)> listener) {

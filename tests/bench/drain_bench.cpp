@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_args.hpp"
 #include "daemon.hpp"
 #include "mosquitto.hpp"
 #include "tally/journal/journal.hpp"
@@ -134,18 +135,11 @@ class Watcher {
   std::condition_variable cv_;
 };
 
-std::string arg_value(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-  }
-  return fallback;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  using tally::bench::arg_value;
   const auto n = static_cast<std::uint64_t>(std::stoull(arg_value(argc, argv, "movements", "100000")));
   const double target_s = std::stod(arg_value(argc, argv, "target-s", "0"));
   const std::string dir = arg_value(argc, argv, "dir", "");

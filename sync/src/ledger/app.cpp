@@ -44,6 +44,7 @@
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
 #include "tally/mqtt/client.hpp"
+#include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
 #include "tally/ui/ledger_api.hpp"
 
@@ -70,15 +71,21 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // False when the queue is full or the worker is stopping.
-  bool post(std::function<void()> job) {
+  // False when the queue is full or the worker is stopping. past_limit:
+  // queued even when full (the watchdog's probe, one at a time).
+  bool post(std::function<void()> job, bool past_limit = false) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_ || queue_.size() >= max_) return false;
+      if (stopping_ || (!past_limit && queue_.size() >= max_)) return false;
       queue_.push_back(std::move(job));
     }
     cv_.notify_one();
     return true;
+  }
+
+  std::size_t queued() {
+    std::lock_guard lock(mu_);
+    return queue_.size();
   }
 
   // Finishes the queued jobs, then ends the thread.
@@ -186,6 +193,18 @@ class Service final : public ui::LedgerApi {
     client_ = std::move(*client);
     client_->connect();
     return {};
+  }
+
+  // The watchdog's check that the store's thread still works: a no-op
+  // behind the queued batches.
+  void probe(std::function<void()> alive) {
+    worker_.post([alive = std::move(alive)] { alive(); }, /*past_limit=*/true);
+  }
+
+  // systemd's STATUS= line (io thread).
+  std::string status_line() {
+    return "pending " + std::to_string(worker_.queued()) + " store jobs, broker " +
+           (config_.mqtt_uri.empty() ? "off" : client_ && client_->connected() ? "connected" : "disconnected");
   }
 
   // On the io thread, at shutdown.
@@ -660,10 +679,18 @@ int run(const std::vector<std::string>& args) {
     return 2;
   }
 
+  // systemd's watchdog (WatchdogSec=): pinged from this loop while the store's
+  // thread answers a queued no-op in time.
+  tally::service::Watchdog watchdog(
+      io.get_executor(), [&service](std::function<void()> alive) { service.probe(std::move(alive)); },
+      [&service] { return service.status_line(); });
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: stopping", signo);
+    tally::service::notify("STOPPING=1");
+    watchdog.stop();
     http.stop();
     service.stop();
     io.stop();
@@ -672,6 +699,8 @@ int run(const std::vector<std::string>& args) {
   std::cout << "listening on http://" << endpoint->address().to_string() << ':' << endpoint->port() << std::endl;
   spdlog::info("ledger {} ready; mqtt {}", store_name,
                config.mqtt_uri.empty() ? std::string("off") : config.mqtt_uri);
+  tally::service::notify("READY=1\nSTATUS=" + service.status_line());
+  watchdog.start();
   io.run();
   service.finish();  // drains the worker: every queued batch is committed or not started
   spdlog::info("stopped");

@@ -96,6 +96,12 @@ class Engine final : public ui::DeviceApi, public edge::Outbox {
   void record_exceptions_ack(std::int64_t through, std::function<void(Result<void>)> done) override;
   void set_append_listener(std::function<void(edge::OutboxState)> listener) override;
 
+  // The watchdog's liveness check of the worker (tally::service::Watchdog):
+  // queues a no-op behind the queued work, past queue_max (the watchdog has
+  // one in flight at most); `alive` is called on the worker when it runs.
+  // Dropped once stopping.
+  void probe(std::function<void()> alive);
+
   // Sync client additions to status and metrics (set before serving).
   void set_sync_report(SyncReport report);
 
