@@ -688,6 +688,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       retry_timer.async_wait(beast::bind_front_handler(&Impl::on_retry, shared_from_this()));
       return;
     }
+    serve(std::move(socket));
+    do_accept();
+  }
+
+  void serve(tcp::socket socket) {
     std::erase_if(sessions, [](const std::weak_ptr<Session>& weak) { return weak.expired(); });
     if (sessions.size() >= config->options.connections_max) {
       beast::error_code ignored;
@@ -698,7 +703,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       sessions.push_back(session);
       session->start();
     }
-    do_accept();
   }
 
   void on_retry(beast::error_code ec) {
@@ -724,5 +728,7 @@ HttpServer::~HttpServer() { impl_->stop(); }
 Result<boost::asio::ip::tcp::endpoint> HttpServer::start() { return impl_->start(); }
 
 void HttpServer::stop() { impl_->stop(); }
+
+void HttpServer::serve(boost::asio::ip::tcp::socket socket) { impl_->serve(std::move(socket)); }
 
 }  // namespace tally::ui

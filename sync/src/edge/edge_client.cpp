@@ -36,6 +36,36 @@ bool parse_index(std::string_view text, std::size_t& out) {
 
 }  // namespace
 
+std::optional<Ack> parse_ack(std::string_view payload) {
+  const json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  const auto v = j.find("v");
+  if (v == j.end() || *v != 1) return std::nullopt;
+  Ack ack;
+  if (const auto e = j.find("exceptions_through");
+      e != j.end() && e->is_number_unsigned() &&
+      e->get<std::uint64_t>() <= std::uint64_t{std::numeric_limits<std::int64_t>::max()}) {
+    ack.exceptions_through = e->get<std::int64_t>();
+  }
+  if (const auto a = j.find("applied_through"); a != j.end() && a->is_number_unsigned()) {
+    ack.applied_through = a->get<std::uint64_t>();
+  }
+  if (!ack.applied_through && !ack.exceptions_through) return std::nullopt;
+  if (const auto it = j.find("rejected"); it != j.end() && it->is_array()) {
+    for (const auto& r : *it) {
+      // Only logged: whatever the element is, it must not throw here.
+      std::uint64_t seq = 0;
+      std::string reason = "?";
+      if (r.is_object()) {
+        if (const auto s = r.find("seq"); s != r.end() && s->is_number_unsigned()) seq = s->get<std::uint64_t>();
+        if (const auto why = r.find("reason"); why != r.end() && why->is_string()) reason = why->get<std::string>();
+      }
+      ack.rejected.emplace_back(seq, std::move(reason));
+    }
+  }
+  return ack;
+}
+
 std::string EdgeClient::topic(const std::string& site, const std::string& device, const std::string& leaf) {
   return "tally/v1/" + site + "/" + device + "/" + leaf;
 }
@@ -547,28 +577,18 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
   }
 
   void on_ack(const std::string& payload) {
-    const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-    const bool has_exceptions =
-        j.is_object() && j.contains("exceptions_through") && j["exceptions_through"].is_number_unsigned() &&
-        j["exceptions_through"].get<std::uint64_t>() <= std::uint64_t{std::numeric_limits<std::int64_t>::max()};
-    const bool has_movements = j.is_object() && j.contains("applied_through") && j["applied_through"].is_number_unsigned();
-    if (j.is_discarded() || !j.is_object() || !j.contains("v") || j["v"] != 1 || (!has_movements && !has_exceptions)) {
+    const auto ack = parse_ack(payload);
+    if (!ack) {
       bad_message("ack is not {\"v\":1,\"applied_through\":N,…} or {\"v\":1,\"exceptions_through\":N}");
       return;
     }
-    if (has_exceptions) {
-      on_exceptions_ack(j["exceptions_through"].get<std::int64_t>());
-      if (!has_movements) return;
+    if (ack->exceptions_through) {
+      on_exceptions_ack(*ack->exceptions_through);
+      if (!ack->applied_through) return;
     }
-    const auto applied = j["applied_through"].get<std::uint64_t>();
-    std::uint64_t rejected = 0;
-    if (const auto it = j.find("rejected"); it != j.end() && it->is_array()) {
-      for (const auto& r : *it) {
-        ++rejected;
-        spdlog::warn("sync: ledger rejected seq {}: {}", r.value("seq", std::uint64_t{0}),
-                     r.value("reason", std::string("?")));
-      }
-    }
+    const std::uint64_t applied = *ack->applied_through;
+    const std::uint64_t rejected = ack->rejected.size();
+    for (const auto& [seq, reason] : ack->rejected) spdlog::warn("sync: ledger rejected seq {}: {}", seq, reason);
     const auto effect = window.on_ack(applied, Clock::now());
     update_stats([&](EdgeStats& s) {
       ++s.acks;

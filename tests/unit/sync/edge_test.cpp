@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tally/edge/chunk_assembler.hpp"
+#include "tally/edge/edge_client.hpp"
 #include "tally/edge/send_window.hpp"
 
 namespace tally::edge {
@@ -248,6 +249,31 @@ TEST(ChunkAssembler, CapsTotalBytesAcrossKinds) {
   ASSERT_TRUE(*r);
   a.forget("catalog", 2);
   EXPECT_EQ(a.completed_version("catalog"), 0);
+}
+
+// Regression (found reading the ack path for the edge_message fuzz target):
+// a "rejected" element that is not an object, or whose seq is not a number,
+// made json::value() throw out of the MQTT callback. It is now listed with
+// seq 0 / reason "?" and the ack still counts.
+TEST(ParseAck, MalformedRejectedElementsDoNotThrow) {
+  const auto a = parse_ack(R"({"v":1,"applied_through":7,"rejected":[1,{"seq":"x","reason":5},{"seq":6,"reason":"bad"}]})");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->applied_through, 7U);
+  ASSERT_EQ(a->rejected.size(), 3U);
+  EXPECT_EQ(a->rejected[0], (std::pair<std::uint64_t, std::string>{0, "?"}));
+  EXPECT_EQ(a->rejected[1], (std::pair<std::uint64_t, std::string>{0, "?"}));
+  EXPECT_EQ(a->rejected[2], (std::pair<std::uint64_t, std::string>{6, "bad"}));
+}
+
+TEST(ParseAck, RefusesWhatIsNotAnAck) {
+  for (const char* bad : {"", "[]", R"({"v":2,"applied_through":1})", R"({"v":1})", R"({"v":1,"applied_through":-1})",
+                          R"({"v":1,"exceptions_through":-3})", R"({"applied_through":1})"}) {
+    EXPECT_FALSE(parse_ack(bad)) << bad;
+  }
+  const auto e = parse_ack(R"({"v":1,"exceptions_through":4})");
+  ASSERT_TRUE(e);
+  EXPECT_FALSE(e->applied_through);
+  EXPECT_EQ(e->exceptions_through, 4);
 }
 
 }  // namespace

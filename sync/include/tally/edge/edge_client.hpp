@@ -22,7 +22,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -79,6 +83,18 @@ struct EdgeStats {
   std::int64_t exceptions_pending = 0;   // journaled, not yet acknowledged
   std::uint64_t exception_batches_sent = 0;
 };
+
+// The ledger's ack on …/{device}/ack (docs/PROTOCOL.md): {"v":1,
+// "applied_through":N,"rejected":[{"seq","reason"}]} and/or
+// "exceptions_through":N. Never throws: nullopt for anything that is not an
+// ack (the client counts it as a bad message). A malformed "rejected"
+// element is listed with seq 0 and reason "?" (it is only logged).
+struct Ack {
+  std::optional<std::uint64_t> applied_through;
+  std::optional<std::int64_t> exceptions_through;
+  std::vector<std::pair<std::uint64_t, std::string>> rejected;
+};
+std::optional<Ack> parse_ack(std::string_view payload);
 
 class EdgeClient {
  public:

@@ -52,6 +52,10 @@ class HttpServer {
   Result<boost::asio::ip::tcp::endpoint> start();
   // Stops accepting and closes open connections.
   void stop();
+  // Serves one already connected stream socket as if it had been accepted
+  // (needs no start()). For tests and the HTTP fuzz target, which feed raw
+  // bytes through one end of a socketpair; not used by the daemons.
+  void serve(boost::asio::ip::tcp::socket socket);
 
  private:
   struct Impl;
