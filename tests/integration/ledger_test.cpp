@@ -462,4 +462,163 @@ TEST_F(LedgerIntegration, ExceptionsAreAssignedAndResolvedOverHttp) {
   EXPECT_EQ(http.get("/api/v1/exceptions?status=open").json()["exceptions"].size(), 0u);
 }
 
+
+// The batch of seqs first..last with every movement's time_ms set to `time_ms`.
+std::string batch_at(std::uint64_t first, std::uint64_t last, std::int64_t time_ms, const std::string& device = kDevice) {
+  json b = json::parse(batch(first, last, device));
+  for (auto& m : b["movements"]) m["time_ms"] = time_ms;
+  return b.dump();
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<json> exceptions_of(const json& all, const std::string& kind, const std::string& device) {
+  std::vector<json> out;
+  for (const auto& e : all["exceptions"]) {
+    if (e["kind"] == kind && e["device"] == device) out.push_back(e);
+  }
+  return out;
+}
+
+// docs/PROTOCOL.md "Exceptions", clock_skew: a clock days ahead raises one
+// exception per device (until a movement with a sane time arrives) and the
+// movements are applied as received; a clock days behind is not flagged.
+TEST_F(LedgerIntegration, ClockDaysAheadRaisesOneClockSkewAndEverythingIsApplied) {
+  auto ledger = start_ledger();
+  FakeDevice device(broker_.uri(), "dev-hh-1");
+  ASSERT_TRUE(device.wait_ledger_ready());
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  device.publish(movements_topic(), batch_at(1, 3, now_ms() + 3 * kDay));
+  ASSERT_TRUE(device.wait_applied(3));
+  device.publish(movements_topic(), batch_at(4, 6, now_ms() + 3 * kDay));  // still ahead: no second one
+  ASSERT_TRUE(device.wait_applied(6));
+  auto skews = exceptions_of(get("/api/v1/exceptions"), "clock_skew", kDevice);
+  ASSERT_EQ(skews.size(), 1u);
+  EXPECT_EQ(skews[0]["seq"], 1);
+  EXPECT_EQ(skews[0]["owner"], "it");
+  EXPECT_GE(skews[0]["evidence"]["ahead_ms"].get<std::int64_t>(), 3 * kDay - 60'000);
+  EXPECT_NE(skews[0]["next_action"].get<std::string>().find("NTP"), std::string::npos);
+  // The clock is set right, then goes wrong again: a new exception.
+  device.publish(movements_topic(), batch_at(7, 9, now_ms()));
+  ASSERT_TRUE(device.wait_applied(9));
+  device.publish(movements_topic(), batch_at(10, 12, now_ms() + 2 * kDay));
+  ASSERT_TRUE(device.wait_applied(12));
+  skews = exceptions_of(get("/api/v1/exceptions"), "clock_skew", kDevice);
+  ASSERT_EQ(skews.size(), 2u);
+  EXPECT_EQ(skews[1]["seq"], 10);
+  // Days behind: applied, not flagged (an offline device looks the same).
+  device.publish(movements_topic(), batch_at(13, 15, now_ms() - 5 * kDay));
+  ASSERT_TRUE(device.wait_applied(15));
+  EXPECT_EQ(exceptions_of(get("/api/v1/exceptions"), "clock_skew", kDevice).size(), 2u);
+  EXPECT_EQ(stored_movements(), 15u);
+  expect_invariants();
+}
+
+// docs/PROTOCOL.md "Seq conflicts": a device restored from an old journal
+// backup re-sends seqs it had sent (harmless duplicates), then records new
+// movements under seqs the ledger already holds. Those are not applied, the
+// ack lists them as rejected, and one seq_conflict exception (owner it)
+// names the device, the seqs, both contents and the next action; resends
+// and a ledger restart raise nothing again.
+TEST_F(LedgerIntegration, RestoredJournalBackupRaisesOneSeqConflictAndAppliesNothingTwice) {
+  auto ledger = start_ledger();
+  {
+    FakeDevice device(broker_.uri(), "dev-hh-1");
+    ASSERT_TRUE(device.wait_ledger_ready());
+    device.publish(movements_topic(), batch(1, 9));
+    ASSERT_TRUE(device.wait_applied(9));
+  }
+  const json before = get("/api/v1/balances?limit=100");
+  // The backup knew seqs 1..6 (acked through 3): it resends 4..6 as they
+  // were, then 7..9 are new movements of bob, and 10..11 come after.
+  json restored = json::parse(batch(4, 11));
+  for (auto& m : restored["movements"]) {
+    const auto seq = m["seq"].get<std::uint64_t>();
+    if (seq >= 7 && seq <= 9) m["operator"] = "bob";
+  }
+  FakeDevice device(broker_.uri(), "dev-hh-1");
+  device.publish(movements_topic(), restored.dump());
+  auto ack = device.next_ack();
+  ASSERT_TRUE(ack) << ledger->drain_stderr();
+  EXPECT_EQ((*ack)["applied_through"], 11);
+  ASSERT_EQ((*ack)["rejected"].size(), 3u) << *ack;
+  EXPECT_EQ((*ack)["rejected"][0]["seq"], 7);
+  EXPECT_EQ((*ack)["rejected"][2]["seq"], 9);
+  EXPECT_NE((*ack)["rejected"][0]["reason"].get<std::string>().find("seq_conflict"), std::string::npos);
+
+  auto conflicts = exceptions_of(get("/api/v1/exceptions"), "seq_conflict", kDevice);
+  ASSERT_EQ(conflicts.size(), 1u) << get("/api/v1/exceptions").dump();
+  const json& e = conflicts[0];
+  EXPECT_EQ(e["owner"], "it");
+  EXPECT_EQ(e["priority"], "high");
+  EXPECT_EQ(e["status"], "open");
+  EXPECT_EQ(e["seq"], 7);
+  EXPECT_EQ(e["evidence"]["seqs"], json::array({7, 8, 9}));
+  EXPECT_EQ(e["evidence"]["applied_through"], 9);
+  EXPECT_EQ(e["evidence"]["matching_duplicates"], 3);
+  ASSERT_EQ(e["evidence"]["received"].size(), 3u);
+  EXPECT_EQ(json::parse(e["evidence"]["received"][0].get<std::string>())["operator"], "bob");
+  EXPECT_EQ(json::parse(e["evidence"]["stored"][0].get<std::string>())["operator"], "alice");
+  EXPECT_NE(e["next_action"].get<std::string>().find("NOT applied"), std::string::npos);
+  EXPECT_NE(e["next_action"].get<std::string>().find(kDevice), std::string::npos);
+
+  // What is stored for 7..9 is the first content, once; 10..11 are applied.
+  const json stored = get("/api/v1/movements?device=" + std::string(kDevice) + "&limit=100");
+  ASSERT_EQ(stored["movements"].size(), 11u);
+  for (const auto& m : stored["movements"]) EXPECT_EQ(m["operator"], "alice") << m;
+  // Balances moved only by 10..11 (a receipt and a put-away of 2).
+  std::int64_t supplier_before = 0, supplier_after = 0;
+  for (const auto& b : before["balances"]) supplier_before += b["location"] == "@supplier" ? b["qty"].get<std::int64_t>() : 0;
+  const json after = get("/api/v1/balances?limit=100");
+  for (const auto& b : after["balances"]) {
+    supplier_after += b["location"] == "@supplier" ? b["qty"].get<std::int64_t>() : 0;
+  }
+  EXPECT_EQ(supplier_after, supplier_before - 2);
+
+  // Resent (the device keeps its unacked movements), and after a kill -9 of
+  // the ledger: rejected again, no second exception.
+  device.publish(movements_topic(), restored.dump());
+  ASSERT_TRUE(device.next_ack());
+  ledger->kill9();
+  ledger = start_ledger();
+  device.publish(movements_topic(), restored.dump());
+  ack = device.next_ack(15s);
+  ASSERT_TRUE(ack);
+  EXPECT_EQ((*ack)["rejected"].size(), 3u);
+  EXPECT_EQ(exceptions_of(get("/api/v1/exceptions"), "seq_conflict", kDevice).size(), 1u);
+  expect_invariants();
+}
+
+// A new device given a retired id: a fresh journal from seq 1 whose content
+// differs from what the ledger holds for that id. Not merged: rejected, and
+// a seq_conflict exception that says so.
+TEST_F(LedgerIntegration, NewJournalUnderARetiredIdIsAnExceptionNotAMerge) {
+  auto ledger = start_ledger();
+  FakeDevice device(broker_.uri(), "dev-hh-1");
+  ASSERT_TRUE(device.wait_ledger_ready());
+  device.publish(movements_topic(), batch(1, 3));
+  ASSERT_TRUE(device.wait_applied(3));
+  json fresh = json::parse(batch(1, 2));
+  for (auto& m : fresh["movements"]) {
+    m["operator"] = "carol";
+    m["time_ms"] = now_ms();
+  }
+  device.publish(movements_topic(), fresh.dump());
+  auto ack = device.next_ack();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ((*ack)["applied_through"], 3);
+  EXPECT_EQ((*ack)["rejected"].size(), 2u) << *ack;
+  auto conflicts = exceptions_of(get("/api/v1/exceptions"), "seq_conflict", kDevice);
+  ASSERT_EQ(conflicts.size(), 1u);
+  EXPECT_EQ(conflicts[0]["evidence"]["seqs"], json::array({1, 2}));
+  EXPECT_NE(conflicts[0]["evidence"]["likely"].get<std::string>().find("retired id"), std::string::npos);
+  EXPECT_EQ(stored_movements(), 3u);
+  const json kept = get("/api/v1/movements?device=" + std::string(kDevice));
+  for (const auto& m : kept["movements"]) EXPECT_EQ(m["operator"], "alice");
+  expect_invariants();
+}
+
 }  // namespace

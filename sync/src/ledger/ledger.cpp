@@ -282,6 +282,95 @@ void Ledger::verify_chain(Batch& batch) {
   }
 }
 
+Result<std::vector<Rejection>> Ledger::check_conflicts(const Batch& batch) {
+  std::vector<Rejection> out;
+  std::uint64_t at = 0;
+  if (const auto head = chain_heads_.find(batch.device); head != chain_heads_.end()) {
+    at = head->second.seq;
+  } else if (auto stored = store_.applied_through(batch.device); stored) {
+    at = *stored;
+  } else {
+    return stored.error();
+  }
+  std::uint64_t first = 0, last = 0;
+  for (const Incoming& in : batch.movements) {
+    if (in.seq > at) break;
+    if (!in.movement) continue;  // a rejected element is compared with nothing
+    if (first == 0) first = in.seq;
+    last = in.seq;
+  }
+  if (first == 0) return out;  // no duplicates: the usual case costs nothing
+  auto rows = store_.movements(batch.device, first - 1, static_cast<std::size_t>(last - first + 1));
+  if (!rows) return rows.error();
+  std::map<std::uint64_t, const std::string*> stored;
+  for (const StoredMovement& r : *rows) stored[r.seq] = &r.payload;
+  if (!conflicts_loaded_) {  // once per process: what is raised already
+    for (const char* status : {"open", "assigned"}) {
+      auto open = store_.exceptions(status);
+      if (!open) return open.error();
+      for (const ExceptionRecord& e : *open) {
+        if (e.kind != "seq_conflict") continue;
+        for (const auto& s : e.evidence.value("seqs", json::array())) {
+          if (s.is_number_unsigned()) conflicts_raised_[e.device].insert(s.get<std::uint64_t>());
+        }
+      }
+    }
+    conflicts_loaded_ = true;
+  }
+  auto& raised = conflicts_raised_[batch.device];
+  json seqs = json::array(), received = json::array(), held = json::array();
+  std::size_t matching = 0;
+  const Incoming* first_conflict = nullptr;
+  for (const Incoming& in : batch.movements) {
+    if (in.seq > at) break;
+    const auto s = stored.find(in.seq);
+    if (!in.movement || s == stored.end()) continue;
+    if (*s->second == in.payload) {
+      ++matching;
+      continue;
+    }
+    out.push_back({in.seq, "seq_conflict: the ledger holds other content for seq " + std::to_string(in.seq) +
+                               " of " + batch.device + "; not applied"});
+    if (!raised.insert(in.seq).second) continue;  // raised before
+    if (!first_conflict) first_conflict = &in;
+    seqs.push_back(in.seq);
+    received.push_back(in.payload);
+    held.push_back(*s->second);
+  }
+  if (!first_conflict) return out;
+  ExceptionRecord e;
+  e.kind = "seq_conflict";
+  e.device = batch.device;
+  e.seq = first_conflict->seq;
+  e.owner = "it";
+  e.priority = "high";
+  e.subject = batch.device + ":" + std::to_string(first_conflict->seq);
+  e.evidence = {{"device", batch.device},
+                {"site", batch.site},
+                {"seqs", seqs},
+                {"scans", first_conflict->movement->evidence},
+                {"applied_through", at},
+                {"received", std::move(received)},
+                {"stored", std::move(held)},
+                {"matching_duplicates", matching},
+                {"likely", matching > 0 || first_conflict->seq > 1
+                               ? "a journal restored from an older backup: it re-sent seqs it had sent, then "
+                                 "recorded new movements under seqs the ledger already holds"
+                               : "a new journal under an id the ledger already knows (a replaced device "
+                                 "given a retired id)"}};
+  e.next_action = "device " + batch.device + " sent seqs " + std::to_string(first_conflict->seq) + "…" +
+                  std::to_string(seqs.back().get<std::uint64_t>()) +
+                  " with other content than the ledger holds for them; they were NOT applied. Check with the "
+                  "operator which of the received movements (evidence \"received\") happened and book them, then "
+                  "give the device a new id with a new journal (or restore its latest journal)";
+  e.created_ms = batch.now_ms;
+  if (auto id = store_.raise_exception(e); !id) {
+    for (const auto& s : seqs) raised.erase(s.get<std::uint64_t>());
+    return id.error();
+  }
+  return out;
+}
+
 void Ledger::check_clock(const Batch& batch, Incoming& in) {
   if (!in.movement) return;
   bool& skewed = skewed_[batch.device];
@@ -335,6 +424,13 @@ json endpoint_json(const scanner::Endpoint& e) {
   return {{"location", e.location.code}, {"state", e.state ? json(scanner::to_string(*e.state)) : json("")}};
 }
 
+// The ack's "rejected": the store's rejections and the batch's seq conflicts, by seq.
+std::vector<Rejection> with_conflicts(std::vector<Rejection> rejected, const std::vector<Rejection>& conflicts) {
+  if (conflicts.empty()) return rejected;
+  rejected.insert(rejected.end(), conflicts.begin(), conflicts.end());
+  std::sort(rejected.begin(), rejected.end(), [](const Rejection& a, const Rejection& b) { return a.seq < b.seq; });
+  return rejected;
+}
 }  // namespace
 
 void Ledger::refresh_master_data(const std::string& site) {
@@ -542,18 +638,25 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
     batches.push_back(std::move(*p.batch));
   }
   if (batches.empty()) return out;
+  std::vector<Result<std::vector<Rejection>>> conflicts;
+  conflicts.reserve(batches.size());
   {
     std::set<std::string> sites;
     for (const Batch& b : batches) sites.insert(b.site);
     for (const std::string& site : sites) refresh_master_data(site);
   }
   for (Batch& b : batches) {
+    conflicts.push_back(check_conflicts(b));
     verify_chain(b);  // and the clocks
     check_master_data(b);
   }
   auto applied = store_.apply_batches(batches);
   for (std::size_t i = 0; i < batches.size(); ++i) {
     Result<Handled>& slot = out[batch_of[i]];
+    if (!conflicts[i]) {  // the exception could not be stored: no ack, the device resends
+      slot = conflicts[i].error();
+      continue;
+    }
     if (!applied) {
       chain_heads_.erase(batches[i].device);  // reload from the store next time
       skewed_.erase(batches[i].device);       // its clock_skew was not stored
@@ -575,7 +678,7 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
     }
     Handled h;
     h.ack = Publish{"tally/v1/" + batches[i].site + "/" + batches[i].device + "/ack",
-                    ack_payload(outcome->applied_through, outcome->rejected), false};
+                    ack_payload(outcome->applied_through, with_conflicts(outcome->rejected, *conflicts[i])), false};
     h.outcome = std::move(*outcome);
     slot = std::move(h);
   }

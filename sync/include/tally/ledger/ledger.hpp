@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -123,6 +124,17 @@ class Ledger {
   // such movement of a device (again only after a sane one).
   void check_clock(const Batch& batch, Incoming& in);
   std::map<std::string, bool> skewed_;  // device -> a clock_skew is raised and not yet cleared
+  // Seq conflicts (docs/PROTOCOL.md "Seq conflicts"): elements at or below
+  // the device's applied_through whose content differs from the movement
+  // the ledger holds for that seq (a journal restored from an old backup, a
+  // new device under a retired id). Nothing of them is applied; one
+  // seq_conflict exception (its own transaction, before the batch) lists
+  // them with what was stored and what was received; each (device, seq) is
+  // raised once (also across restarts: open ones are loaded on the first
+  // conflict). The conflicting seqs are returned for the ack's "rejected".
+  Result<std::vector<Rejection>> check_conflicts(const Batch& batch);
+  std::map<std::string, std::set<std::uint64_t>> conflicts_raised_;  // device -> seqs with a seq_conflict
+  bool conflicts_loaded_ = false;
 
   // Master data checks (docs/PROTOCOL.md "Unknown items and locations"): a
   // valid movement whose item is not in its site's catalog, or whose bin is
