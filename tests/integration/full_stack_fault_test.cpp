@@ -182,6 +182,7 @@ TEST_F(FullStackFaults, BrokerRestartAndTallydKill9MidDrainApplyEverythingExactl
     if (rows.empty()) break;
     for (json m : rows) {
       m.erase("applied_ms");
+      m.erase("id");  // the ledger's row id (paging), not part of the movement
       in_ledger[m["seq"].get<std::uint64_t>()].push_back(m);
     }
     after = page["next_after"].get<std::uint64_t>();

@@ -54,18 +54,18 @@ check_deb() {  # DEB PACKAGE CONFIG UNIT BINARIES…
   dpkg-deb -x "$deb" "$work/x-$pkg"
   for f in "$@"; do
     case $f in ./usr/bin/*) ;; *) continue ;; esac
-    if readelf -S "$work/x-$pkg/$f" | grep -q '\.debug_info'; then fail "$pkg: $f is not stripped"; fi
+    if grep -q '\.debug_info' <<<"$(readelf -S "$work/x-$pkg/$f")"; then fail "$pkg: $f is not stripped"; fi
   done
   echo "ok: $pkg $(dpkg-deb --field "$deb" Version) $arch, Depends: $depends"
 }
 check_deb "$tallyd_deb" tallyd tallyd.toml tallyd.service ./usr/bin/tallyd ./usr/bin/tally
 for rules in "$(dirname "$0")"/../../deploy/udev/*.rules; do
   [ -e "$rules" ] || continue
-  dpkg-deb --contents "$tallyd_deb" | grep -q " ./lib/udev/rules.d/$(basename "$rules")\$" || fail "udev rule $(basename "$rules") not packaged"
+  grep -q " ./lib/udev/rules.d/$(basename "$rules")\$" <<<"$(dpkg-deb --contents "$tallyd_deb")" || fail "udev rule $(basename "$rules") not packaged"
 done
 check_deb "$ledger_deb" tally-ledger tally-ledger.toml tally-ledger.service ./usr/bin/tally-ledger \
   ./usr/share/tally/mosquitto/tally.conf ./usr/share/tally/certs
-if dpkg-deb --contents "$tallyd_deb" | grep -q tally-ledger; then fail "tally-ledger inside the tallyd package"; fi
+if grep -q tally-ledger <<<"$(dpkg-deb --contents "$tallyd_deb")"; then fail "tally-ledger inside the tallyd package"; fi
 
 if command -v lintian >/dev/null; then
   # Errors fail the test; warnings are printed. Suppressed tags and why:
