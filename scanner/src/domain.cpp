@@ -155,6 +155,17 @@ bool is_bin(std::string_view t) {
 
 }  // namespace
 
+std::string location_code(std::string_view code) {
+  if (auto l = Location::parse(code)) return l->code;
+  if (auto l = Location::parse("LOC:" + std::string(code))) return l->code;
+  return text::upper(code);
+}
+
+std::string gtin14(std::string_view gtin) {
+  if (!text::all_digits(gtin) || gtin.size() >= 14) return std::string(gtin);
+  return std::string(14 - gtin.size(), '0') + std::string(gtin);
+}
+
 std::string_view to_string(StockState s) {
   const auto i = static_cast<std::size_t>(s);
   return i < kStateNames.size() ? kStateNames[i] : std::string_view("unknown");

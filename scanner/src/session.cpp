@@ -53,19 +53,6 @@ nlohmann::json opt_location_json(const std::optional<Location>& l) {
 
 std::string qty_text(std::int64_t qty, const Item& item) { return std::to_string(qty) + " x " + item.id(); }
 
-// A GTIN from master data as the 14 digits a scan produces.
-std::string gtin14(const std::string& g) {
-  if (!text::all_digits(g) || g.size() >= 14) return g;
-  return std::string(14 - g.size(), '0') + g;
-}
-
-// A location code from master data as a scan of it would produce.
-std::string location_code(const std::string& code) {
-  if (auto l = Location::parse(code)) return l->code;
-  if (auto l = Location::parse("LOC:" + code)) return l->code;
-  return text::upper(code);
-}
-
 // What the picker is told to pick: the SKU when the line names one.
 std::string line_item_id(const TaskLine& l) { return l.sku.empty() ? gtin14(l.gtin) : l.sku; }
 

@@ -67,19 +67,8 @@ namespace {
 
 // A task line's item as balances key it: a GTIN as 14 digits, else the SKU.
 std::string item_key(const json& line) {
-  std::string gtin = line.value("gtin", std::string());
-  if (!gtin.empty() && gtin.size() < 14 &&
-      std::all_of(gtin.begin(), gtin.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    gtin.insert(0, 14 - gtin.size(), '0');
-  }
+  const std::string gtin = scanner::gtin14(line.value("gtin", std::string()));
   return gtin.empty() ? line.value("sku", std::string()) : gtin;
-}
-
-// A task line's bin as a scan of it gives it (as balances key it).
-std::string bin_code(const std::string& bin) {
-  if (auto l = scanner::Location::parse(bin)) return l->code;
-  if (auto l = scanner::Location::parse("LOC:" + bin)) return l->code;
-  return bin;
 }
 
 }  // namespace
@@ -96,7 +85,7 @@ Result<json> assign_fefo_lots(Store& store, json task) {
     if (item.empty()) continue;
     BalanceQuery q;
     q.item = item;
-    q.location = bin_code(line["bin"].get<std::string>());
+    q.location = scanner::location_code(line["bin"].get<std::string>());
     q.state = "available";
     auto rows = store.balances(q);
     if (!rows) return rows.error();

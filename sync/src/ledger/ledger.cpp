@@ -405,15 +405,6 @@ void Ledger::check_clock(const Batch& batch, Incoming& in) {
 
 namespace {
 
-// A catalog GTIN as movements carry it: GTIN-8/12/13 left-padded to 14.
-std::string gtin14(std::string gtin) {
-  if (!gtin.empty() && gtin.size() < 14 &&
-      std::all_of(gtin.begin(), gtin.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    gtin.insert(0, 14 - gtin.size(), '0');
-  }
-  return gtin;
-}
-
 // Locations the locations master data names: bins and named places.
 // External parties and totes (containers that come and go) are not listed.
 bool checked_location(const std::string& code) {
@@ -455,7 +446,7 @@ void Ledger::refresh_master_data(const std::string& site) {
   load("catalog", *catalog, md.catalog_version, [&](const scanner::MasterData& parsed) {
     md.items.clear();
     for (const auto& item : parsed.catalog) {
-      if (!item.gtin.empty()) md.items.insert(gtin14(item.gtin));
+      if (!item.gtin.empty()) md.items.insert(scanner::gtin14(item.gtin));
       if (!item.sku.empty()) md.items.insert(item.sku);
     }
   });
@@ -465,10 +456,7 @@ void Ledger::refresh_master_data(const std::string& site) {
   }
   load("locations", *locations, md.locations_version, [&](const scanner::MasterData& parsed) {
     md.locations.clear();
-    for (const auto& l : parsed.locations) {
-      auto code = scanner::Location::parse(l.code);
-      md.locations.insert(code ? code->code : l.code);
-    }
+    for (const auto& l : parsed.locations) md.locations.insert(scanner::location_code(l.code));
   });
 }
 

@@ -65,6 +65,20 @@ TEST(DomainNames, TypesRoundTrip) {
   EXPECT_FALSE(parse_movement_type("MOVE"));
 }
 
+// Master data in the form scans give it: the device (prompts, wrong-bin
+// checks) and the ledger (unknown-location checks, FEFO) both use these.
+TEST(DomainMasterDataForms, LocationCodesAndGtinsAsScansGiveThem) {
+  EXPECT_EQ(location_code("a-01-02-3"), "A-01-02-3");
+  EXPECT_EQ(location_code("dock-1"), "DOCK-1");        // a named place, as LOC:DOCK-1 scans
+  EXPECT_EQ(location_code("LOC:dock-1"), "DOCK-1");
+  EXPECT_EQ(location_code("@supplier"), "@supplier");
+  EXPECT_EQ(gtin14("4006381333931"), "04006381333931");
+  EXPECT_EQ(gtin14("96385074"), "00000096385074");
+  EXPECT_EQ(gtin14("09506000134352"), "09506000134352");
+  EXPECT_EQ(gtin14("SKU-1"), "SKU-1");
+  EXPECT_EQ(gtin14(""), "");
+}
+
 TEST(DomainLocation, ParsesBinsUpperCased) {
   EXPECT_EQ(Location::parse("A-01-02-3")->code, "A-01-02-3");
   EXPECT_EQ(Location::parse("a-01-02-3")->code, "A-01-02-3");

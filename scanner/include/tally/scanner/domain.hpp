@@ -59,6 +59,14 @@ struct Location {
   static Result<Location> parse(std::string_view text);
 };
 
+// Master data written by people ("A-01-02-3", "dock-1", "4006381333931") in
+// the form scans produce, so device and ledger compare like with like:
+// a location code as a scan of its label gives it (a bin or LOC:<code>,
+// upper-cased); a GTIN-8/12/13 left-padded with zeros to 14 digits (any
+// other text unchanged).
+std::string location_code(std::string_view code);
+std::string gtin14(std::string_view gtin);
+
 inline const Location kSupplier{"@supplier"};
 inline const Location kCustomer{"@customer"};
 inline const Location kAdjustment{"@adjustment"};
