@@ -24,6 +24,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "tally/device/camera.hpp"
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
 #include "tally/device/feedback.hpp"
@@ -151,7 +152,7 @@ class UsbScans {
   UsbScans(asio::io_context& io, Engine& engine, Feedback* feedback, const std::vector<ScannerConfig>& scanners)
       : io_(io), engine_(engine), feedback_(feedback) {
     for (const auto& sc : scanners) {
-      if (sc.type != "serial") usb_.push_back(sc);
+      if (sc.is_usb()) usb_.push_back(sc);
     }
   }
 
@@ -423,24 +424,43 @@ int run(const std::vector<std::string>& args) {
     }
   }
 
-  // [[scanner]] type = "serial": one SerialScanner each (reopens by itself).
+  // [[scanner]] type = "serial": one SerialScanner each (reopens by itself);
+  // type = "camera": one CameraScanner each (frames decoded on the engine's
+  // frame thread). Their scans take the path of a USB scan.
   std::vector<std::shared_ptr<SerialScanner>> serial_scanners;
+  std::vector<std::shared_ptr<CameraScanner>> cameras;
   for (const auto& sc : config.scanners) {
-    if (sc.type != "serial") continue;  // USB: above
+    if (sc.is_usb()) continue;  // USB: above
     const std::string prefix = "scanner " + sc.name + ": ";
     Feedback* fb = feedback->get();
     Engine* eng = engine->get();
-    SerialScanner::Events events;
-    events.scan = [&io, eng, fb, prefix](DecodedScan scan) {
-      submit_local_scan(io, *eng, fb, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "serial"},
-                        prefix);
+    const std::string source = sc.type;  // "serial" | "camera"
+    auto scan = [&io, eng, fb, prefix, source](DecodedScan s) {
+      submit_local_scan(io, *eng, fb, ui::ScanRequest{std::move(s.text), std::move(s.symbology), source}, prefix);
     };
-    events.refused = [fb, prefix](const std::string& why) {
+    auto refused = [fb, prefix](const std::string& why) {
       std::cout << prefix << "[error] " << why << std::endl;
       fb->play(Pattern::error);
     };
-    events.status = [prefix](const std::string& what) { std::cout << prefix << what << std::endl; };
-    serial_scanners.push_back(std::make_shared<SerialScanner>(io, sc, std::move(events)));
+    auto status = [prefix](const std::string& what) { std::cout << prefix << what << std::endl; };
+    if (sc.type == "camera") {
+      cameras.push_back(std::make_shared<CameraScanner>(
+          io, sc, system_v4l2(),
+          [eng](CapturedFrame frame, CameraScanner::DecodeDone done) {
+            return eng->decode_frame(std::move(frame), std::move(done));
+          },
+          // A frame that could not be decoded is said, not beeped: the
+          // operator did nothing wrong, and a continuous camera sees many.
+          CameraScanner::Events{.scan = scan,
+                                .status = status,
+                                .refused = [prefix](const std::string& why) {
+                                  std::cout << prefix << "[error] " << why << std::endl;
+                                }}));
+      cameras.back()->start();
+      continue;
+    }
+    serial_scanners.push_back(std::make_shared<SerialScanner>(
+        io, sc, SerialScanner::Events{.scan = scan, .refused = refused, .status = status}));
     serial_scanners.back()->start();
   }
 
@@ -460,6 +480,7 @@ int run(const std::vector<std::string>& args) {
     http.stop();
     if (stdin_scans) stdin_scans->close();
     for (auto& s : serial_scanners) s->stop();
+    for (auto& c : cameras) c->stop();
     (*feedback)->stop();
     if (sync) sync->stop();
     if (usb) usb->stop();

@@ -79,6 +79,50 @@ gs_substitute = "~"
   EXPECT_EQ(s[2].keyboard.gs_substitute, '~');
 }
 
+TEST(ScannerConfig, CameraKeysAreRead) {
+  auto r = load_text(R"([[scanner]]
+type = "camera"
+name = "dock-cam"
+device = "/dev/v4l/by-id/usb-cam-video-index0"
+format = "grey"
+width = 1280
+height = 720
+buffers = 6
+mode = "trigger"
+repeat_ms = 800
+trigger = "/dev/input/by-path/platform-gpio-keys-event"
+trigger_key = 0x100
+trigger_timeout_ms = 2000
+[[scanner]]
+type = "keyboard"
+)");
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& c = r->config;
+  ASSERT_EQ(c.scanners.size(), 2U);
+  const auto& cam = c.scanners[0].camera;
+  EXPECT_EQ(c.scanners[0].name, "dock-cam");
+  EXPECT_EQ(cam.device, "/dev/v4l/by-id/usb-cam-video-index0");
+  EXPECT_EQ(cam.format, "grey");
+  EXPECT_EQ(cam.width, 1280U);
+  EXPECT_EQ(cam.height, 720U);
+  EXPECT_EQ(cam.buffers, 6U);
+  EXPECT_EQ(cam.mode, "trigger");
+  EXPECT_EQ(cam.repeat_ms, 800);
+  EXPECT_EQ(cam.trigger, "/dev/input/by-path/platform-gpio-keys-event");
+  EXPECT_EQ(cam.trigger_key, 0x100U);
+  EXPECT_EQ(cam.trigger_timeout_ms, 2000);
+  // A camera is no USB scanner: the keyboard is usb_scanners[0] (UsbDeviceId::scanner).
+  ASSERT_EQ(c.usb_scanners.size(), 1U);
+  EXPECT_EQ(c.usb_scanners[0].name, "keyboard-1");
+
+  auto d = load_text("[[scanner]]\ntype = \"camera\"\n");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->config.scanners[0].camera.device, "/dev/video0");
+  EXPECT_EQ(d->config.scanners[0].camera.format, "yuyv");
+  EXPECT_EQ(d->config.scanners[0].camera.mode, "continuous");
+  EXPECT_EQ(d->config.scanners[0].camera.repeat_ms, 1500);
+}
+
 TEST(ScannerConfig, BadValuesNameTheKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"[scanner]\ntype = \"serial\"\n", "[[scanner]]"},
@@ -96,6 +140,15 @@ TEST(ScannerConfig, BadValuesNameTheKey) {
       {"[[scanner]]\ntype = \"keyboard\"\nvid = 70000\n", "scanner[0].vid"},
       {"[[scanner]]\ntype = \"serial\"\npath = \"/a\"\n[[scanner]]\ntype = \"serial\"\npath = \"/b\"\nname = \"serial-0\"\n",
        "used twice"},
+      {"[[scanner]]\ntype = \"camera\"\nformat = \"rgb24\"\n", "scanner[0].format"},
+      {"[[scanner]]\ntype = \"camera\"\nmode = \"burst\"\n", "scanner[0].mode"},
+      {"[[scanner]]\ntype = \"camera\"\nwidth = 641\n", "scanner[0].width"},
+      {"[[scanner]]\ntype = \"camera\"\nwidth = 8192\nheight = 8192\n", "pixels"},
+      {"[[scanner]]\ntype = \"camera\"\nbuffers = 1\n", "scanner[0].buffers"},
+      {"[[scanner]]\ntype = \"camera\"\nrepeat_ms = -1\n", "scanner[0].repeat_ms"},
+      {"[[scanner]]\ntype = \"camera\"\ntrigger = \"/dev/input/event3\"\n", "scanner[0].trigger needs mode"},
+      {"[[scanner]]\ntype = \"camera\"\nbaud = 9600\n", "scanner[0].baud"},
+      {"[[scanner]]\ntype = \"camera\"\ndevice = \"\"\n", "scanner[0].device"},
       {"[feedback]\nleds = [\"a/b\"]\n", "feedback.leds"},
       {"[feedback]\ncommand_timeout_ms = 0\n", "feedback.command_timeout_ms"},
       {"[feedback]\nblink = true\n", "feedback.blink"},
