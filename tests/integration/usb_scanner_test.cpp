@@ -364,6 +364,32 @@ TEST_F(UsbScannerTest, TallydTurnsKeyboardReportsIntoScans) {
   EXPECT_EQ(d.wait().code, 0);
 }
 
+// A keyboard-wedge scanner set to send no suffix: "OP:alice" arrives with no
+// Enter after it, and only UsbScans' idle timer (suffix = "none",
+// suffix_timeout_ms) ends the scan. Without the timer the operator would
+// never be signed in.
+TEST_F(UsbScannerTest, TallydEndsAScanWithoutSuffixWhenTheKeysStop) {
+  EmulatedUsbDevice& dev = add_device("keyboard-scanner.umockdev");
+  const auto recording = test::load_recording(data_file("keyboard-nosuffix.ioctl"));
+  ASSERT_EQ(recording.size(), 16U);  // 8 keys, each pressed and released
+  dev.play(recording);
+  test::TempDir dir("tally-usb-nosuffix");
+  const auto config = dir.path() / "tallyd.toml";
+  std::ofstream(config) << "[mqtt]\nuri = \"\"\n[[scanner]]\ntype = \"keyboard\"\nname = \"wedge\"\nvid = 0x05e0\n"
+                           "suffix = \"none\"\nsuffix_timeout_ms = 50\n";
+  test::Daemon d(TALLYD_PATH, {"--config", config.string(), "--data-dir", (dir.path() / "data").string(), "--http",
+                               "127.0.0.1:0"});
+  test::HttpClient c(d.wait_listening());
+  const auto line = d.wait_for_line(R"(^scanner wedge: \[)");
+  ASSERT_TRUE(line.has_value()) << d.drain_stderr();
+  EXPECT_EQ(line->rfind("scanner wedge: [good]", 0), 0U) << *line;
+  const auto status = c.get("/api/v1/status").json();
+  EXPECT_EQ(status.value("operator", std::string()), "alice") << status.dump();
+  EXPECT_EQ(status["usb"]["scanners"][0]["reports"], 16) << status.dump();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait().code, 0);
+}
+
 }  // namespace
 }  // namespace tally::device
 
