@@ -34,6 +34,7 @@
 #include "tally/edge/edge_client.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
+#include "usb_feedback.hpp"
 #include "usb_status.hpp"
 
 namespace tally::device {
@@ -396,6 +397,7 @@ int run(const std::vector<std::string>& args) {
   // USB scanners ([[scanner]] hid-pos / keyboard): reports → UsbScans'
   // decoders → the engine, like a serial scan.
   std::unique_ptr<UsbContext> usb_context;
+  std::unique_ptr<UsbFeedback> usb_feedback;  // outlives the manager's transfers
   std::unique_ptr<UsbScannerManager> usb;
   UsbScans usb_scans(io, **engine, feedback->get(), config.scanners);
   if (!config.usb_scanners.empty()) {
@@ -409,7 +411,13 @@ int run(const std::vector<std::string>& args) {
             spdlog::debug("usb: {}: report of {} bytes", id.text(), report.size());
             usb_scans.on_report(id, report);
           });
-      usb->on_connection([&usb_scans](const UsbDeviceId& id, bool connected) { usb_scans.on_connection(id, connected); });
+      // [[scanner]] output_reports: feedback also on the scanners' own beeper/LED.
+      usb_feedback = std::make_unique<UsbFeedback>(*usb, config.scanners);
+      (*feedback)->add_output([f = usb_feedback.get()](Pattern p) { f->play(p); });
+      usb->on_connection([&usb_scans, f = usb_feedback.get()](const UsbDeviceId& id, bool connected) {
+        usb_scans.on_connection(id, connected);
+        f->on_connection(id, connected);
+      });
       if (auto r = usb->start(); !r) spdlog::warn("USB scanners off: {}", r.error().message);
     }
   }

@@ -3,6 +3,7 @@
 #include "usb_config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <exception>
 #include <filesystem>
@@ -235,6 +236,38 @@ Result<void> read_labels(const toml::table& t, scanner::LabelOptions& o) {
   return {};
 }
 
+// output_reports = { pattern = "03 01 00" }: hex bytes (spaces allowed),
+// 1-64 per report, the report id first; patterns as feedback plays them.
+Result<std::map<std::string, std::vector<std::uint8_t>>> read_output_reports(const toml::node_view<const toml::node>& node,
+                                                                             const std::string& at) {
+  const auto* t = node.as_table();
+  if (t == nullptr) return bad(at + " must be a table of pattern = \"hex bytes\"");
+  std::map<std::string, std::vector<std::uint8_t>> out;
+  static constexpr std::string_view kPatterns[] = {"good", "recorded", "warning", "error", "acked"};
+  for (const auto& [k, v] : *t) {
+    const std::string name(k.str());
+    if (std::find(std::begin(kPatterns), std::end(kPatterns), name) == std::end(kPatterns)) {
+      return bad(at + "." + name + ": not a pattern (good, recorded, warning, error, acked)");
+    }
+    const auto text = v.value<std::string>();
+    std::vector<std::uint8_t> bytes;
+    std::string digits;
+    bool ok = text.has_value();
+    for (char ch : text.value_or("")) {
+      if (ch == ' ') continue;
+      ok = ok && std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+      digits += ch;
+    }
+    ok = ok && !digits.empty() && digits.size() % 2 == 0 && digits.size() <= 128;
+    for (std::size_t i = 0; ok && i < digits.size(); i += 2) {
+      bytes.push_back(static_cast<std::uint8_t>(std::stoul(digits.substr(i, 2), nullptr, 16)));
+    }
+    if (!ok) return bad(at + "." + name + " must be 1-64 bytes in hex, report id first (e.g. \"03 01 00\")");
+    out[name] = std::move(bytes);
+  }
+  return out;
+}
+
 // One [[scanner]] table; `at` ("scanner[0]") names it in errors.
 Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) {
   const std::string at = "scanner[" + std::to_string(index) + "]";
@@ -247,7 +280,8 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
   static constexpr std::string_view kSerial[] = {"path", "baud", "character_size", "parity", "stop_bits",
                                                  "flow_control", "suffix", "suffix_custom"};
   static constexpr std::string_view kUsb[] = {"vid", "pid", "interface_class", "interface_subclass",
-                                              "interface_protocol", "usage_page", "detach_kernel_driver"};
+                                              "interface_protocol", "usage_page", "detach_kernel_driver",
+                                              "output_reports"};
   static constexpr std::string_view kKeyboard[] = {"layout", "suffix", "gs_substitute", "suffix_timeout_ms"};
   static constexpr std::string_view kCamera[] = {"device", "format", "width", "height", "buffers", "mode",
                                                  "repeat_ms", "trigger", "trigger_key", "trigger_timeout_ms"};
@@ -370,6 +404,11 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
     c.height = static_cast<unsigned>(height);
     c.buffers = static_cast<unsigned>(buffers);
     c.trigger_key = static_cast<unsigned>(key);
+  }
+  if ((keyboard || hid_pos) && table.contains("output_reports")) {
+    auto reports = read_output_reports(table["output_reports"], at + ".output_reports");
+    if (!reports) return reports.error();
+    sc.output_reports = std::move(*reports);
   }
   if (keyboard) {
     auto& k = sc.keyboard;

@@ -115,6 +115,11 @@ type = "keyboard"
   ASSERT_EQ(c.usb_scanners.size(), 1U);
   EXPECT_EQ(c.usb_scanners[0].name, "keyboard-1");
 
+  auto o = load_text("[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { error = \"03 0E 00\", good = \"0301\" }\n");
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->config.scanners[0].output_reports.at("error"), (std::vector<std::uint8_t>{0x03, 0x0e, 0x00}));
+  EXPECT_EQ(o->config.scanners[0].output_reports.at("good"), (std::vector<std::uint8_t>{0x03, 0x01}));
+
   auto d = load_text("[[scanner]]\ntype = \"camera\"\n");
   ASSERT_TRUE(d) << d.error().message;
   EXPECT_EQ(d->config.scanners[0].camera.device, "/dev/video0");
@@ -149,6 +154,11 @@ TEST(ScannerConfig, BadValuesNameTheKey) {
       {"[[scanner]]\ntype = \"camera\"\ntrigger = \"/dev/input/event3\"\n", "scanner[0].trigger needs mode"},
       {"[[scanner]]\ntype = \"camera\"\nbaud = 9600\n", "scanner[0].baud"},
       {"[[scanner]]\ntype = \"camera\"\ndevice = \"\"\n", "scanner[0].device"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { beep = \"0301\" }\n", "output_reports.beep"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { error = \"03 1\" }\n", "output_reports.error"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { error = \"zz\" }\n", "output_reports.error"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = \"0301\"\n", "output_reports"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/x\"\noutput_reports = {}\n", "output_reports"},
       {"[feedback]\nleds = [\"a/b\"]\n", "feedback.leds"},
       {"[feedback]\ncommand_timeout_ms = 0\n", "feedback.command_timeout_ms"},
       {"[feedback]\nblink = true\n", "feedback.blink"},

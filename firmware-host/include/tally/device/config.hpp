@@ -64,6 +64,10 @@ struct ScannerConfig {
   KeyboardOptions keyboard;
   std::int64_t suffix_timeout_ms = 100;  // keyboard, suffix "none": idle time that ends a scan, 1..10000
   CameraConfig camera;           // type = "camera"
+  // hid-pos, keyboard: output_reports = { error = "03 01 ..." }: the HID
+  // output report (report id first) sent to the scanner when the pattern
+  // (good, recorded, warning, error, acked) plays: its own beeper/LED.
+  std::map<std::string, std::vector<std::uint8_t>> output_reports;
   bool is_usb() const { return type == "hid-pos" || type == "keyboard"; }
 };
 
