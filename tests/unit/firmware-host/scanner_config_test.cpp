@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <linux/input.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tally/device/config.hpp"
@@ -265,6 +268,80 @@ TEST(Feedback, LedCommandAndAcked) {
   EXPECT_EQ((*fb)->stats().commands, 2U);
   EXPECT_EQ((*fb)->stats().command_failures, 0U);
   std::filesystem::remove_all(dir);
+}
+
+// The evdev beeper: a FIFO stands in for /dev/input/by-path/…-event-spkr
+// (no /dev/uinput or pcspkr here, and umockdev's evdev emulation replays
+// reads, not writes). Feedback writes whole struct input_event records, as
+// the kernel's evdev write() takes them: EV_SND/SND_TONE with the pitch in
+// Hz (0 = silent), each followed by EV_SYN/SYN_REPORT. The FIFO gets
+// exactly the bytes the device node would.
+TEST(Feedback, BeeperGetsToneEventsForEachSegment) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tally-beeper-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto node = dir / "event-spkr";
+  ASSERT_EQ(::mkfifo(node.c_str(), 0600), 0);
+  const int reader = ::open(node.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // the "kernel" side
+  ASSERT_GE(reader, 0);
+  const auto read_events = [reader] {
+    std::vector<input_event> out;
+    input_event e{};
+    while (::read(reader, &e, sizeof e) == static_cast<ssize_t>(sizeof e)) out.push_back(e);
+    return out;
+  };
+  const auto tones = [](const std::vector<input_event>& events) {
+    std::vector<int> hz;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      if (i % 2 == 0) {
+        EXPECT_EQ(e.type, EV_SND) << i;
+        EXPECT_EQ(e.code, SND_TONE) << i;
+        hz.push_back(e.value);
+      } else {
+        EXPECT_EQ(e.type, EV_SYN) << i;
+        EXPECT_EQ(e.code, SYN_REPORT) << i;
+        EXPECT_EQ(e.value, 0) << i;
+      }
+      EXPECT_EQ(e.time.tv_sec, 0) << "the kernel stamps the time";
+      EXPECT_EQ(e.time.tv_usec, 0);
+    }
+    return hz;
+  };
+  FeedbackConfig config;
+  config.beeper = node.string();
+  boost::asio::io_context io;
+  auto fb = Feedback::open(io, config);
+  ASSERT_TRUE(fb) << fb.error().message;
+  std::vector<Pattern> extra;
+  (*fb)->add_output([&extra](Pattern p) { extra.push_back(p); });
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{0})) << "silent at start";
+
+  (*fb)->play(Pattern::recorded);  // one 120 ms beep at 2000 Hz
+  io.run();
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{2000, 0}));
+  (*fb)->play(Pattern::error);  // three low beeps, the last long
+  io.restart();
+  io.run();
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{500, 0, 500, 0, 350, 0}));
+  EXPECT_EQ(extra, (std::vector<Pattern>{Pattern::recorded, Pattern::error}));
+  (*fb)->stop();
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{0}));
+  (*fb)->play(Pattern::good);  // stopped: nothing more
+  EXPECT_TRUE(read_events().empty());
+  EXPECT_EQ(extra.size(), 2U);
+  fb->reset();
+  ::close(reader);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Feedback, ABeeperThatCannotBeOpenedIsAConfigError) {
+  FeedbackConfig config;
+  config.beeper = "/nonexistent/event-spkr";
+  boost::asio::io_context io;
+  auto fb = Feedback::open(io, config);
+  ASSERT_FALSE(fb);
+  EXPECT_EQ(fb.error().code, "bad_config");
+  EXPECT_NE(fb.error().message.find("feedback.beeper: cannot open /nonexistent/event-spkr"), std::string::npos);
 }
 
 }  // namespace
