@@ -34,6 +34,7 @@
 #include "tally/edge/edge_client.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
+#include "camera_status.hpp"
 #include "usb_feedback.hpp"
 #include "usb_status.hpp"
 
@@ -421,7 +422,6 @@ int run(const std::vector<std::string>& args) {
       if (auto r = usb->start(); !r) spdlog::warn("USB scanners off: {}", r.error().message);
     }
   }
-  (*engine)->set_sync_report(with_usb_report(sync_report(sync.get(), config.mqtt_uri), usb.get()));
 
   std::shared_ptr<StdinScans> stdin_scans;
   if (config.stdin_scans) {
@@ -471,6 +471,9 @@ int run(const std::vector<std::string>& args) {
         io, sc, SerialScanner::Events{.scan = scan, .refused = refused, .status = status}));
     serial_scanners.back()->start();
   }
+
+  (*engine)->set_sync_report(
+      with_camera_report(with_usb_report(sync_report(sync.get(), config.mqtt_uri), usb.get()), &cameras));
 
   // systemd's watchdog (WatchdogSec=): pinged from this loop, and only while
   // the journal worker answers a queued no-op in time.

@@ -218,6 +218,7 @@ void CameraScanner::stop() {
   trigger_in_.close(ignored);
   close_stream();
   stats_.triggered = false;
+  publish();
 }
 
 void CameraScanner::open() {
@@ -229,9 +230,22 @@ void CameraScanner::open() {
     std::string why;
     std::unique_ptr<Stream> stream = open_stream(v4l2, config, why);
     asio::post(ex, [weak, stream = std::move(stream), why = std::move(why)]() mutable {
-      if (auto self = weak.lock()) self->on_opened(std::move(stream), why);
+      if (auto self = weak.lock()) {
+        self->on_opened(std::move(stream), why);
+        self->publish();
+      }
     });
   });
+}
+
+CameraScanner::Stats CameraScanner::snapshot() const {
+  std::lock_guard lock(published_mutex_);
+  return published_;
+}
+
+void CameraScanner::publish() {
+  std::lock_guard lock(published_mutex_);
+  published_ = stats_;
 }
 
 void CameraScanner::on_opened(std::unique_ptr<Stream> stream, const std::string& why) {
@@ -297,6 +311,7 @@ void CameraScanner::wait_readable() {
                    auto self = weak.lock();
                    if (!self || ec || self->stopped_ || gen != self->generation_ || !self->stream_) return;
                    self->on_readable();
+                   self->publish();
                  });
 }
 
@@ -383,7 +398,10 @@ void CameraScanner::take(std::uint32_t index, std::uint32_t bytes_used) {
   }
   auto done = [weak = weak_from_this(), ex = io_.get_executor()](Result<std::vector<scanner::Symbol>> r) {
     asio::post(ex, [weak, r = std::move(r)]() mutable {
-      if (auto self = weak.lock()) self->on_decoded(std::move(r));
+      if (auto self = weak.lock()) {
+        self->on_decoded(std::move(r));
+        self->publish();
+      }
     });
   };
   decoding_ = decode_(std::move(frame), std::move(done));
@@ -433,12 +451,14 @@ void CameraScanner::trigger() {
   if (stopped_ || config_.camera.mode != "trigger") return;
   ++stats_.triggers;
   stats_.triggered = true;
+  publish();
   trigger_timer_.expires_after(std::chrono::milliseconds(config_.camera.trigger_timeout_ms));
   trigger_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     auto self = weak.lock();
     if (ec || !self || !self->stats_.triggered) return;
     self->stats_.triggered = false;
     ++self->stats_.trigger_timeouts;
+    self->publish();
     if (self->events_.status) {
       self->events_.status("no code within " + std::to_string(self->config_.camera.trigger_timeout_ms) + " ms");
     }

@@ -231,7 +231,13 @@ TEST_F(HardwareTest, ACameraThatIsNotThereIsRetriedWhileTallydServes) {
   HttpClient http(d.wait_listening());
   ASSERT_TRUE(said(d, "scanner cam: cannot open " + video.string() + ": No such file or directory; retrying"))
       << d.drain_stderr();
-  EXPECT_EQ(http.get("/api/v1/status").status, 200U);
+  const auto status = http.get("/api/v1/status").json();
+  ASSERT_EQ(status["cameras"].size(), 1U) << status.dump();
+  EXPECT_EQ(status["cameras"][0]["name"], "cam");
+  EXPECT_EQ(status["cameras"][0]["device"], video.string());
+  EXPECT_EQ(status["cameras"][0]["streaming"], false);
+  EXPECT_EQ(status["cameras"][0]["opens"], 0);
+  EXPECT_NE(http.get("/metrics").body.find("tally_camera_streaming 0\n"), std::string::npos);
   std::ofstream(video) << "not a camera\n";
   ASSERT_TRUE(d.wait_for_line("scanner cam: cannot open " + video.string() +
                               R"(: VIDIOC_QUERYCAP \(not a V4L2 device\?\): Inappropriate ioctl for device; retrying)"))

@@ -201,6 +201,10 @@ TEST_F(CameraTest, ContinuousYuyvFrameIsAScanThatCompletesAMove) {
   EXPECT_EQ(replies_[0].status, 200u) << replies_[0].body;
   EXPECT_EQ(replies_[0].body.value("code", ""), "item_counted") << replies_[0].body;
   EXPECT_EQ(device_.queued(), device_.buffer_count()) << "the buffer went back to the driver";
+  const auto published = camera_->snapshot();  // what status and metrics read
+  EXPECT_EQ(published.scans, 1u);
+  EXPECT_EQ(published.decoded, 1u);
+  EXPECT_TRUE(published.streaming);
   // The camera's read is the move's item: the bin completes it.
   const auto done = scan("B-02-01-1");
   EXPECT_EQ(done.status, 201u) << done.body;

@@ -38,6 +38,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -125,7 +126,9 @@ class CameraScanner : public std::enable_shared_from_this<CameraScanner> {
   void trigger();
 
   const ScannerConfig& config() const { return config_; }
-  const Stats& stats() const { return stats_; }
+  const Stats& stats() const { return stats_; }  // on the io_context's thread
+  // A copy of the stats as of the last event, from any thread (status, metrics).
+  Stats snapshot() const;
 
  private:
   struct Stream;  // an open, streaming device: fd, mapped buffers (camera.cpp)
@@ -144,6 +147,7 @@ class CameraScanner : public std::enable_shared_from_this<CameraScanner> {
   void end_trigger();
   void open_trigger();
   void read_trigger();
+  void publish();  // stats_ → published_
 
   boost::asio::io_context& io_;
   ScannerConfig config_;
@@ -163,6 +167,8 @@ class CameraScanner : public std::enable_shared_from_this<CameraScanner> {
   std::string last_failure_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;  // code → last frame it was in
   Stats stats_;
+  mutable std::mutex published_mutex_;
+  Stats published_;  // GUARDED_BY(published_mutex_)
   // The trigger input (an evdev node: a GPIO key, a foot switch, a keyboard).
   boost::asio::posix::stream_descriptor trigger_in_;
   boost::asio::steady_timer trigger_reopen_;
