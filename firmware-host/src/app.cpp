@@ -35,6 +35,7 @@
 #include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
 #include "camera_status.hpp"
+#include "metrics_text.hpp"
 #include "usb_feedback.hpp"
 #include "usb_status.hpp"
 
@@ -281,8 +282,7 @@ SyncReport sync_report(const edge::EdgeClient* sync, const std::string& uri) {
     const edge::EdgeStats s = sync->stats();
     std::string m;
     const auto add = [&m](const char* name, const char* type, const char* help, std::uint64_t value) {
-      m += std::string("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' ' +
-           std::to_string(value) + '\n';
+      add_metric(m, name, type, help, value);
     };
     add("tally_sync_connected", "gauge", "1 while connected to the broker.", s.connected ? 1U : 0U);
     add("tally_sync_connects_total", "counter", "Successful broker connections.", s.connects);

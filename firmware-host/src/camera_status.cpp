@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "metrics_text.hpp"
+
 namespace tally::device {
 
 SyncReport with_camera_report(SyncReport base, const std::vector<std::shared_ptr<CameraScanner>>* cameras) {
@@ -43,8 +45,7 @@ SyncReport with_camera_report(SyncReport base, const std::vector<std::shared_ptr
       sum.losses += s.losses;
     }
     const auto add = [&m](const char* name, const char* type, const char* help, std::uint64_t value) {
-      m += std::string("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' ' +
-           std::to_string(value) + '\n';
+      add_metric(m, name, type, help, value);
     };
     add("tally_camera_streaming", "gauge", "Camera scanners open and streaming.", streaming);
     add("tally_camera_frames_total", "counter", "Frames dequeued from cameras.", sum.frames);
