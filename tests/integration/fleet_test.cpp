@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon.hpp"
+#include "eventually.hpp"
 #include "http_client.hpp"
 #include "mosquitto.hpp"
 #include "temp_dir.hpp"
@@ -30,15 +31,6 @@ using nlohmann::json;
 
 constexpr const char* kDevice = "hh-1";
 constexpr const char* kSite = "test";
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);  // test side only
-  }
-  return done();
-}
 
 // A Paho client publishing what a broken or hostile device would.
 class Publisher {

@@ -60,9 +60,8 @@ Triage triage(std::string_view kind) {
   return {"supervisor", "medium", "review the evidence with the operator"};
 }
 
-// The envelope every device message shares: {"v":1,"device","site",<list>:[…]},
-// device and site equal to the topic's. Returns the parsed message.
-Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payload, const char* list_key) {
+// Every device message: a JSON object with "v": 1.
+Result<json> parse_v1_object(std::string_view payload) {
   json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return make_error("bad_json", "the payload is not valid JSON");
   if (!j.is_object()) return make_error("bad_json", "the payload must be a JSON object");
@@ -70,6 +69,15 @@ Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payloa
   if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1) {
     return make_error("bad_version", "\"v\" must be 1");
   }
+  return j;
+}
+
+// The envelope every device message shares: {"v":1,"device","site",<list>:[…]},
+// device and site equal to the topic's. Returns the parsed message.
+Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payload, const char* list_key) {
+  auto parsed = parse_v1_object(payload);
+  if (!parsed) return parsed;
+  const json& j = *parsed;
   const auto device = j.find("device");
   const auto site = j.find("site");
   const auto list = j.find(list_key);
@@ -86,7 +94,7 @@ Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payloa
     return make_error("forged_device", "the batch names site \"" + site->get<std::string>() +
                                            "\" but was published under \"" + topic.site + "\"");
   }
-  return j;
+  return parsed;
 }
 
 }  // namespace
@@ -104,13 +112,9 @@ std::optional<MovementsTopic> parse_status_topic(std::string_view topic) {
 }
 
 Result<DeviceStatus> parse_status(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms) {
-  json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return make_error("bad_json", "the payload is not valid JSON");
-  if (!j.is_object()) return make_error("bad_json", "the payload must be a JSON object");
-  const auto v = j.find("v");
-  if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1) {
-    return make_error("bad_version", "\"v\" must be 1");
-  }
+  auto parsed = parse_v1_object(payload);
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
   for (const auto& [key, level] : {std::pair{"device", &topic.device}, std::pair{"site", &topic.site}}) {
     const auto it = j.find(key);
     if (it == j.end()) continue;  // optional: devices before it was added omit both
