@@ -1,10 +1,13 @@
 // PNG/JPEG loading with stb_image; see image_file.hpp.
 #include "tally/device/image_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <string>
 #include <system_error>
 #include <filesystem>
 
@@ -35,6 +38,50 @@
 #pragma GCC diagnostic pop
 
 namespace tally::device {
+namespace {
+
+// Debian 12's stb_image (git 2022-09-08) builds a JPEG Huffman table from the
+// 16 code counts of a DHT segment without checking that they sum to at most
+// 256, and writes past its fixed tables when they do (found by fuzz_image
+// under UBSan). Newer stb checks this; until Debian's does, walk the marker
+// segments first and refuse such a table, or one that runs past its segment
+// (which stb refuses too, but only after building it).
+std::optional<std::string> bad_jpeg_huffman_table(std::span<const std::uint8_t> d) {
+  if (d.size() < 2 || d[0] != 0xFF || d[1] != 0xD8) return std::nullopt;  // not a JPEG
+  std::size_t i = 2;
+  while (i + 1 < d.size()) {
+    if (d[i] != 0xFF) {  // entropy-coded data after SOS: up to the next marker
+      ++i;
+      continue;
+    }
+    const std::uint8_t m = d[i + 1];
+    if (m == 0xFF || m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {  // fill, stuffed byte, RSTn, TEM
+      i += (m == 0xFF) ? 1 : 2;
+      continue;
+    }
+    if (m == 0xD9) return std::nullopt;  // EOI
+    if (i + 4 > d.size()) return std::nullopt;
+    const std::size_t len = (std::size_t{d[i + 2]} << 8) | d[i + 3];
+    if (len < 2) return std::string("corrupt JPEG: marker segment shorter than its length field");
+    const std::size_t start = i + 4;
+    const std::size_t end = std::min(d.size(), i + 2 + len);
+    if (m == 0xC4) {
+      std::size_t t = start;
+      while (t < end) {
+        if (t + 17 > end) return std::string("corrupt JPEG: Huffman table runs past its DHT segment");
+        std::size_t n = 0;
+        for (std::size_t k = 1; k <= 16; ++k) n += d[t + k];
+        if (n > 256) return "corrupt JPEG: Huffman table with " + std::to_string(n) + " codes (at most 256)";
+        if (t + 17 + n > end) return std::string("corrupt JPEG: Huffman table runs past its DHT segment");
+        t += 17 + n;
+      }
+    }
+    i = i + 2 + len;  // past the segment; after SOS the loop skips the scan data
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Result<GreyImage> decode_image(std::span<const std::uint8_t> encoded) {
   if (encoded.size() > kMaxImageFileBytes) {
@@ -45,6 +92,8 @@ Result<GreyImage> decode_image(std::span<const std::uint8_t> encoded) {
   int w = 0;
   int h = 0;
   int channels = 0;
+  // Before stbi_info too: it reads the DHT segments before the frame header.
+  if (auto bad = bad_jpeg_huffman_table(encoded)) return make_error("not_an_image", *bad);
   if (stbi_info_from_memory(encoded.data(), len, &w, &h, &channels) == 0) {
     return make_error("not_an_image", std::string("not a PNG or JPEG image (") + stbi_failure_reason() + ")");
   }

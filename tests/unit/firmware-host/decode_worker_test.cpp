@@ -82,6 +82,22 @@ TEST(ImageFile, ClearErrors) {
   EXPECT_TRUE(h.error().code == "image_too_large" || h.error().code == "not_an_image") << h.error().code;
 }
 
+// A DHT segment whose 16 code counts sum past 256: Debian's stb_image would
+// write past its Huffman tables (UBSan in fuzz_image). Refused, with a reason.
+TEST(ImageFile, JpegHuffmanTableWithTooManyCodesIsRefused) {
+  const std::string jpg = read_all((test::barcodes_dir() / "frames/c001_ean13_v1_scene.jpg").string());
+  const auto dht = jpg.find("\xFF\xC4");
+  ASSERT_NE(dht, std::string::npos);
+  std::string bad = jpg;
+  for (std::size_t k = 0; k < 16; ++k) bad[dht + 5 + k] = '\xFF';  // after marker, length and Tc/Th
+  auto r = decode_image(std::span(reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "not_an_image");
+  EXPECT_NE(r.error().message.find("Huffman table with 4080 codes"), std::string::npos) << r.error().message;
+  // The unmodified image still decodes: the walk accepts real JPEGs.
+  EXPECT_TRUE(decode_image(std::span(reinterpret_cast<const std::uint8_t*>(jpg.data()), jpg.size())).ok());
+}
+
 // ---- decode worker --------------------------------------------------------
 
 DecodeWorkerOptions test_options() {
