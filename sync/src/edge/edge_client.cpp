@@ -254,7 +254,8 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     client->subscribe({{ack_topic, 1},
                        {site_root + "catalog/+", 1},
                        {site_root + "locations/+", 1},
-                       {EdgeClient::topic(options.site, options.device, "tasks/+"), 1}},
+                       {EdgeClient::topic(options.site, options.device, "tasks/+"), 1},
+                       {EdgeClient::topic(options.site, options.device, "allowances/+"), 1}},
                       [](Result<void> r) {
                         if (!r) spdlog::warn("sync: subscribe failed: {}", r.error().message);
                       });
@@ -532,6 +533,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     std::string kind;
     std::string_view index_text;
     const std::string tasks_prefix = options.device + "/tasks/";
+    const std::string allowances_prefix = options.device + "/allowances/";
     if (rest.rfind("catalog/", 0) == 0) {
       kind = "catalog";
       index_text = rest.substr(8);
@@ -541,6 +543,9 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     } else if (rest.rfind(tasks_prefix, 0) == 0) {
       kind = "tasks";
       index_text = rest.substr(tasks_prefix.size());
+    } else if (rest.rfind(allowances_prefix, 0) == 0) {
+      kind = "allowances";
+      index_text = rest.substr(allowances_prefix.size());
     } else {
       return;
     }
