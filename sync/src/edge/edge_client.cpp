@@ -217,7 +217,10 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     exception_timer.cancel();
     if (client && connected) {
       (void)client->publish(status_topic, status_payload(false), 1, true);
-      client->disconnect(std::chrono::milliseconds(1000));
+      // Never blocks the executor: the DISCONNECT goes out (after the status,
+      // at most 1 s) while the loop goes on; the connection lives on inside
+      // the mqtt::Client until then, and keeps the io_context's run() going.
+      client->disconnect_async(std::chrono::milliseconds(1000));
     }
     connected = false;
     client.reset();
