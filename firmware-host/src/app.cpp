@@ -24,6 +24,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "tally/device/camera.hpp"
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
 #include "tally/device/feedback.hpp"
@@ -33,6 +34,9 @@
 #include "tally/edge/edge_client.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
+#include "camera_status.hpp"
+#include "metrics_text.hpp"
+#include "usb_feedback.hpp"
 #include "usb_status.hpp"
 
 namespace tally::device {
@@ -151,7 +155,7 @@ class UsbScans {
   UsbScans(asio::io_context& io, Engine& engine, Feedback* feedback, const std::vector<ScannerConfig>& scanners)
       : io_(io), engine_(engine), feedback_(feedback) {
     for (const auto& sc : scanners) {
-      if (sc.type != "serial") usb_.push_back(sc);
+      if (sc.is_usb()) usb_.push_back(sc);
     }
   }
 
@@ -278,8 +282,7 @@ SyncReport sync_report(const edge::EdgeClient* sync, const std::string& uri) {
     const edge::EdgeStats s = sync->stats();
     std::string m;
     const auto add = [&m](const char* name, const char* type, const char* help, std::uint64_t value) {
-      m += std::string("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' ' +
-           std::to_string(value) + '\n';
+      add_metric(m, name, type, help, value);
     };
     add("tally_sync_connected", "gauge", "1 while connected to the broker.", s.connected ? 1U : 0U);
     add("tally_sync_connects_total", "counter", "Successful broker connections.", s.connects);
@@ -395,6 +398,7 @@ int run(const std::vector<std::string>& args) {
   // USB scanners ([[scanner]] hid-pos / keyboard): reports → UsbScans'
   // decoders → the engine, like a serial scan.
   std::unique_ptr<UsbContext> usb_context;
+  std::unique_ptr<UsbFeedback> usb_feedback;  // outlives the manager's transfers
   std::unique_ptr<UsbScannerManager> usb;
   UsbScans usb_scans(io, **engine, feedback->get(), config.scanners);
   if (!config.usb_scanners.empty()) {
@@ -408,11 +412,16 @@ int run(const std::vector<std::string>& args) {
             spdlog::debug("usb: {}: report of {} bytes", id.text(), report.size());
             usb_scans.on_report(id, report);
           });
-      usb->on_connection([&usb_scans](const UsbDeviceId& id, bool connected) { usb_scans.on_connection(id, connected); });
+      // [[scanner]] output_reports: feedback also on the scanners' own beeper/LED.
+      usb_feedback = std::make_unique<UsbFeedback>(*usb, config.scanners);
+      (*feedback)->add_output([f = usb_feedback.get()](Pattern p) { f->play(p); });
+      usb->on_connection([&usb_scans, f = usb_feedback.get()](const UsbDeviceId& id, bool connected) {
+        usb_scans.on_connection(id, connected);
+        f->on_connection(id, connected);
+      });
       if (auto r = usb->start(); !r) spdlog::warn("USB scanners off: {}", r.error().message);
     }
   }
-  (*engine)->set_sync_report(with_usb_report(sync_report(sync.get(), config.mqtt_uri), usb.get()));
 
   std::shared_ptr<StdinScans> stdin_scans;
   if (config.stdin_scans) {
@@ -423,26 +432,48 @@ int run(const std::vector<std::string>& args) {
     }
   }
 
-  // [[scanner]] type = "serial": one SerialScanner each (reopens by itself).
+  // [[scanner]] type = "serial": one SerialScanner each (reopens by itself);
+  // type = "camera": one CameraScanner each (frames decoded on the engine's
+  // frame thread). Their scans take the path of a USB scan.
   std::vector<std::shared_ptr<SerialScanner>> serial_scanners;
+  std::vector<std::shared_ptr<CameraScanner>> cameras;
   for (const auto& sc : config.scanners) {
-    if (sc.type != "serial") continue;  // USB: above
+    if (sc.is_usb()) continue;  // USB: above
     const std::string prefix = "scanner " + sc.name + ": ";
     Feedback* fb = feedback->get();
     Engine* eng = engine->get();
-    SerialScanner::Events events;
-    events.scan = [&io, eng, fb, prefix](DecodedScan scan) {
-      submit_local_scan(io, *eng, fb, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "serial"},
-                        prefix);
+    const std::string source = sc.type;  // "serial" | "camera"
+    auto scan = [&io, eng, fb, prefix, source](DecodedScan s) {
+      submit_local_scan(io, *eng, fb, ui::ScanRequest{std::move(s.text), std::move(s.symbology), source}, prefix);
     };
-    events.refused = [fb, prefix](const std::string& why) {
+    auto refused = [fb, prefix](const std::string& why) {
       std::cout << prefix << "[error] " << why << std::endl;
       fb->play(Pattern::error);
     };
-    events.status = [prefix](const std::string& what) { std::cout << prefix << what << std::endl; };
-    serial_scanners.push_back(std::make_shared<SerialScanner>(io, sc, std::move(events)));
+    auto status = [prefix](const std::string& what) { std::cout << prefix << what << std::endl; };
+    if (sc.type == "camera") {
+      cameras.push_back(std::make_shared<CameraScanner>(
+          io, sc, system_v4l2(),
+          [eng](CapturedFrame frame, CameraScanner::DecodeDone done) {
+            return eng->decode_frame(std::move(frame), std::move(done));
+          },
+          // A frame that could not be decoded is said, not beeped: the
+          // operator did nothing wrong, and a continuous camera sees many.
+          CameraScanner::Events{.scan = scan,
+                                .status = status,
+                                .refused = [prefix](const std::string& why) {
+                                  std::cout << prefix << "[error] " << why << std::endl;
+                                }}));
+      cameras.back()->start();
+      continue;
+    }
+    serial_scanners.push_back(std::make_shared<SerialScanner>(
+        io, sc, SerialScanner::Events{.scan = scan, .refused = refused, .status = status}));
     serial_scanners.back()->start();
   }
+
+  (*engine)->set_sync_report(
+      with_camera_report(with_usb_report(sync_report(sync.get(), config.mqtt_uri), usb.get()), &cameras));
 
   // systemd's watchdog (WatchdogSec=): pinged from this loop, and only while
   // the journal worker answers a queued no-op in time.
@@ -460,6 +491,7 @@ int run(const std::vector<std::string>& args) {
     http.stop();
     if (stdin_scans) stdin_scans->close();
     for (auto& s : serial_scanners) s->stop();
+    for (auto& c : cameras) c->stop();
     (*feedback)->stop();
     if (sync) sync->stop();
     if (usb) usb->stop();

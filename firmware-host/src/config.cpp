@@ -3,6 +3,7 @@
 #include "usb_config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <exception>
 #include <filesystem>
@@ -235,23 +236,59 @@ Result<void> read_labels(const toml::table& t, scanner::LabelOptions& o) {
   return {};
 }
 
+// output_reports = { pattern = "03 01 00" }: hex bytes (spaces allowed),
+// 1-64 per report, the report id first; patterns as feedback plays them.
+Result<std::map<std::string, std::vector<std::uint8_t>>> read_output_reports(const toml::node_view<const toml::node>& node,
+                                                                             const std::string& at) {
+  const auto* t = node.as_table();
+  if (t == nullptr) return bad(at + " must be a table of pattern = \"hex bytes\"");
+  std::map<std::string, std::vector<std::uint8_t>> out;
+  static constexpr std::string_view kPatterns[] = {"good", "recorded", "warning", "error", "acked"};
+  for (const auto& [k, v] : *t) {
+    const std::string name(k.str());
+    if (std::find(std::begin(kPatterns), std::end(kPatterns), name) == std::end(kPatterns)) {
+      return bad(at + "." + name + ": not a pattern (good, recorded, warning, error, acked)");
+    }
+    const auto text = v.value<std::string>();
+    std::vector<std::uint8_t> bytes;
+    std::string digits;
+    bool ok = text.has_value();
+    for (char ch : text.value_or("")) {
+      if (ch == ' ') continue;
+      ok = ok && std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+      digits += ch;
+    }
+    ok = ok && !digits.empty() && digits.size() % 2 == 0 && digits.size() <= 128;
+    for (std::size_t i = 0; ok && i < digits.size(); i += 2) {
+      bytes.push_back(static_cast<std::uint8_t>(std::stoul(digits.substr(i, 2), nullptr, 16)));
+    }
+    if (!ok) return bad(at + "." + name + " must be 1-64 bytes in hex, report id first (e.g. \"03 01 00\")");
+    out[name] = std::move(bytes);
+  }
+  return out;
+}
+
 // One [[scanner]] table; `at` ("scanner[0]") names it in errors.
 Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) {
   const std::string at = "scanner[" + std::to_string(index) + "]";
   ScannerConfig sc;
   const auto type = table["type"].value<std::string>();
-  if (!type) return bad(at + ".type is required: \"serial\", \"hid-pos\" or \"keyboard\"");
+  if (!type) return bad(at + ".type is required: \"serial\", \"hid-pos\", \"keyboard\" or \"camera\"");
   sc.type = *type;
   static constexpr std::string_view kShared[] = {"type", "name", "aim_prefix", "max_len", "reopen_min_ms",
                                                  "reopen_max_ms"};
   static constexpr std::string_view kSerial[] = {"path", "baud", "character_size", "parity", "stop_bits",
                                                  "flow_control", "suffix", "suffix_custom"};
   static constexpr std::string_view kUsb[] = {"vid", "pid", "interface_class", "interface_subclass",
-                                              "interface_protocol", "usage_page", "detach_kernel_driver"};
+                                              "interface_protocol", "usage_page", "detach_kernel_driver",
+                                              "output_reports"};
   static constexpr std::string_view kKeyboard[] = {"layout", "suffix", "gs_substitute", "suffix_timeout_ms"};
-  const bool serial = sc.type == "serial", keyboard = sc.type == "keyboard", hid_pos = sc.type == "hid-pos";
-  if (!serial && !keyboard && !hid_pos) {
-    return bad(at + ".type '" + sc.type + "' must be \"serial\", \"hid-pos\" or \"keyboard\"");
+  static constexpr std::string_view kCamera[] = {"device", "format", "width", "height", "buffers", "mode",
+                                                 "repeat_ms", "trigger", "trigger_key", "trigger_timeout_ms"};
+  const bool serial = sc.type == "serial", keyboard = sc.type == "keyboard", hid_pos = sc.type == "hid-pos",
+             camera = sc.type == "camera";
+  if (!serial && !keyboard && !hid_pos && !camera) {
+    return bad(at + ".type '" + sc.type + "' must be \"serial\", \"hid-pos\", \"keyboard\" or \"camera\"");
   }
   const auto in = [](std::string_view key, const auto& list) {
     return std::find(std::begin(list), std::end(list), key) != std::end(list);
@@ -259,7 +296,7 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
   for (const auto& [k, v] : table) {
     const std::string_view key = k.str();
     const bool known = in(key, kShared) || (serial && in(key, kSerial)) || ((keyboard || hid_pos) && in(key, kUsb)) ||
-                       (keyboard && in(key, kKeyboard));
+                       (keyboard && in(key, kKeyboard)) || (camera && in(key, kCamera));
     if (!known) return bad("unknown config key " + at + "." + std::string(key) + " for type \"" + sc.type + "\"");
   }
   // Reads key into out; the wrong type is an error naming the key.
@@ -337,6 +374,42 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
     sc.usb = std::move(*usb);
     sc.usb.name = sc.name;
   }
+  if (camera) {
+    auto& c = sc.camera;
+    std::int64_t width = c.width, height = c.height, buffers = c.buffers, key = c.trigger_key;
+    for (auto r : {get("device", c.device), get("format", c.format), get("width", width), get("height", height),
+                   get("buffers", buffers), get("mode", c.mode), get("repeat_ms", c.repeat_ms),
+                   get("trigger", c.trigger), get("trigger_key", key),
+                   get("trigger_timeout_ms", c.trigger_timeout_ms)}) {
+      if (!r) return r.error();
+    }
+    if (c.device.empty()) return bad(at + ".device must name a V4L2 node (e.g. \"/dev/video0\")");
+    if (c.format != "grey" && c.format != "yuyv" && c.format != "mjpeg") {
+      return bad(at + ".format '" + c.format + "' must be grey, yuyv or mjpeg");
+    }
+    if (c.mode != "continuous" && c.mode != "trigger") {
+      return bad(at + ".mode '" + c.mode + "' must be continuous or trigger");
+    }
+    if (!c.trigger.empty() && c.mode != "trigger") return bad(at + ".trigger needs mode = \"trigger\"");
+    for (auto r : {range("width", width, 16, scanner::kMaxFrameSide), range("height", height, 16, scanner::kMaxFrameSide),
+                   range("buffers", buffers, 2, 32), range("repeat_ms", c.repeat_ms, 0, 3600000),
+                   range("trigger_key", key, 0, 0x2ff), range("trigger_timeout_ms", c.trigger_timeout_ms, 1, 60000)}) {
+      if (!r) return r.error();
+    }
+    if (static_cast<std::size_t>(width * height) > scanner::kMaxFramePixels) {
+      return bad(at + ": width x height must be at most " + std::to_string(scanner::kMaxFramePixels) + " pixels");
+    }
+    if (c.format == "yuyv" && width % 2 != 0) return bad(at + ".width must be even for format yuyv");
+    c.width = static_cast<unsigned>(width);
+    c.height = static_cast<unsigned>(height);
+    c.buffers = static_cast<unsigned>(buffers);
+    c.trigger_key = static_cast<unsigned>(key);
+  }
+  if ((keyboard || hid_pos) && table.contains("output_reports")) {
+    auto reports = read_output_reports(table["output_reports"], at + ".output_reports");
+    if (!reports) return reports.error();
+    sc.output_reports = std::move(*reports);
+  }
   if (keyboard) {
     auto& k = sc.keyboard;
     std::string gs;
@@ -406,7 +479,7 @@ Result<void> read_scanners(const toml::table& t, Config& c) {
     if (!sc) return sc.error();
     const bool taken = std::any_of(c.scanners.begin(), c.scanners.end(), [&](const auto& o) { return o.name == sc->name; });
     if (taken) return bad("scanner[" + std::to_string(i) + "].name '" + sc->name + "' is used twice");
-    if (sc->type != "serial") c.usb_scanners.push_back(sc->usb);
+    if (sc->is_usb()) c.usb_scanners.push_back(sc->usb);
     c.scanners.push_back(std::move(*sc));
   }
   return {};

@@ -57,14 +57,50 @@ Engine::Frames::Frames(Engine& engine, std::shared_ptr<DecodeWorker> decoder, sc
 
 Engine::Frames::~Frames() { stop(); }
 
-bool Engine::Frames::submit(ui::FrameRequest request, Reply reply) {
+bool Engine::Frames::enqueue(std::function<void()> job) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= queue_max_) return false;
-    queue_.emplace_back(std::move(request), std::move(reply));
+    queue_.push_back(std::move(job));
   }
   cv_.notify_one();
   return true;
+}
+
+bool Engine::Frames::submit(ui::FrameRequest request, Reply reply) {
+  auto shared = std::make_shared<std::pair<ui::FrameRequest, Reply>>(std::move(request), std::move(reply));
+  return enqueue([this, shared] {
+    ui::ApiReply answer;
+    try {
+      answer = process(shared->first);
+    } catch (const std::exception& e) {
+      answer = {500, ui::error_body("internal", e.what())};
+    }
+    shared->second(std::move(answer));
+  });
+}
+
+bool Engine::Frames::submit(CapturedFrame frame, DecodeDone done) {
+  auto shared = std::make_shared<std::pair<CapturedFrame, DecodeDone>>(std::move(frame), std::move(done));
+  return enqueue([this, shared] {
+    Result<std::vector<scanner::Symbol>> r = make_error("internal", "not decoded");
+    try {
+      r = decode(shared->first);
+    } catch (const std::exception& e) {
+      r = make_error("internal", e.what());
+    }
+    shared->second(std::move(r));
+  });
+}
+
+Result<std::vector<scanner::Symbol>> Engine::Frames::decode(const CapturedFrame& frame) {
+  if (frame.jpeg) return decoder_->decode_image(frame.bytes, options_);
+  const scanner::Frame view{frame.bytes.data(), frame.width, frame.height, frame.width, scanner::PixelFormat::grey};
+  if (frame.bytes.size() != static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(frame.height)) {
+    return make_error("bad_frame", "grey frame of " + std::to_string(frame.bytes.size()) + " bytes is not " +
+                                       std::to_string(frame.width) + "x" + std::to_string(frame.height));
+  }
+  return decoder_->decode(view, options_);
 }
 
 void Engine::Frames::stop() {
@@ -78,7 +114,7 @@ void Engine::Frames::stop() {
 
 void Engine::Frames::work() {
   for (;;) {
-    std::pair<ui::FrameRequest, Reply> job;
+    std::function<void()> job;
     {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -86,13 +122,7 @@ void Engine::Frames::work() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    ui::ApiReply answer;
-    try {
-      answer = process(job.first);
-    } catch (const std::exception& e) {
-      answer = {500, ui::error_body("internal", e.what())};
-    }
-    job.second(std::move(answer));
+    job();
   }
 }
 
@@ -155,6 +185,10 @@ void Engine::submit_frame(ui::FrameRequest request, Reply reply) {
   if (!frames_->submit(std::move(request), [shared_reply](ui::ApiReply r) { (*shared_reply)(std::move(r)); })) {
     (*shared_reply)({503, ui::error_body("overloaded", "frames are queued or the device is stopping; try again")});
   }
+}
+
+bool Engine::decode_frame(CapturedFrame frame, DecodeDone done) {
+  return frames_ && frames_->submit(std::move(frame), std::move(done));
 }
 
 }  // namespace tally::device

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,12 +32,16 @@ struct Engine::Frames {
 
   // Queues a frame; false when the queue is full or stopping.
   bool submit(ui::FrameRequest request, Reply reply);
+  // Queues a camera frame for decoding only; false when full or stopping.
+  bool submit(CapturedFrame frame, DecodeDone done);
   // Refuses new frames, finishes the queued ones, joins the thread. Idempotent.
   void stop();
 
  private:
+  bool enqueue(std::function<void()> job);
   void work();
   ui::ApiReply process(const ui::FrameRequest& request);
+  Result<std::vector<scanner::Symbol>> decode(const CapturedFrame& frame);
 
   Engine& engine_;
   std::shared_ptr<DecodeWorker> decoder_;
@@ -44,7 +49,7 @@ struct Engine::Frames {
   std::size_t queue_max_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<std::pair<ui::FrameRequest, Reply>> queue_;  // GUARDED_BY(mutex_)
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mutex_)
   bool stopping_ = false;                                 // GUARDED_BY(mutex_)
   std::thread thread_;
 };

@@ -184,6 +184,7 @@ struct Feedback::Impl : std::enable_shared_from_this<Impl> {
     ++generation;
     timer.cancel();
     run_command(p);
+    for (const auto& output : extra_outputs) output(p);
     next_step();
   }
 
@@ -302,6 +303,7 @@ struct Feedback::Impl : std::enable_shared_from_this<Impl> {
   Stats stats;
   std::map<pid_t, std::shared_ptr<Child>> children;  // the running command (at most one)
   std::deque<Pattern> queued;                         // patterns whose command waits
+  std::vector<std::function<void(Pattern)>> extra_outputs;
 };
 
 Result<std::unique_ptr<Feedback>> Feedback::open(asio::io_context& io, const FeedbackConfig& config) {
@@ -348,6 +350,8 @@ void Feedback::on_ack(std::uint64_t applied_through) {
 }
 
 void Feedback::play(Pattern p) { impl_->play(p); }
+
+void Feedback::add_output(std::function<void(Pattern)> output) { impl_->extra_outputs.push_back(std::move(output)); }
 
 void Feedback::stop() {
   if (impl_->stopped) return;

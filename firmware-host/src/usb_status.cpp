@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "metrics_text.hpp"
+
 namespace tally::device {
 
 SyncReport with_usb_report(SyncReport base, const UsbScannerManager* usb) {
@@ -35,8 +37,7 @@ SyncReport with_usb_report(SyncReport base, const UsbScannerManager* usb) {
     if (usb == nullptr) return m;
     const UsbStats s = usb->stats();
     const auto add = [&m](const char* name, const char* type, const char* help, std::uint64_t value) {
-      m += std::string("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' ' +
-           std::to_string(value) + '\n';
+      add_metric(m, name, type, help, value);
     };
     add("tally_usb_scanners_connected", "gauge", "USB scanners open and claimed.", s.connected.size());
     add("tally_usb_reports_total", "counter", "HID reports read from USB scanners.", s.reports);

@@ -1,13 +1,15 @@
 // Fuzz target: one device → ledger message as tally-ledger parses it before
 // touching its store (Ledger::prepare: the topic, parse_batch for
-// …/movements, parse_exceptions for …/exceptions). The first input byte
-// picks the topic: 'M' movements of hh-1, 'E' exceptions of hh-1, anything
-// else a raw topic up to the first newline; the rest is the payload.
+// …/movements, parse_exceptions for …/exceptions, parse_status for
+// …/status). The first input byte picks the topic: 'M' movements of hh-1,
+// 'E' exceptions of hh-1, 'S' status of hh-1, anything else a raw topic up to
+// the first newline; the rest is the payload.
 // Invariants: no crash/UB, no exception; errors carry one of the documented
 // codes and become dead letters; a parsed batch is the topic's device, its
 // seqs ascend, each element is either a valid movement of that device with
 // its canonical payload and seq, or a rejection with a reason; exception
-// ids ascend and are positive.
+// ids ascend and are positive; a status is the topic's device with pending
+// <= last_seq, both below 2^63, and a version of at most 64 bytes.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,6 +23,9 @@ namespace {
 bool batch_code(const std::string& c) {
   return c == "bad_json" || c == "bad_version" || c == "bad_batch" || c == "forged_device";
 }
+bool status_code(const std::string& c) {
+  return c == "bad_json" || c == "bad_version" || c == "bad_status" || c == "forged_device";
+}
 
 }  // namespace
 
@@ -33,6 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     topic = "tally/v1/s1/hh-1/movements";
   } else if (data[0] == 'E') {
     topic = "tally/v1/s1/hh-1/exceptions";
+  } else if (data[0] == 'S') {
+    topic = "tally/v1/s1/hh-1/status";
   } else {
     const auto nl = rest.find('\n');
     topic = rest.substr(0, nl);
@@ -43,10 +50,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto p = Ledger::prepare(options, Ledger::Inbound{topic, rest}, 1'790'000'000'000);
   if (p.error) {
     TALLY_FUZZ_CHECK(!p.error->code.empty() && !p.error->message.empty());
-    TALLY_FUZZ_CHECK(!p.batch && !p.exceptions);
+    TALLY_FUZZ_CHECK(!p.batch && !p.exceptions && !p.status);
     return 0;
   }
-  TALLY_FUZZ_CHECK(p.where && p.batch.has_value() != p.exceptions.has_value());
+  TALLY_FUZZ_CHECK(p.where);
+  TALLY_FUZZ_CHECK(int{p.batch.has_value()} + int{p.exceptions.has_value()} + int{p.status.has_value()} +
+                       int{p.ignored} ==
+                   1);
+  TALLY_FUZZ_CHECK(!p.ignored || rest.empty());
+  if (p.status) {
+    TALLY_FUZZ_CHECK(p.status->device == p.where->device && p.status->site == p.where->site);
+    TALLY_FUZZ_CHECK(p.status->pending <= p.status->last_seq);
+    TALLY_FUZZ_CHECK(p.status->last_seq <= std::uint64_t{INT64_MAX} && p.status->version.size() <= 64);
+  }
   if (p.batch) {
     TALLY_FUZZ_CHECK(p.batch->device == p.where->device && p.batch->site == p.where->site);
     std::uint64_t last = 0;
@@ -78,6 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto t = parse_exceptions_topic(topic)) {
     auto b = parse_exceptions(*t, rest, 0);
     TALLY_FUZZ_CHECK(b.ok() || batch_code(b.error().code));
+  }
+  if (const auto t = parse_status_topic(topic)) {
+    auto st = parse_status(*t, rest, 0);
+    TALLY_FUZZ_CHECK(st.ok() || status_code(st.error().code));
   }
   return 0;
 }

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon.hpp"
+#include "eventually.hpp"
 #include "http_client.hpp"
 #include "mosquitto.hpp"
 #include "tally/journal/journal.hpp"
@@ -36,15 +37,6 @@ using nlohmann::json;
 constexpr const char* kDevice = "hh-1";
 constexpr const char* kSite = "test";
 constexpr std::uint64_t kBacklog = 1500;
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);  // test side only
-  }
-  return done();
-}
 
 class FullStackFaults : public ::testing::Test {
  protected:

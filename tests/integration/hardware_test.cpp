@@ -217,5 +217,39 @@ TEST_F(HardwareTest, BadScannerConfigNamesTheKeyAndExitsTwo) {
   EXPECT_NE(err2.find("feedback.leds"), std::string::npos) << err2;
 }
 
+// A camera scanner in the real tallyd, without a camera (this machine has
+// none; CameraScanner's streaming is tested against a kernel-like device in
+// tests/unit/firmware-host/camera_test.cpp): tallyd serves, says why the
+// device cannot be used, and retries it with the real syscalls — a missing
+// node, then a node that is no V4L2 device.
+TEST_F(HardwareTest, ACameraThatIsNotThereIsRetriedWhileTallydServes) {
+  const auto video = dir_.path() / "video0";
+  std::ofstream(config_path()) << "[[scanner]]\ntype = \"camera\"\nname = \"cam\"\ndevice = \"" << video.string()
+                               << "\"\nreopen_min_ms = 10\nreopen_max_ms = 50\n";
+  Daemon d(TALLYD_PATH, {"--config", config_path().string(), "--mqtt", "", "--data-dir", (dir_.path() / "d").string(),
+                         "--http", "127.0.0.1:0"});
+  HttpClient http(d.wait_listening());
+  ASSERT_TRUE(said(d, "scanner cam: cannot open " + video.string() + ": No such file or directory; retrying"))
+      << d.drain_stderr();
+  const auto status = http.get("/api/v1/status").json();
+  ASSERT_EQ(status["cameras"].size(), 1U) << status.dump();
+  EXPECT_EQ(status["cameras"][0]["name"], "cam");
+  EXPECT_EQ(status["cameras"][0]["device"], video.string());
+  EXPECT_EQ(status["cameras"][0]["streaming"], false);
+  EXPECT_EQ(status["cameras"][0]["opens"], 0);
+  EXPECT_NE(http.get("/metrics").body.find("tally_camera_streaming 0\n"), std::string::npos);
+  std::ofstream(video) << "not a camera\n";
+  ASSERT_TRUE(d.wait_for_line("scanner cam: cannot open " + video.string() +
+                              R"(: VIDIOC_QUERYCAP \(not a V4L2 device\?\): Inappropriate ioctl for device; retrying)"))
+      << d.drain_stderr();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait().code, 0) << d.drain_stderr();
+
+  std::ofstream(config_path()) << "[[scanner]]\ntype = \"camera\"\nformat = \"rgb24\"\n";
+  auto [st, err] = run_to_end(TALLYD_PATH, {"--config", config_path().string(), "--mqtt", ""});
+  EXPECT_EQ(st.code, 2);
+  EXPECT_NE(err.find("scanner[0].format 'rgb24' must be grey, yuyv or mjpeg"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace tally::test

@@ -426,6 +426,18 @@ TEST_F(SecurityTest, TallydSyncsWithTheLedgerOverTlsEndToEnd) {
   EXPECT_EQ(s["broker"]["connected"], true);
   EXPECT_EQ(s["broker"]["uri"], tls_uri(broker));
   EXPECT_EQ(lhttp.get("/api/v1/movements?device=hh-1").json()["movements"].size(), 2u);
+  // The ACL lets the ledger read every device's status (the fleet view).
+  json d;
+  const auto status_deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < status_deadline) {
+    const json all = lhttp.get("/api/v1/devices").json();
+    d = all["devices"].empty() ? json() : all["devices"][0];
+    if (d.is_object() && d["online"] == true && d["pending"] == 0 && d["last_seq"] == 2) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(d["online"], true) << d.dump() << broker.log();
+  EXPECT_EQ(d["pending"], 0) << d.dump();
+  EXPECT_EQ(d["last_seq"], 2) << d.dump();
   EXPECT_TRUE(lhttp.get("/api/v1/dead-letters").json()["dead_letters"].empty());
 }
 

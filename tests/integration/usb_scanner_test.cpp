@@ -364,6 +364,59 @@ TEST_F(UsbScannerTest, TallydTurnsKeyboardReportsIntoScans) {
   EXPECT_EQ(d.wait().code, 0);
 }
 
+// A keyboard-wedge scanner set to send no suffix: "OP:alice" arrives with no
+// Enter after it, and only UsbScans' idle timer (suffix = "none",
+// suffix_timeout_ms) ends the scan. Without the timer the operator would
+// never be signed in.
+TEST_F(UsbScannerTest, TallydEndsAScanWithoutSuffixWhenTheKeysStop) {
+  EmulatedUsbDevice& dev = add_device("keyboard-scanner.umockdev");
+  const auto recording = test::load_recording(data_file("keyboard-nosuffix.ioctl"));
+  ASSERT_EQ(recording.size(), 16U);  // 8 keys, each pressed and released
+  dev.play(recording);
+  test::TempDir dir("tally-usb-nosuffix");
+  const auto config = dir.path() / "tallyd.toml";
+  std::ofstream(config) << "[mqtt]\nuri = \"\"\n[[scanner]]\ntype = \"keyboard\"\nname = \"wedge\"\nvid = 0x05e0\n"
+                           "suffix = \"none\"\nsuffix_timeout_ms = 50\n";
+  test::Daemon d(TALLYD_PATH, {"--config", config.string(), "--data-dir", (dir.path() / "data").string(), "--http",
+                               "127.0.0.1:0"});
+  test::HttpClient c(d.wait_listening());
+  const auto line = d.wait_for_line(R"(^scanner wedge: \[)");
+  ASSERT_TRUE(line.has_value()) << d.drain_stderr();
+  EXPECT_EQ(line->rfind("scanner wedge: [good]", 0), 0U) << *line;
+  const auto status = c.get("/api/v1/status").json();
+  EXPECT_EQ(status.value("operator", std::string()), "alice") << status.dump();
+  EXPECT_EQ(status["usb"]["scanners"][0]["reports"], 16) << status.dump();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait().code, 0);
+}
+
+// Feedback on the scanner's own beeper/LED: with output_reports configured,
+// each pattern tallyd plays goes to the HID POS scanner as a SET_REPORT of
+// that report. Nobody is signed in, so both scans of the recording are
+// refused: two "error" reports, after each reply, and none for "good".
+TEST_F(UsbScannerTest, TallydSendsTheOutputReportOfEachPattern) {
+  EmulatedUsbDevice& dev = add_device("hid-pos-scanner.umockdev");
+  dev.play(test::load_recording(data_file("hid-pos-scan.ioctl")));
+  test::TempDir dir("tally-usb-feedback");
+  const auto config = dir.path() / "tallyd.toml";
+  std::ofstream(config) << "[mqtt]\nuri = \"\"\n[[scanner]]\ntype = \"hid-pos\"\nname = \"dock-pos\"\nvid = 0x0c2e\n"
+                           "output_reports = { error = \"03 0e 00 00 00\", good = \"0301000000\" }\n";
+  test::Daemon d(TALLYD_PATH, {"--config", config.string(), "--data-dir", (dir.path() / "data").string(), "--http",
+                               "127.0.0.1:0"});
+  test::HttpClient c(d.wait_listening());
+  ASSERT_TRUE(d.wait_for_line(R"(^scanner dock-pos: \[error\])").has_value()) << d.drain_stderr();
+  ASSERT_TRUE(d.wait_for_line(R"(^scanner dock-pos: \[error\])").has_value()) << d.drain_stderr();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (dev.control_requests().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    ::usleep(20000);  // the emulated device has no fd to wait on here
+  }
+  const Bytes error_report = {0x21, 0x09, 0x03, 0x02, 0x00, 0x00, 0x05, 0x00, 0x03, 0x0e, 0x00, 0x00, 0x00};
+  EXPECT_EQ(dev.control_requests(), (std::vector<Bytes>{error_report, error_report})) << d.drain_stderr();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait().code, 0);
+  EXPECT_EQ(dev.control_requests().size(), 2U) << "no report after the replies";
+}
+
 }  // namespace
 }  // namespace tally::device
 

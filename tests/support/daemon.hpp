@@ -1,12 +1,18 @@
 // Test helper: runs a real binary (tallyd) as a child process, captures its
 // stdout/stderr, waits for the line that says where it listens, and stops or
 // kills it. Header-only; POSIX.
+//
+// stderr goes to an anonymous in-memory file, not a pipe: a chatty child
+// (mosquitto logs every connect) must never block on a full pipe that the
+// test only reads when something failed. stdout stays a pipe because tests
+// wait on its lines.
 #pragma once
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,10 +40,11 @@ class Daemon {
   // or, with pipe_stdin, a pipe that write_stdin() feeds.
   Daemon(const std::string& path, const std::vector<std::string>& args, bool pipe_stdin = false) {
     int out[2];
-    int err[2];
     int in[2] = {-1, -1};
     ::signal(SIGPIPE, SIG_IGN);  // a dead child must fail a write, not kill the test
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    err_ = ::memfd_create("daemon-stderr", MFD_CLOEXEC);
+    if (err_ < 0) throw std::runtime_error("memfd_create");
     if (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -47,7 +54,7 @@ class Daemon {
       posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     }
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    posix_spawn_file_actions_adddup2(&actions, err_, 2);
     std::vector<std::string> storage{path};
     storage.insert(storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -56,13 +63,11 @@ class Daemon {
     const int rc = ::posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
-    ::close(err[1]);
     if (pipe_stdin) {
       ::close(in[0]);
       in_ = in[1];
     }
     out_ = out[0];
-    err_ = err[0];
     if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
   }
 
@@ -161,9 +166,13 @@ class Daemon {
     return true;
   }
 
-  // Everything written to stderr so far (reads what is available).
+  // Everything written to stderr so far.
   std::string drain_stderr() {
-    while (read_some(err_, stderr_, 0)) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::pread(err_, buf, sizeof buf, static_cast<off_t>(stderr_.size()));
+      if (n <= 0) break;
+      stderr_.append(buf, static_cast<std::size_t>(n));
     }
     return stderr_;
   }

@@ -184,8 +184,11 @@ async function main() {
   const broker = new Broker(await freePort());
   await broker.start();
 
-  const ledger = start("tally-ledger", args.ledger,
-    ["--data-dir", path.join(tmp, "ledger"), "--mqtt", broker.uri, "--http", "127.0.0.1:0", "--log-level", "warn"]);
+  // KPI samples every second: the dashboard's trend lines have history when it opens.
+  const ledgerConf = path.join(tmp, "ledger.toml");
+  writeFileSync(ledgerConf, "[kpi]\nsample_interval_s = 1\nhistory_retention_s = 3600\n");
+  const ledger = start("tally-ledger", args.ledger, ["--config", ledgerConf,
+    "--data-dir", path.join(tmp, "ledger"), "--mqtt", broker.uri, "--http", "127.0.0.1:0", "--log-level", "warn"]);
   const ledgerUrl = `http://127.0.0.1:${await listeningPort(ledger)}`;
 
   // Master data from the ledger, as a site would set it up: the catalog and a pick task.
@@ -325,6 +328,12 @@ async function main() {
       const r = await api(ledgerUrl, "GET", "/api/v1/exceptions?status=open");
       return r.exceptions.some((e) => e.kind === "wrong_bin");
     }, 30000);
+    await until("KPI history samples", async () =>
+      (await api(ledgerUrl, "GET", "/api/v1/kpis/history?limit=10")).samples.length >= 2);
+    await until("the device's synced status at the ledger", async () => {
+      const d = (await api(ledgerUrl, "GET", "/api/v1/devices")).devices.find((x) => x.device === DEVICE);
+      return d && d.online === true && d.pending === 0;
+    }, 30000);
     const desk = await browser.newContext({ viewport: { width: 1366, height: 900 }, deviceScaleFactor: 1 });
     const dash = await desk.newPage();
     watch(dash, "dashboard");
@@ -332,6 +341,17 @@ async function main() {
     await until("the stock table", async () => (await dash.locator("#stock").textContent()).includes("B-02-01-1"));
     await until("the fleet", async () => (await dash.locator("#fleet").textContent()).includes(DEVICE));
     await until("the KPIs", async () => (await dash.locator("#kpis .kpi").count()) > 0);
+    // The trend lines start from the ledger's history, not from the page's first poll.
+    const trend = dash.locator('#kpis [data-kpi="exception_queue"] svg');
+    const historyPoints = Number(await trend.getAttribute("data-history"));
+    check(historyPoints >= 2, `the exception queue trend has ${historyPoints} history points on first load`);
+    check((await trend.locator("polyline").count()) === 1, "the trend is drawn");
+    // The fleet: the device's own status (online, pending 0 once synced).
+    const fleetRow = dash.locator(`#fleet tbody tr[data-device="${DEVICE}"]`);
+    await until("the fleet row", async () => (await fleetRow.count()) === 1);
+    check(await fleetRow.locator("td[data-online]").getAttribute("data-online") === "online", "the device is online");
+    check(await fleetRow.locator("td[data-pending]").getAttribute("data-pending") === "0", "nothing pending");
+    check((await fleetRow.locator("td[data-pending]").textContent()).trim() === "0", "the pending column says 0");
     await shot(dash, "dashboard-overview");
     await checkAccessibility(dash, "dashboard", ["banner", "main", "navigation"]);
 
@@ -390,6 +410,18 @@ async function main() {
     await until("the task on the dashboard", async () => (await dash.locator("#task-list").textContent()).includes("TASK:18"));
     await until("the task on the device", async () => (await dockPage.locator("#tasks").textContent()).includes("TASK:18"), 30000);
     await shot(dash, "dashboard-tasks");
+
+    // The device goes away: its goodbye status turns the fleet row offline,
+    // the pending figure marked stale (it may be scanning on).
+    await hh.close();
+    await dock.close();
+    await stop(tallyd);
+    await dash.getByRole("link", { name: "Fleet" }).click();
+    await until("the device offline in the fleet", async () =>
+      (await fleetRow.locator("td[data-online]").getAttribute("data-online")) === "offline", 30000);
+    check(await fleetRow.getAttribute("data-stale") === "true", "an offline device's figures are stale");
+    check(await fleetRow.locator("td[data-pending] .stale").count() === 1, "the pending column shows the stale marker");
+    await shot(dash, "dashboard-fleet");
 
     check(problems.length === 0, "console or page errors:\n" + problems.join("\n"));
   } finally {

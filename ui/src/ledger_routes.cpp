@@ -230,6 +230,19 @@ class LedgerRouter final : public Router {
       if (*window == 0 || *window > 366ULL * 24 * 3600) return respond(bad_request("window_s must be 1..31622400"));
       return api_.kpis(*window, reply);
     }
+    if (path == "/api/v1/kpis/history") {
+      if (!get) return respond(method_not_allowed("GET", path));
+      auto since = unsigned_param(q, "since", 0);
+      if (!since) return respond(bad_request(since.error().message));
+      auto before = unsigned_param(q, "before", 0);
+      if (!before) return respond(bad_request(before.error().message));
+      if (*since > static_cast<std::uint64_t>(INT64_MAX) || *before > static_cast<std::uint64_t>(INT64_MAX)) {
+        return respond(bad_request("since and before are milliseconds since 1970 (at most 2^63-1)"));
+      }
+      auto limit = limit_param(q, options_.kpi_history_limit_max);
+      if (!limit) return respond(bad_request(limit.error().message));
+      return api_.kpi_history(static_cast<std::int64_t>(*since), static_cast<std::int64_t>(*before), *limit, reply);
+    }
     if (path == "/api/v1/epcis/events") {
       if (!get) return respond(method_not_allowed("GET", path));
       auto page = paging(q);

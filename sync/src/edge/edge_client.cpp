@@ -155,6 +155,8 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
 
   std::string status_payload(bool online) const {
     return json{{"v", 1},
+                {"device", options.device},
+                {"site", options.site},
                 {"online", online},
                 {"pending", window.pending()},
                 {"last_seq", window.last_seq()},

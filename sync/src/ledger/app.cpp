@@ -14,12 +14,14 @@
 // two loses that message from the broker; the device has no ack for it and
 // resends it, and the (device, seq) rules make the resend harmless.
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <deque>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <condition_variable>
@@ -57,6 +59,11 @@ using nlohmann::json;
 
 constexpr const char* kSubscription = "$share/ledger/tally/v1/+/+/movements";
 constexpr const char* kExceptionsSubscription = "$share/ledger/tally/v1/+/+/exceptions";
+// Not shared: every instance keeps the fleet's status (retained, so each one
+// gets every device's last word when it subscribes).
+constexpr const char* kStatusSubscription = "tally/v1/+/+/status";
+// The window of the KPIs the history samples (the dashboard's).
+constexpr std::int64_t kKpiSampleWindowMs = 24 * 3600 * 1000;
 constexpr std::chrono::seconds kReconnectDelay{1};
 
 std::int64_t now_ms() {
@@ -147,6 +154,49 @@ json movements_json(const std::vector<StoredMovement>& rows) {
   return out;
 }
 
+// GET /api/v1/devices: the ledger's view of each device (devices table) and
+// the device's own last word (its retained status), by device id. A device
+// known only from its status (it never synced) is listed too.
+json devices_json(const std::vector<DeviceInfo>& rows, const std::vector<DeviceStatus>& statuses) {
+  std::map<std::string, std::pair<const DeviceInfo*, const DeviceStatus*>> by_device;
+  for (const auto& d : rows) by_device[d.device].first = &d;
+  for (const auto& st : statuses) by_device[st.device].second = &st;
+  json out = json::array();
+  for (const auto& [device, both] : by_device) {
+    const DeviceInfo none;
+    const DeviceInfo& d = both.first != nullptr ? *both.first : none;
+    const DeviceStatus* st = both.second;
+    json j = {{"device", device},
+              {"site", both.first != nullptr ? d.site : st->site},
+              {"applied_through", d.applied_through},
+              {"last_seen_ms", d.last_seen_ms},
+              {"last_batch_size", d.last_batch_size},
+              {"movements", d.movements},
+              {"rejected", d.rejected},
+              {"online", nullptr},
+              {"pending", nullptr},
+              {"last_seq", nullptr},
+              {"version", nullptr},
+              {"status_ms", nullptr},
+              {"lag", nullptr},
+              {"stale", false}};
+    if (st != nullptr) {
+      j["online"] = st->online;
+      j["pending"] = st->pending;
+      j["last_seq"] = st->last_seq;
+      j["version"] = st->version;
+      j["status_ms"] = st->received_ms;
+      // Movements the device said it journaled that the ledger has not applied.
+      j["lag"] = st->last_seq > d.applied_through ? st->last_seq - d.applied_through : 0;
+      // The figures may be out of date: an offline device may have recorded
+      // more since its last word, and a ledger past last_seq has seen newer.
+      j["stale"] = !st->online || d.applied_through > st->last_seq;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 ui::ApiReply error_reply(const Error& e) {
   unsigned status = 500;
   if (e.code == "bad_request") status = 400;
@@ -165,7 +215,7 @@ class Service final : public ui::LedgerApi {
  public:
   Service(asio::io_context& io, const AppConfig& config, Store& store)
       : io_(io), config_(config), store_(store), ledger_(store, LedgerOptions{config.max_message_bytes}),
-        worker_(config.queue_max), parser_(config.queue_max), reconnect_(io), allowance_timer_(io) {}
+        worker_(config.queue_max), parser_(config.queue_max), reconnect_(io), kpi_timer_(io), allowance_timer_(io) {}
 
   ~Service() override {
     parser_.stop();
@@ -233,6 +283,7 @@ class Service final : public ui::LedgerApi {
     stopping_ = true;
     allowance_timer_.cancel();
     reconnect_.cancel();
+    kpi_timer_.cancel();
     if (client_) client_->disconnect();
   }
 
@@ -315,17 +366,9 @@ class Service final : public ui::LedgerApi {
     run(reply, [this]() -> ui::ApiReply {
       auto rows = store_.devices();
       if (!rows) return error_reply(rows.error());
-      json out = json::array();
-      for (const auto& d : *rows) {
-        out.push_back({{"device", d.device},
-                       {"site", d.site},
-                       {"applied_through", d.applied_through},
-                       {"last_seen_ms", d.last_seen_ms},
-                       {"last_batch_size", d.last_batch_size},
-                       {"movements", d.movements},
-                       {"rejected", d.rejected}});
-      }
-      return {200, {{"devices", std::move(out)}}};
+      auto statuses = store_.device_statuses();
+      if (!statuses) return error_reply(statuses.error());
+      return {200, {{"devices", devices_json(*rows, *statuses)}}};
     });
   }
 
@@ -405,30 +448,36 @@ class Service final : public ui::LedgerApi {
 
   void kpis(std::uint64_t window_s, Reply reply) override {
     run(reply, [this, window_s]() -> ui::ApiReply {
-      KpiInput in;
-      in.now_ms = now_ms();
-      in.window_ms = static_cast<std::int64_t>(window_s) * 1000;
-      const std::int64_t start = in.now_ms - in.window_ms;
-      std::uint64_t after = 0;
-      for (;;) {
-        auto page = store_.movements("", after, 10'000);
-        if (!page) return error_reply(page.error());
-        for (const auto& sm : *page) {
-          after = static_cast<std::uint64_t>(sm.id);
-          if (sm.applied_ms < start) continue;
-          const json j = json::parse(sm.payload, nullptr, false);
-          if (j.is_discarded()) continue;
-          auto m = wire::movement_from_json(j);
-          if (!m) continue;
-          in.movements.push_back(KpiMovement{std::move(*m), sm.applied_ms});
-        }
-        if (page->size() < 10'000 || in.movements.size() >= kKpiMovementsMax) break;
-      }
-      auto ex = store_.exceptions("");
-      if (!ex) return error_reply(ex.error());
-      in.exceptions = std::move(*ex);
-      return {200, {{"kpis", compute_kpis(in, config_.kpi_bands)}}};
+      auto kpis = current_kpis(static_cast<std::int64_t>(window_s) * 1000, now_ms());
+      if (!kpis) return error_reply(kpis.error());
+      return {200, {{"kpis", std::move(*kpis)}}};
     });
+  }
+
+  void kpi_history(std::int64_t since_ms, std::int64_t before_ms, std::size_t limit, Reply reply) override {
+    run(reply, [this, q = KpiSampleQuery{since_ms, before_ms, limit + 1}]() -> ui::ApiReply {
+      auto rows = store_.kpi_samples(q);
+      if (!rows) return error_reply(rows.error());
+      const bool more = rows->size() == q.limit;  // the oldest one is beyond the page
+      json samples = json::array();
+      for (std::size_t i = more ? 1 : 0; i < rows->size(); ++i) {
+        json kpis = json::parse((*rows)[i].kpis, nullptr, false);
+        samples.push_back({{"time_ms", (*rows)[i].time_ms}, {"kpis", kpis.is_discarded() ? json::object() : kpis}});
+      }
+      return {200,
+              {{"samples", std::move(samples)},
+               {"more", more},
+               {"interval_s", config_.kpi_sample_interval_s},
+               {"retention_s", config_.kpi_history_retention_s}}};
+    });
+  }
+
+  // io thread: samples the KPIs every [kpi] sample_interval_s (the work
+  // itself is a job on the store's thread, like every store call).
+  void start_kpi_sampling() {
+    if (config_.kpi_sample_interval_s == 0) return;
+    kpi_timer_.expires_after(std::chrono::seconds(config_.kpi_sample_interval_s));
+    arm_kpi_timer();
   }
 
   void epcis_events(std::uint64_t after, std::size_t limit, Reply reply) override {
@@ -450,6 +499,62 @@ class Service final : public ui::LedgerApi {
   }
 
  private:
+  // Worker thread: the KPIs over the last `window_ms` (kpi.hpp).
+  Result<json> current_kpis(std::int64_t window_ms, std::int64_t now) {
+    KpiInput in;
+    in.now_ms = now;
+    in.window_ms = window_ms;
+    const std::int64_t start = in.now_ms - in.window_ms;
+    std::uint64_t after = 0;
+    for (;;) {
+      auto page = store_.movements("", after, 10'000);
+      if (!page) return page.error();
+      for (const auto& sm : *page) {
+        after = static_cast<std::uint64_t>(sm.id);
+        if (sm.applied_ms < start) continue;
+        const json j = json::parse(sm.payload, nullptr, false);
+        if (j.is_discarded()) continue;
+        auto m = wire::movement_from_json(j);
+        if (!m) continue;
+        in.movements.push_back(KpiMovement{std::move(*m), sm.applied_ms});
+      }
+      if (page->size() < 10'000 || in.movements.size() >= kKpiMovementsMax) break;
+    }
+    auto ex = store_.exceptions("");
+    if (!ex) return ex.error();
+    in.exceptions = std::move(*ex);
+    return compute_kpis(in, config_.kpi_bands);
+  }
+
+  void arm_kpi_timer() {
+    kpi_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      sample_kpis();
+      kpi_timer_.expires_at(kpi_timer_.expiry() + std::chrono::seconds(config_.kpi_sample_interval_s));
+      arm_kpi_timer();
+    });
+  }
+
+  // io thread: one sample, unless the previous one is still queued or running.
+  void sample_kpis() {
+    if (sampling_.exchange(true)) return;
+    const bool queued = worker_.post([this] {
+      const std::int64_t now = now_ms();
+      const auto interval_ms = static_cast<std::int64_t>(config_.kpi_sample_interval_s) * 1000;
+      const auto retention_ms = static_cast<std::int64_t>(config_.kpi_history_retention_s) * 1000;
+      auto kpis = current_kpis(kKpiSampleWindowMs, now);
+      auto stored = kpis ? store_.add_kpi_sample(KpiSample{now, kpi_sample(*kpis).dump()}, interval_ms / 2,
+                                                 now - retention_ms)
+                         : Result<bool>(kpis.error());
+      if (!stored) spdlog::warn("kpi sample not stored: {}", stored.error().message);
+      sampling_ = false;
+    });
+    if (!queued) {
+      sampling_ = false;
+      spdlog::warn("kpi sample skipped: the store's queue is full");
+    }
+  }
+
   // Runs `job` on the worker and replies with its result; 503 when full.
   template <typename Job>
   void run(const Reply& reply, Job job) {
@@ -506,7 +611,7 @@ class Service final : public ui::LedgerApi {
 
   void on_connected(bool session_present) {
     spdlog::info("mqtt connected to {} (session present: {})", config_.mqtt_uri, session_present);
-    client_->subscribe({{kSubscription, 1}, {kExceptionsSubscription, 1}}, [](Result<void> r) {
+    client_->subscribe({{kSubscription, 1}, {kExceptionsSubscription, 1}, {kStatusSubscription, 1}}, [](Result<void> r) {
       if (!r) spdlog::error("subscribe to {} failed: {}", kSubscription, r.error().message);
     });
     // Republish every master data snapshot (retained; idempotent).
@@ -526,8 +631,8 @@ class Service final : public ui::LedgerApi {
   void on_message(mqtt::Message m) {
     const std::string topic = m.topic;
     const bool queued = parser_.post([this, m = std::move(m)]() mutable {
-      auto prepared = Ledger::prepare(ledger_.options(), Ledger::Inbound{std::move(m.topic), std::move(m.payload)},
-                                      now_ms());
+      auto prepared = Ledger::prepare(ledger_.options(),
+                                      Ledger::Inbound{std::move(m.topic), std::move(m.payload), m.retained}, now_ms());
       bool post_drain = false;
       {
         std::lock_guard lock(inbox_mu_);
@@ -595,6 +700,8 @@ class Service final : public ui::LedgerApi {
   Worker worker_;  // the store's thread
   Worker parser_;  // parses inbound batches (no store)
   asio::steady_timer reconnect_;
+  asio::steady_timer kpi_timer_;      // io thread only
+  std::atomic<bool> sampling_{false};  // a KPI sample is queued or running
   asio::steady_timer allowance_timer_;
   std::unique_ptr<mqtt::Client> client_;  // io thread only
   std::mutex inbox_mu_;
@@ -723,6 +830,7 @@ int run(const std::vector<std::string>& args) {
   std::cout << "listening on http://" << endpoint->address().to_string() << ':' << endpoint->port() << std::endl;
   spdlog::info("ledger {} ready; mqtt {}", store_name,
                config.mqtt_uri.empty() ? std::string("off") : config.mqtt_uri);
+  service.start_kpi_sampling();
   tally::service::notify("READY=1\nSTATUS=" + service.status_line());
   watchdog.start();
   io.run();

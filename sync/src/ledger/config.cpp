@@ -1,6 +1,7 @@
 // tally-ledger configuration (see tally/ledger/app.hpp). Sections of the TOML
 // file: [ledger] data_dir queue_max max_message_bytes group_max, [http] listen,
 // [mqtt] uri client_id ca_file cert_file key_file, [downlink] chunk_bytes catalog site, [log] level,
+// [kpi] sample_interval_s history_retention_s and name = [stressed, critical],
 // [allowances] (tally/ledger/allowances.hpp).
 #include <algorithm>
 #include <charconv>
@@ -20,6 +21,11 @@ namespace tally::ledger {
 namespace {
 
 Error bad(std::string message) { return make_error("bad_config", std::move(message)); }
+
+// [kpi] keys that are not bands, and the most samples the history may keep.
+constexpr std::string_view kKpiInterval = "sample_interval_s";
+constexpr std::string_view kKpiRetention = "history_retention_s";
+constexpr std::int64_t kKpiSamplesMax = 100'000;
 
 bool is_identifier(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -108,8 +114,21 @@ Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
   al.clock_margin_ms = margin_s * 1000;
   al.max_per_device = static_cast<std::size_t>(per_device);
   if (auto r = check_allowance_policy(al); !r) return bad(r.error().message);
+  auto sample_interval = static_cast<std::int64_t>(c.kpi_sample_interval_s);
+  auto retention = static_cast<std::int64_t>(c.kpi_history_retention_s);
+  if (auto r = read_key(t, "kpi", kKpiInterval, sample_interval); !r) return r.error();
+  if (auto r = read_key(t, "kpi", kKpiRetention, retention); !r) return r.error();
+  if (sample_interval < 0 || sample_interval > 86400) return bad("kpi.sample_interval_s must be 0..86400");
+  if (retention < 1 || retention > 366 * 86400) return bad("kpi.history_retention_s must be 1..31622400");
+  if (sample_interval > 0 && (retention < sample_interval || retention / sample_interval > kKpiSamplesMax)) {
+    return bad("kpi.history_retention_s must cover 1.." + std::to_string(kKpiSamplesMax) +
+               " samples of kpi.sample_interval_s");
+  }
+  c.kpi_sample_interval_s = static_cast<std::uint64_t>(sample_interval);
+  c.kpi_history_retention_s = static_cast<std::uint64_t>(retention);
   if (const auto* kpi = t["kpi"].as_table()) {
     for (const auto& [name, node] : *kpi) {
+      if (name.str() == kKpiInterval || name.str() == kKpiRetention) continue;
       const auto* pair = node.as_array();
       const auto number = [&](std::size_t i) -> std::optional<double> {
         if (pair == nullptr || pair->size() != 2) return std::nullopt;

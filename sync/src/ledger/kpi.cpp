@@ -239,4 +239,23 @@ json compute_kpis(const KpiInput& in, const KpiBands& bands) {
   return out;
 }
 
+json kpi_sample(const json& kpis) {
+  json out = json::object();
+  out["movements"] = kpis.value("movements", json());
+  for (const auto& [name, band] : default_kpi_bands()) {
+    const auto it = kpis.find(name);
+    if (it == kpis.end() || !it->is_object()) continue;
+    if (name != "sync_lag_s") {
+      out[name] = it->value("value", json());
+      continue;
+    }
+    json devices = json::object();
+    for (const auto& [device, k] : it->items()) {
+      if (k.is_object()) devices[device] = k.value("value", json());
+    }
+    out[name] = std::move(devices);
+  }
+  return out;
+}
+
 }  // namespace tally::ledger

@@ -61,9 +61,8 @@ Triage triage(std::string_view kind) {
   return {"supervisor", "medium", "review the evidence with the operator"};
 }
 
-// The envelope every device message shares: {"v":1,"device","site",<list>:[…]},
-// device and site equal to the topic's. Returns the parsed message.
-Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payload, const char* list_key) {
+// Every device message: a JSON object with "v": 1.
+Result<json> parse_v1_object(std::string_view payload) {
   json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return make_error("bad_json", "the payload is not valid JSON");
   if (!j.is_object()) return make_error("bad_json", "the payload must be a JSON object");
@@ -71,6 +70,15 @@ Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payloa
   if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1) {
     return make_error("bad_version", "\"v\" must be 1");
   }
+  return j;
+}
+
+// The envelope every device message shares: {"v":1,"device","site",<list>:[…]},
+// device and site equal to the topic's. Returns the parsed message.
+Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payload, const char* list_key) {
+  auto parsed = parse_v1_object(payload);
+  if (!parsed) return parsed;
+  const json& j = *parsed;
   const auto device = j.find("device");
   const auto site = j.find("site");
   const auto list = j.find(list_key);
@@ -87,7 +95,7 @@ Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payloa
     return make_error("forged_device", "the batch names site \"" + site->get<std::string>() +
                                            "\" but was published under \"" + topic.site + "\"");
   }
-  return j;
+  return parsed;
 }
 
 }  // namespace
@@ -98,6 +106,47 @@ std::optional<MovementsTopic> parse_movements_topic(std::string_view topic) {
 
 std::optional<MovementsTopic> parse_exceptions_topic(std::string_view topic) {
   return parse_device_topic(topic, "/exceptions");
+}
+
+std::optional<MovementsTopic> parse_status_topic(std::string_view topic) {
+  return parse_device_topic(topic, "/status");
+}
+
+Result<DeviceStatus> parse_status(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms) {
+  auto parsed = parse_v1_object(payload);
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
+  for (const auto& [key, level] : {std::pair{"device", &topic.device}, std::pair{"site", &topic.site}}) {
+    const auto it = j.find(key);
+    if (it == j.end()) continue;  // optional: devices before it was added omit both
+    if (!it->is_string()) return make_error("bad_status", "\"" + std::string(key) + "\" must be a string");
+    if (it->get_ref<const std::string&>() != *level) {
+      return make_error("forged_device", "the status names " + std::string(key) + " \"" + it->get<std::string>() +
+                                             "\" but was published under \"" + *level + "\"");
+    }
+  }
+  DeviceStatus st;
+  st.device = topic.device;
+  st.site = topic.site;
+  st.received_ms = now_ms;
+  const auto online = j.find("online");
+  if (online == j.end() || !online->is_boolean()) return make_error("bad_status", "\"online\" must be true or false");
+  st.online = online->get<bool>();
+  for (const auto& [key, out] : {std::pair{"pending", &st.pending}, std::pair{"last_seq", &st.last_seq}}) {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_number_unsigned() ||
+        it->get<std::uint64_t>() > std::uint64_t{std::numeric_limits<std::int64_t>::max()}) {
+      return make_error("bad_status", "\"" + std::string(key) + "\" must be a non-negative integer");
+    }
+    *out = it->get<std::uint64_t>();
+  }
+  if (st.pending > st.last_seq) return make_error("bad_status", "\"pending\" is above \"last_seq\"");
+  const auto version = j.find("version");
+  if (version == j.end() || !version->is_string() || version->get_ref<const std::string&>().size() > 64) {
+    return make_error("bad_status", "\"version\" must be a string of at most 64 bytes");
+  }
+  st.version = version->get<std::string>();
+  return st;
 }
 
 Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::string_view payload,
@@ -541,6 +590,18 @@ Result<Handled> Ledger::dead_letter(std::string_view topic, std::string_view pay
   return h;
 }
 
+bool Ledger::forged_status_raised(const std::string& topic) {
+  if (!parse_status_topic(topic)) return false;
+  for (const char* status : {"open", "assigned"}) {
+    auto open = store_.exceptions(status);
+    if (!open) return false;  // raise it: better twice than never
+    for (const ExceptionRecord& e : *open) {
+      if (e.kind == "forged_device" && e.subject == topic) return true;
+    }
+  }
+  return false;
+}
+
 Result<Handled> Ledger::handle_movements(std::string_view topic, std::string_view payload, std::int64_t now_ms) {
   std::vector<Inbound> one{Inbound{std::string(topic), std::string(payload)}};
   auto results = handle_many(one, now_ms);
@@ -561,12 +622,23 @@ Ledger::Prepared Ledger::prepare(const LedgerOptions& options, Inbound message, 
   const std::string& payload = p.message.payload;
   p.where = parse_movements_topic(topic);
   const auto exceptions_topic = p.where ? std::nullopt : parse_exceptions_topic(topic);
-  if (!p.where && !exceptions_topic) {
-    p.error = make_error("bad_topic", "not a movements or exceptions topic");
+  const auto status_topic = p.where || exceptions_topic ? std::nullopt : parse_status_topic(topic);
+  if (!p.where && !exceptions_topic && !status_topic) {
+    p.error = make_error("bad_topic", "not a movements, exceptions or status topic");
   } else if (payload.size() > options.max_message_bytes) {
-    if (!p.where) p.where = exceptions_topic;
+    if (!p.where) p.where = exceptions_topic ? exceptions_topic : status_topic;
     p.error = make_error("too_large", "the message is " + std::to_string(payload.size()) + " bytes, at most " +
                                           std::to_string(options.max_message_bytes) + " are accepted");
+  } else if (status_topic) {
+    p.where = status_topic;
+    if (payload.empty()) {
+      p.ignored = true;  // a cleared retained status: the stored one stays (the device's last word)
+    } else if (auto st = parse_status(*status_topic, payload, now_ms); !st) {
+      p.error = st.error();
+    } else {
+      st->retained = p.message.retained;
+      p.status = std::move(*st);
+    }
   } else if (exceptions_topic) {
     p.where = exceptions_topic;
     if (auto batch = parse_exceptions(*exceptions_topic, payload, now_ms); !batch) {
@@ -591,11 +663,13 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
   out.reserve(prepared.size());
   std::vector<Batch> batches;
   std::vector<std::size_t> batch_of;  // index in `out` of each batch
+  std::vector<DeviceStatus> statuses;
+  std::vector<std::size_t> status_of;  // index in `out` of each status
   for (Prepared& p : prepared) {
     const std::string& topic = p.message.topic;
     if (p.error) {
       auto handled = dead_letter(topic, p.message.payload, *p.error, now_ms);
-      if (handled && p.where && p.error->code == "forged_device") {
+      if (handled && p.where && p.error->code == "forged_device" && !forged_status_raised(topic)) {
         ExceptionRecord e;
         e.kind = "forged_device";
         e.device = p.where->device;
@@ -605,9 +679,18 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
                       {"seqs", json::array()},     {"scans", json::array()}, {"reason", reason_text(*p.error)}};
         e.next_action = "check the broker ACL and the certificate of the client publishing as " + p.where->device;
         e.created_ms = now_ms;
+        if (parse_status_topic(topic)) e.subject = topic;  // retained: redelivered on every ledger connect
         if (auto id = store_.raise_exception(e); !id) handled = id.error();
       }
       out.push_back(std::move(handled));
+      continue;
+    }
+    if (p.ignored || p.status) {  // statuses: one transaction for the group's, below
+      if (p.status) {
+        status_of.push_back(out.size());
+        statuses.push_back(std::move(*p.status));
+      }
+      out.push_back(Handled{});
       continue;
     }
     if (p.exceptions) {  // rare: its own transaction
@@ -625,6 +708,11 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
     batch_of.push_back(out.size());
     out.push_back(Handled{});  // filled below
     batches.push_back(std::move(*p.batch));
+  }
+  if (!statuses.empty()) {
+    if (auto r = store_.put_device_statuses(statuses); !r) {
+      for (const std::size_t i : status_of) out[i] = r.error();
+    }
   }
   if (batches.empty()) return out;
   std::vector<Result<std::vector<Rejection>>> conflicts;

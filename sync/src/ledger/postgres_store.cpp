@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <map>
@@ -26,13 +27,14 @@
 #include "tally/wire/movement_json.hpp"
 #include "apply_rules.hpp"
 #include "apply_step.hpp"
+#include "fleet_schema.hpp"
 
 namespace tally::ledger {
 namespace {
 
 using scanner::Movement;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr std::int64_t kMigrationLock = 0x7461'6c6c'7931;  // "tally1"
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
@@ -128,6 +130,7 @@ CREATE TABLE lots(
 );
 )sql",
     rules::kTakersMigration,  // v2 → v3
+    rules::kFleetMigration,   // v3 → v4
 };
 
 struct ResultDeleter {
@@ -148,6 +151,13 @@ Param p(std::string_view s) { return Param{std::string(s), false}; }
 Param p(std::int64_t v) { return Param{std::to_string(v), false}; }
 Param p_u64(std::uint64_t v) { return Param{std::to_string(static_cast<std::int64_t>(v)), false}; }
 Param p_bytes(std::string_view s) { return Param{std::string(s), true}; }
+
+// The shared SQL of fleet_schema.hpp with PostgreSQL's placeholders ("?1" → "$1").
+std::string dollars(std::string_view sqlite_sql) {
+  std::string out(sqlite_sql);
+  std::replace(out.begin(), out.end(), '?', '$');
+  return out;
+}
 
 std::string text(const PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
@@ -340,6 +350,75 @@ class PostgresStore final : public Store, private rules::ApplySql {
       d.rejected = static_cast<std::uint64_t>(int64(res, i, 6));
       out.push_back(std::move(d));
     }
+    return out;
+  }
+
+  Result<void> put_device_statuses(std::span<const DeviceStatus> statuses) override {
+    if (statuses.empty()) return {};
+    // The last one per device, written in device order: two instances
+    // writing the same devices cannot deadlock.
+    std::map<std::string, const DeviceStatus*> last;
+    for (const DeviceStatus& st : statuses) last[st.device] = &st;
+    if (auto r = begin(); !r) return r.error();
+    static const std::string upsert = dollars(rules::kStatusUpsert);
+    for (const auto& [device, st] : last) {
+      auto r = run(upsert,
+                   {p(st->device), p(st->site), p(std::int64_t{st->online ? 1 : 0}), p_u64(st->pending),
+                    p_u64(st->last_seq), p(st->version), p(st->received_ms), p(std::int64_t{st->retained ? 1 : 0})},
+                   "device status");
+      if (!r) {
+        abort_txn();
+        return r.error();
+      }
+    }
+    if (auto r = run("COMMIT", {}, "commit device status"); !r) {
+      abort_txn();
+      return r.error();
+    }
+    return {};
+  }
+
+  Result<std::vector<DeviceStatus>> device_statuses() override {
+    auto r = run(rules::kStatusSelect, {}, "device status");
+    if (!r) return r.error();
+    std::vector<DeviceStatus> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      DeviceStatus st;
+      st.device = text(res, i, 0);
+      st.site = text(res, i, 1);
+      st.online = int64(res, i, 2) != 0;
+      st.pending = static_cast<std::uint64_t>(int64(res, i, 3));
+      st.last_seq = static_cast<std::uint64_t>(int64(res, i, 4));
+      st.version = text(res, i, 5);
+      st.received_ms = int64(res, i, 6);
+      out.push_back(std::move(st));
+    }
+    return out;
+  }
+
+  Result<bool> add_kpi_sample(const KpiSample& sample, std::int64_t min_gap_ms, std::int64_t prune_before_ms) override {
+    static const std::string insert = dollars(rules::kKpiSampleInsert);
+    static const std::string prune = dollars(rules::kKpiSamplePrune);
+    if (auto r = begin(); !r) return r.error();
+    auto added = run(insert, {p(sample.time_ms), p(sample.kpis), p(sample.time_ms - min_gap_ms)}, "kpi sample");
+    const bool stored = added && std::strtoll(PQcmdTuples(added->get()), nullptr, 10) > 0;
+    auto done = added ? run(prune, {p(prune_before_ms)}, "prune kpi samples") : Result<ResPtr>(added.error());
+    if (done) done = run("COMMIT", {}, "commit kpi sample");
+    if (!done) {
+      abort_txn();
+      return done.error();
+    }
+    return stored;
+  }
+
+  Result<std::vector<KpiSample>> kpi_samples(const KpiSampleQuery& q) override {
+    static const std::string select = dollars(rules::kKpiSampleSelect);
+    auto r = run(select, {p(q.since_ms), p(q.before_ms), p(static_cast<std::int64_t>(q.limit))}, "kpi samples");
+    if (!r) return r.error();
+    std::vector<KpiSample> out;
+    const PGresult* res = r->get();
+    for (int i = PQntuples(res) - 1; i >= 0; --i) out.push_back(KpiSample{int64(res, i, 0), text(res, i, 1)});
     return out;
   }
 

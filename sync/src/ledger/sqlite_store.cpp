@@ -20,6 +20,7 @@
 #include "../sqlite_util.hpp"
 #include "apply_rules.hpp"
 #include "apply_step.hpp"
+#include "fleet_schema.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
 
@@ -29,7 +30,7 @@ namespace {
 using namespace tally::sqlite_util;  // NOLINT(google-build-using-namespace): the RAII layer
 using scanner::Movement;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr std::array<const char*, kSchemaVersion> kMigrations{
     // v0 → v1
@@ -128,6 +129,7 @@ CREATE TABLE lots(
 ) WITHOUT ROWID;
 )sql",
     rules::kTakersMigration,  // v2 → v3
+    rules::kFleetMigration,   // v3 → v4
 };
 
 Error sql_error(sqlite3* db, int rc, std::string_view what) {
@@ -351,6 +353,98 @@ class SqliteStore final : public Store, private rules::ApplySql {
       out.push_back(std::move(d));
     }
     if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "devices");
+    return out;
+  }
+
+  Result<void> put_device_statuses(std::span<const DeviceStatus> statuses) override {
+    if (statuses.empty()) return {};
+    if (auto r = begin(); !r) return r.error();
+    for (const DeviceStatus& st : statuses) {
+      Use use(upsert_status_.get());
+      bind_text(*use, 1, st.device);
+      bind_text(*use, 2, st.site);
+      bind_int(*use, 3, st.online ? 1 : 0);
+      bind_int(*use, 4, static_cast<std::int64_t>(st.pending));
+      bind_int(*use, 5, static_cast<std::int64_t>(st.last_seq));
+      bind_text(*use, 6, st.version);
+      bind_int(*use, 7, st.received_ms);
+      bind_int(*use, 8, st.retained ? 1 : 0);
+      if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) {
+        Error e = sql_error(db_.get(), rc, "device status");
+        abort_txn();
+        return e;
+      }
+    }
+    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
+      abort_txn();
+      return sql_error(db_.get(), rc, "commit device status");
+    }
+    return {};
+  }
+
+  Result<std::vector<DeviceStatus>> device_statuses() override {
+    StmtPtr s;
+    if (const int rc = prepare_once(rules::kStatusSelect, s); rc != SQLITE_OK) {
+      return sql_error(db_.get(), rc, "device status");
+    }
+    std::vector<DeviceStatus> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      DeviceStatus st;
+      st.device = column_text(s.get(), 0);
+      st.site = column_text(s.get(), 1);
+      st.online = sqlite3_column_int64(s.get(), 2) != 0;
+      st.pending = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 3));
+      st.last_seq = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 4));
+      st.version = column_text(s.get(), 5);
+      st.received_ms = sqlite3_column_int64(s.get(), 6);
+      out.push_back(std::move(st));
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "device status");
+    return out;
+  }
+
+  Result<bool> add_kpi_sample(const KpiSample& sample, std::int64_t min_gap_ms, std::int64_t prune_before_ms) override {
+    if (auto r = begin(); !r) return r.error();
+    StmtPtr insert, prune;
+    int rc = prepare_once(rules::kKpiSampleInsert, insert);
+    if (rc == SQLITE_OK) {
+      bind_int(insert.get(), 1, sample.time_ms);
+      bind_text(insert.get(), 2, sample.kpis);
+      bind_int(insert.get(), 3, sample.time_ms - min_gap_ms);
+      rc = sqlite3_step(insert.get());
+      rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    const bool stored = rc == SQLITE_OK && sqlite3_changes(db_.get()) > 0;
+    if (rc == SQLITE_OK && (rc = prepare_once(rules::kKpiSamplePrune, prune)) == SQLITE_OK) {
+      bind_int(prune.get(), 1, prune_before_ms);
+      rc = sqlite3_step(prune.get());
+      rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    if (rc == SQLITE_OK) rc = step_done(commit_.get());
+    if (rc != SQLITE_OK) {
+      Error e = sql_error(db_.get(), rc, "kpi sample");
+      abort_txn();
+      return e;
+    }
+    return stored;
+  }
+
+  Result<std::vector<KpiSample>> kpi_samples(const KpiSampleQuery& q) override {
+    StmtPtr s;
+    if (const int rc = prepare_once(rules::kKpiSampleSelect, s); rc != SQLITE_OK) {
+      return sql_error(db_.get(), rc, "kpi samples");
+    }
+    bind_int(s.get(), 1, q.since_ms);
+    bind_int(s.get(), 2, q.before_ms);
+    bind_int(s.get(), 3, static_cast<std::int64_t>(q.limit));
+    std::vector<KpiSample> out;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back(KpiSample{sqlite3_column_int64(s.get(), 0), column_text(s.get(), 1)});
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_.get(), rc, "kpi samples");
+    std::reverse(out.begin(), out.end());
     return out;
   }
 
@@ -639,6 +733,7 @@ class SqliteStore final : public Store, private rules::ApplySql {
          "SELECT 1 FROM exceptions WHERE kind = ?1 AND subject = ?2 AND status != 'resolved' LIMIT 1"},
         {&select_exception_cursor_, "SELECT through FROM device_exception_cursors WHERE device = ?1"},
         {&select_master_version_, "SELECT version FROM master_data WHERE kind = ?1 AND scope = ?2"},
+        {&upsert_status_, rules::kStatusUpsert},
         {&insert_lot_, "INSERT INTO lots(item, lot, expiry) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"},
         {&upsert_exception_cursor_,
          "INSERT INTO device_exception_cursors(device, through) VALUES (?1, ?2) "
@@ -890,6 +985,7 @@ class SqliteStore final : public Store, private rules::ApplySql {
   StmtPtr select_bin_;
   StmtPtr insert_rejected_, insert_exception_, open_exception_for_;
   StmtPtr select_exception_cursor_, upsert_exception_cursor_, insert_lot_, select_master_version_;
+  StmtPtr upsert_status_;
   rules::ApplyStep step_;  // the apply rules, shared with the PostgreSQL store
 };
 

@@ -10,6 +10,8 @@
 #include <optional>
 #include <utility>
 
+#include <MQTTAsync.h>
+
 #include <mqtt/async_client.h>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
@@ -17,6 +19,20 @@
 
 namespace tally::mqtt {
 namespace {
+
+// Paho's TLS build initialises OpenSSL (config, providers, error strings) in
+// the first MQTTAsync_create, TLS or not: about 3 MB of resident libcrypto
+// pages in an idle tallyd on a plain loopback broker. OpenSSL 3 initialises
+// itself on first use, so leave it to OpenSSL: a TLS connection (or the hash
+// chain's first SHA-256) pays for it when it happens.
+void leave_openssl_init_to_openssl() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+    init.do_openssl_init = 0;
+    MQTTAsync_global_init(&init);
+  });
+}
 
 // An iaction_listener calling std::functions (on Paho's thread).
 class Listener final : public ::mqtt::iaction_listener {
@@ -241,6 +257,7 @@ Result<std::unique_ptr<Client>> Client::create(boost::asio::any_io_executor exec
   if (options.client_id.empty()) return make_error("mqtt_bad_options", "empty client id");
   auto impl = std::make_shared<Impl>(std::move(executor), std::move(options), std::move(handlers));
   try {
+    leave_openssl_init_to_openssl();
     const auto create_opts = ::mqtt::create_options_builder().mqtt_version(MQTTVERSION_5).finalize();
     // nullptr persistence = MQTTCLIENT_PERSISTENCE_NONE.
     impl->cli =

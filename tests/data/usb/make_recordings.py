@@ -167,3 +167,6 @@ ioctl_file("hid-pos-resume.ioctl", DEV,
 device_description("keyboard-scanner.umockdev", 0x05E0, 0x1200, 3, 1, 1, 8, KEYBOARD_REPORT_DESCRIPTOR,
                    "Wedge Scanner")
 ioctl_file("keyboard-scan.ioctl", DEV, [reap_line(r) for r in keyboard_reports("OP:alice\n4006381333931\n")])
+# The same scanner set to send no suffix: a scan ends when the keys stop
+# (suffix = "none", suffix_timeout_ms).
+ioctl_file("keyboard-nosuffix.ioctl", DEV, [reap_line(r) for r in keyboard_reports("OP:alice")])

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <linux/input.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tally/device/config.hpp"
@@ -79,6 +82,55 @@ gs_substitute = "~"
   EXPECT_EQ(s[2].keyboard.gs_substitute, '~');
 }
 
+TEST(ScannerConfig, CameraKeysAreRead) {
+  auto r = load_text(R"([[scanner]]
+type = "camera"
+name = "dock-cam"
+device = "/dev/v4l/by-id/usb-cam-video-index0"
+format = "grey"
+width = 1280
+height = 720
+buffers = 6
+mode = "trigger"
+repeat_ms = 800
+trigger = "/dev/input/by-path/platform-gpio-keys-event"
+trigger_key = 0x100
+trigger_timeout_ms = 2000
+[[scanner]]
+type = "keyboard"
+)");
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& c = r->config;
+  ASSERT_EQ(c.scanners.size(), 2U);
+  const auto& cam = c.scanners[0].camera;
+  EXPECT_EQ(c.scanners[0].name, "dock-cam");
+  EXPECT_EQ(cam.device, "/dev/v4l/by-id/usb-cam-video-index0");
+  EXPECT_EQ(cam.format, "grey");
+  EXPECT_EQ(cam.width, 1280U);
+  EXPECT_EQ(cam.height, 720U);
+  EXPECT_EQ(cam.buffers, 6U);
+  EXPECT_EQ(cam.mode, "trigger");
+  EXPECT_EQ(cam.repeat_ms, 800);
+  EXPECT_EQ(cam.trigger, "/dev/input/by-path/platform-gpio-keys-event");
+  EXPECT_EQ(cam.trigger_key, 0x100U);
+  EXPECT_EQ(cam.trigger_timeout_ms, 2000);
+  // A camera is no USB scanner: the keyboard is usb_scanners[0] (UsbDeviceId::scanner).
+  ASSERT_EQ(c.usb_scanners.size(), 1U);
+  EXPECT_EQ(c.usb_scanners[0].name, "keyboard-1");
+
+  auto o = load_text("[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { error = \"03 0E 00\", good = \"0301\" }\n");
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->config.scanners[0].output_reports.at("error"), (std::vector<std::uint8_t>{0x03, 0x0e, 0x00}));
+  EXPECT_EQ(o->config.scanners[0].output_reports.at("good"), (std::vector<std::uint8_t>{0x03, 0x01}));
+
+  auto d = load_text("[[scanner]]\ntype = \"camera\"\n");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->config.scanners[0].camera.device, "/dev/video0");
+  EXPECT_EQ(d->config.scanners[0].camera.format, "yuyv");
+  EXPECT_EQ(d->config.scanners[0].camera.mode, "continuous");
+  EXPECT_EQ(d->config.scanners[0].camera.repeat_ms, 1500);
+}
+
 TEST(ScannerConfig, BadValuesNameTheKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"[scanner]\ntype = \"serial\"\n", "[[scanner]]"},
@@ -96,6 +148,20 @@ TEST(ScannerConfig, BadValuesNameTheKey) {
       {"[[scanner]]\ntype = \"keyboard\"\nvid = 70000\n", "scanner[0].vid"},
       {"[[scanner]]\ntype = \"serial\"\npath = \"/a\"\n[[scanner]]\ntype = \"serial\"\npath = \"/b\"\nname = \"serial-0\"\n",
        "used twice"},
+      {"[[scanner]]\ntype = \"camera\"\nformat = \"rgb24\"\n", "scanner[0].format"},
+      {"[[scanner]]\ntype = \"camera\"\nmode = \"burst\"\n", "scanner[0].mode"},
+      {"[[scanner]]\ntype = \"camera\"\nwidth = 641\n", "scanner[0].width"},
+      {"[[scanner]]\ntype = \"camera\"\nwidth = 8192\nheight = 8192\n", "pixels"},
+      {"[[scanner]]\ntype = \"camera\"\nbuffers = 1\n", "scanner[0].buffers"},
+      {"[[scanner]]\ntype = \"camera\"\nrepeat_ms = -1\n", "scanner[0].repeat_ms"},
+      {"[[scanner]]\ntype = \"camera\"\ntrigger = \"/dev/input/event3\"\n", "scanner[0].trigger needs mode"},
+      {"[[scanner]]\ntype = \"camera\"\nbaud = 9600\n", "scanner[0].baud"},
+      {"[[scanner]]\ntype = \"camera\"\ndevice = \"\"\n", "scanner[0].device"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { beep = \"0301\" }\n", "output_reports.beep"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { error = \"03 1\" }\n", "output_reports.error"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = { error = \"zz\" }\n", "output_reports.error"},
+      {"[[scanner]]\ntype = \"hid-pos\"\noutput_reports = \"0301\"\n", "output_reports"},
+      {"[[scanner]]\ntype = \"serial\"\npath = \"/x\"\noutput_reports = {}\n", "output_reports"},
       {"[feedback]\nleds = [\"a/b\"]\n", "feedback.leds"},
       {"[feedback]\ncommand_timeout_ms = 0\n", "feedback.command_timeout_ms"},
       {"[feedback]\nblink = true\n", "feedback.blink"},
@@ -202,6 +268,80 @@ TEST(Feedback, LedCommandAndAcked) {
   EXPECT_EQ((*fb)->stats().commands, 2U);
   EXPECT_EQ((*fb)->stats().command_failures, 0U);
   std::filesystem::remove_all(dir);
+}
+
+// The evdev beeper: a FIFO stands in for /dev/input/by-path/…-event-spkr
+// (no /dev/uinput or pcspkr here, and umockdev's evdev emulation replays
+// reads, not writes). Feedback writes whole struct input_event records, as
+// the kernel's evdev write() takes them: EV_SND/SND_TONE with the pitch in
+// Hz (0 = silent), each followed by EV_SYN/SYN_REPORT. The FIFO gets
+// exactly the bytes the device node would.
+TEST(Feedback, BeeperGetsToneEventsForEachSegment) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tally-beeper-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto node = dir / "event-spkr";
+  ASSERT_EQ(::mkfifo(node.c_str(), 0600), 0);
+  const int reader = ::open(node.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // the "kernel" side
+  ASSERT_GE(reader, 0);
+  const auto read_events = [reader] {
+    std::vector<input_event> out;
+    input_event e{};
+    while (::read(reader, &e, sizeof e) == static_cast<ssize_t>(sizeof e)) out.push_back(e);
+    return out;
+  };
+  const auto tones = [](const std::vector<input_event>& events) {
+    std::vector<int> hz;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      if (i % 2 == 0) {
+        EXPECT_EQ(e.type, EV_SND) << i;
+        EXPECT_EQ(e.code, SND_TONE) << i;
+        hz.push_back(e.value);
+      } else {
+        EXPECT_EQ(e.type, EV_SYN) << i;
+        EXPECT_EQ(e.code, SYN_REPORT) << i;
+        EXPECT_EQ(e.value, 0) << i;
+      }
+      EXPECT_EQ(e.time.tv_sec, 0) << "the kernel stamps the time";
+      EXPECT_EQ(e.time.tv_usec, 0);
+    }
+    return hz;
+  };
+  FeedbackConfig config;
+  config.beeper = node.string();
+  boost::asio::io_context io;
+  auto fb = Feedback::open(io, config);
+  ASSERT_TRUE(fb) << fb.error().message;
+  std::vector<Pattern> extra;
+  (*fb)->add_output([&extra](Pattern p) { extra.push_back(p); });
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{0})) << "silent at start";
+
+  (*fb)->play(Pattern::recorded);  // one 120 ms beep at 2000 Hz
+  io.run();
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{2000, 0}));
+  (*fb)->play(Pattern::error);  // three low beeps, the last long
+  io.restart();
+  io.run();
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{500, 0, 500, 0, 350, 0}));
+  EXPECT_EQ(extra, (std::vector<Pattern>{Pattern::recorded, Pattern::error}));
+  (*fb)->stop();
+  EXPECT_EQ(tones(read_events()), (std::vector<int>{0}));
+  (*fb)->play(Pattern::good);  // stopped: nothing more
+  EXPECT_TRUE(read_events().empty());
+  EXPECT_EQ(extra.size(), 2U);
+  fb->reset();
+  ::close(reader);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Feedback, ABeeperThatCannotBeOpenedIsAConfigError) {
+  FeedbackConfig config;
+  config.beeper = "/nonexistent/event-spkr";
+  boost::asio::io_context io;
+  auto fb = Feedback::open(io, config);
+  ASSERT_FALSE(fb);
+  EXPECT_EQ(fb.error().code, "bad_config");
+  EXPECT_NE(fb.error().message.find("feedback.beeper: cannot open /nonexistent/event-spkr"), std::string::npos);
 }
 
 }  // namespace

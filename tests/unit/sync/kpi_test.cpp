@@ -185,5 +185,24 @@ TEST(Kpi, CorrectionsNetOut) {
   EXPECT_DOUBLE_EQ(k["dock_to_stock_median_s"]["value"].get<double>(), 600.0);
 }
 
+TEST(KpiSample, KeepsTheValuesAndTheDevicesLags) {
+  KpiInput in;
+  in.now_ms = kT0 + 10 * kMin;
+  in.window_ms = 24 * 60 * kMin;
+  in.movements = {mv("hh-1", 1, MovementType::receipt, 4, ext("@supplier"), at("DOCK-1", StockState::inbound), kT0,
+                     kT0 + kMin),
+                  mv("hh-1", 2, MovementType::putaway, 4, at("DOCK-1", StockState::inbound),
+                     at("A-01-01-1", StockState::available), kT0 + 2 * kMin, kT0 + 2 * kMin)};
+  const auto kpis = compute_kpis(in, default_kpi_bands());
+  const auto sample = kpi_sample(kpis);
+  EXPECT_EQ(sample["movements"], 2);
+  EXPECT_EQ(sample["dock_to_stock_median_s"], 120.0);  // put away 2 min after the receipt
+  EXPECT_TRUE(sample["pick_accuracy"].is_null());      // no picks: no data
+  EXPECT_EQ(sample["exception_queue"], 0.0);
+  EXPECT_EQ(sample["sync_lag_s"]["hh-1"], 60.0);  // the receipt was applied a minute after it happened
+  EXPECT_FALSE(sample.contains("now_ms"));
+  EXPECT_FALSE(sample["sync_lag_s"]["hh-1"].is_object());  // values only, no bands
+}
+
 }  // namespace
 }  // namespace tally::ledger

@@ -1165,5 +1165,156 @@ TEST_P(StoreContract, TamperedMovementRaisesHashChainBreakAndIsStillApplied) {
   EXPECT_EQ(exceptions_of("hash_chain_break").size(), 2U);
 }
 
+// Device status (docs/PROTOCOL.md "Device status at the ledger").
+const std::string kStatusTopic = "tally/v1/s1/d1/status";
+
+std::string status_text(bool online, std::uint64_t pending, std::uint64_t last_seq, json extra = json::object()) {
+  json j = {{"v", 1}, {"online", online}, {"pending", pending}, {"last_seq", last_seq}, {"version", "0.1.0"}};
+  j.update(extra);
+  return j.dump();
+}
+
+TEST(LedgerTopic, ParsesStatusTopics) {
+  auto t = parse_status_topic("tally/v1/site-a/dev-1/status");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->site, "site-a");
+  EXPECT_EQ(t->device, "dev-1");
+  EXPECT_FALSE(parse_status_topic("tally/v1/site-a/status"));
+  EXPECT_FALSE(parse_status_topic("tally/v1/a/b/c/status"));
+  EXPECT_FALSE(parse_status_topic("tally/v1/a/b/movements"));
+  EXPECT_FALSE(parse_movements_topic("tally/v1/a/b/status"));
+}
+
+TEST_P(StoreContract, StatusIsKeptPerDeviceNewestWinsAndSurvivesRestart) {
+  auto h = ledger_->handle_movements(kStatusTopic, status_text(true, 3, 10, {{"device", "d1"}, {"site", "s1"}}), kT0);
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_FALSE(h->ack);  // statuses are not acknowledged
+  EXPECT_FALSE(h->dead_letter);
+  handle(status_text(false, 0, 0), "tally/v1/s2/d2/status");
+  auto all = store_->device_statuses();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2U);
+  EXPECT_EQ((*all)[0].device, "d1");
+  EXPECT_EQ((*all)[0].site, "s1");
+  EXPECT_TRUE((*all)[0].online);
+  EXPECT_EQ((*all)[0].pending, 3U);
+  EXPECT_EQ((*all)[0].last_seq, 10U);
+  EXPECT_EQ((*all)[0].version, "0.1.0");
+  EXPECT_EQ((*all)[0].received_ms, kT0);
+  EXPECT_EQ((*all)[1].device, "d2");
+  EXPECT_EQ((*all)[1].site, "s2");
+  EXPECT_FALSE((*all)[1].online);
+
+  // Several in one group: the last one of a device wins.
+  std::vector<Ledger::Inbound> group{{kStatusTopic, status_text(true, 2, 11)},
+                                     {kStatusTopic, status_text(false, 1, 12)}};
+  for (const auto& r : ledger_->handle_many(group, kT0 + 1000)) EXPECT_TRUE(r);
+  all = store_->device_statuses();
+  EXPECT_FALSE((*all)[0].online);
+  EXPECT_EQ((*all)[0].pending, 1U);
+  EXPECT_EQ((*all)[0].last_seq, 12U);
+  EXPECT_EQ((*all)[0].received_ms, kT0 + 1000);
+
+  // The broker's retained copy of the same content (a ledger reconnect) keeps
+  // the time it first arrived; a retained copy with other content does not.
+  ledger_->handle_many({{kStatusTopic, status_text(false, 1, 12), true}}, kT0 + 9000);
+  EXPECT_EQ((*store_->device_statuses())[0].received_ms, kT0 + 1000);
+  ledger_->handle_many({{kStatusTopic, status_text(false, 4, 15), true}}, kT0 + 9000);
+  EXPECT_EQ((*store_->device_statuses())[0].received_ms, kT0 + 9000);
+  // A live copy of the same content is news (a new birth).
+  ledger_->handle_many({{kStatusTopic, status_text(false, 4, 15)}}, kT0 + 10000);
+  EXPECT_EQ((*store_->device_statuses())[0].received_ms, kT0 + 10000);
+
+  // A last will carries the counters of the device's connect (lower than what
+  // its later statuses said): offline, with the newer counters kept.
+  ledger_->handle_many({{kStatusTopic, status_text(true, 6, 20)}}, kT0 + 11000);
+  ledger_->handle_many({{kStatusTopic, status_text(false, 4, 15)}}, kT0 + 12000);
+  all = store_->device_statuses();
+  EXPECT_FALSE((*all)[0].online);
+  EXPECT_EQ((*all)[0].pending, 6U);
+  EXPECT_EQ((*all)[0].last_seq, 20U);
+  EXPECT_EQ((*all)[0].received_ms, kT0 + 12000);
+  // A new journal under the same id starts again low: taken as it comes.
+  ledger_->handle_many({{kStatusTopic, status_text(true, 4, 15)}}, kT0 + 13000);
+  EXPECT_EQ((*store_->device_statuses())[0].last_seq, 15U);
+
+  // An empty payload (someone cleared the retained status) changes nothing.
+  auto cleared = ledger_->handle_movements(kStatusTopic, "", kT0 + 20000);
+  ASSERT_TRUE(cleared);
+  EXPECT_FALSE(cleared->dead_letter);
+  EXPECT_EQ((*store_->device_statuses())[0].pending, 4U);
+
+  reopen();
+  all = store_->device_statuses();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2U);
+  EXPECT_EQ((*all)[0].pending, 4U);
+  EXPECT_EQ((*all)[0].last_seq, 15U);
+  EXPECT_TRUE(store_->dead_letters(10)->empty());
+}
+
+TEST_P(StoreContract, BadStatusesAreDeadLettersAndChangeNothing) {
+  handle(status_text(true, 1, 5), kStatusTopic);
+  for (const std::string& payload :
+       {std::string("{not json"), std::string("[1]"), status_text(true, 1, 5, {{"v", 2}}),
+        status_text(true, 1, 5, {{"online", "yes"}}), status_text(true, 1, 5, {{"pending", -1}}),
+        status_text(true, 1, 5, {{"last_seq", 1.5}}), status_text(true, 6, 5),
+        status_text(true, 1, 5, {{"version", 7}}), status_text(true, 1, 5, {{"version", std::string(65, 'x')}}),
+        status_text(true, 1, 5, {{"last_seq", 9223372036854775808ULL}}),
+        json{{"v", 1}, {"pending", 1}, {"last_seq", 5}, {"version", ""}}.dump(),  // no "online"
+        status_text(true, 1, 5, {{"device", 7}}), status_text(false, 0, 9, {{"device", "d2"}}),
+        status_text(false, 0, 9, {{"site", "s9"}})}) {
+    auto h = handle(payload, kStatusTopic);
+    EXPECT_TRUE(h.dead_letter) << payload;
+    EXPECT_FALSE(h.ack) << payload;
+  }
+  auto dl = store_->dead_letters(100);
+  ASSERT_TRUE(dl);
+  ASSERT_EQ(dl->size(), 14U);
+  EXPECT_EQ((*dl)[0].topic, kStatusTopic);
+  EXPECT_EQ((*dl)[0].reason.rfind("forged_device", 0), 0U) << (*dl)[0].reason;
+  EXPECT_EQ((*dl)[2].reason.rfind("bad_status", 0), 0U) << (*dl)[2].reason;
+  auto all = store_->device_statuses();
+  ASSERT_EQ(all->size(), 1U);
+  EXPECT_TRUE((*all)[0].online);
+  EXPECT_EQ((*all)[0].pending, 1U);
+  EXPECT_EQ((*all)[0].last_seq, 5U);
+  // A forged status stays retained at the broker and comes again on every
+  // ledger connect: one forged_device exception while it is unresolved.
+  EXPECT_EQ(exceptions_of("forged_device").size(), 1U);
+  ledger_->handle_many({{kStatusTopic, status_text(false, 0, 9, {{"device", "d2"}}), true}}, kT0);
+  EXPECT_EQ(exceptions_of("forged_device").size(), 1U);
+  EXPECT_EQ(store_->dead_letters(100)->size(), 15U);  // each arrival is a dead letter
+  EXPECT_EQ(stored(), 0U);
+}
+
+TEST_P(StoreContract, KpiSamplesKeepAGapPruneAndSurviveRestart) {
+  constexpr std::int64_t kGap = 30'000;
+  for (int i = 0; i < 5; ++i) {
+    const std::int64_t t = kT0 + i * 60'000;
+    auto added = store_->add_kpi_sample(KpiSample{t, json{{"i", i}}.dump()}, kGap, t - 180'000);
+    ASSERT_TRUE(added) << added.error().message;
+    EXPECT_TRUE(*added);
+    // A second instance sampling 10 s later is within the gap: not stored.
+    auto twin = store_->add_kpi_sample(KpiSample{t + 10'000, json{{"twin", i}}.dump()}, kGap, t - 180'000);
+    ASSERT_TRUE(twin);
+    EXPECT_FALSE(*twin);
+  }
+  // Samples at 0..4 min, each pruning those older than 3 min before it: 1..4 remain.
+  auto rows = store_->kpi_samples(KpiSampleQuery{});
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 4U);
+  EXPECT_EQ(rows->front().time_ms, kT0 + 60'000);  // oldest first
+  EXPECT_EQ(json::parse(rows->back().kpis)["i"], 4);
+  // The newest `limit` of a range.
+  rows = store_->kpi_samples(KpiSampleQuery{kT0 + 60'000, kT0 + 240'000, 1});
+  ASSERT_EQ(rows->size(), 1U);
+  EXPECT_EQ(rows->front().time_ms, kT0 + 180'000);
+  reopen();
+  rows = store_->kpi_samples(KpiSampleQuery{0, 0, 100});
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->size(), 4U);
+}
+
 }  // namespace
 }  // namespace tally::ledger

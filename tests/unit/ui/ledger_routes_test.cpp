@@ -66,6 +66,10 @@ class FakeLedger : public LedgerApi {
     last = "invariants";
     r(answer);
   }
+  void kpi_history(std::int64_t since_ms, std::int64_t before_ms, std::size_t limit, Reply r) override {
+    last = "kpi_history " + std::to_string(since_ms) + "|" + std::to_string(before_ms) + "|" + std::to_string(limit);
+    r(answer);
+  }
 };
 
 class LedgerRoutesTest : public ::testing::Test {
@@ -152,6 +156,24 @@ TEST_F(LedgerRoutesTest, KpisTakeAWindowAndDefaultTo501) {
   EXPECT_EQ(call("GET", "/api/v1/kpis?window_s=x").status, 400u);
   EXPECT_EQ(call("GET", "/api/v1/kpis?window_s=99999999999").status, 400u);
   EXPECT_EQ(call("POST", "/api/v1/kpis", "{}").status, 405u);
+}
+
+TEST_F(LedgerRoutesTest, KpiHistoryTakesSinceBeforeAndItsOwnLimit) {
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?since=1790000000000&limit=3").status, 200u);
+  EXPECT_EQ(api_.last, "kpi_history 1790000000000|0|3");
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?before=5").status, 200u);
+  EXPECT_EQ(api_.last, "kpi_history 0|5|100");
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?limit=5000").status, 200u);
+  EXPECT_EQ(api_.last, "kpi_history 0|0|5000");  // not clamped to limit_max (50): its own maximum
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?limit=99999").status, 200u);
+  EXPECT_EQ(api_.last, "kpi_history 0|0|10000");
+  api_.last.clear();
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?since=-1").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?since=9223372036854775808").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?before=x").status, 400u);
+  EXPECT_EQ(call("GET", "/api/v1/kpis/history?limit=0").status, 400u);
+  EXPECT_EQ(call("POST", "/api/v1/kpis/history", "{}").status, 405u);
+  EXPECT_EQ(api_.last, "");  // none reached the ledger
 }
 
 TEST_F(LedgerRoutesTest, ExceptionUpdatesNeedAJsonObjectBody) {

@@ -1,13 +1,15 @@
 // The tally-ledger dashboard: stock, history, the exception queue, KPIs, the
 // device fleet and tasks, all through the ledger's HTTP API. It keeps nothing
-// but what is on screen (and the KPI values it polled, for the trend lines).
+// but what is on screen (and the KPI trend points: the ledger's KPI history
+// loaded on open, then the values it polls).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 5000;
-const TREND_POINTS = 48;
-const ONLINE_WITHIN_MS = 5 * 60 * 1000;
+const TREND_SPAN_MS = 24 * 3600 * 1000;  // the trend lines cover the KPIs' own window
+const TREND_POINTS_MAX = 2000;
+const ONLINE_WITHIN_MS = 5 * 60 * 1000;  // devices without a status: seen this recently
 const HISTORY_PAGE = 50;
-const trends = {};  // KPI name -> values polled since the page was opened
+const trends = {};  // KPI name -> [[time_ms, value], …], oldest first
 
 function el(tag, props, ...children) {
   const e = document.createElement(tag);
@@ -62,20 +64,28 @@ function fmtKpi(value, kind) {
   if (kind === "age") return fmtAge(value * 1000);
   return String(value);
 }
-// A small inline SVG line of the values polled so far.
-function sparkline(values, label) {
+// A small inline SVG line of a KPI's points, placed by their time.
+function sparkline(points, label, kind) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 100 30");
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", label);
-  const nums = values.filter((v) => typeof v === "number");
-  if (nums.length === 0) return svg;
-  const min = Math.min(...nums), max = Math.max(...nums), span = max - min || 1;
-  const pts = values.map((v, i) => [values.length === 1 ? 100 : (i / (values.length - 1)) * 100,
-    typeof v === "number" ? 27 - ((v - min) / span) * 24 : null]).filter((p) => p[1] !== null);
+  const nums = points.filter((p) => typeof p[1] === "number");
+  svg.dataset.points = String(nums.length);
+  svg.dataset.history = String(nums.filter((p) => p[2]).length);
+  if (nums.length === 0) {
+    svg.setAttribute("aria-label", label + " trend: no data yet");
+    return svg;
+  }
+  const values = nums.map((p) => p[1]);
+  const min = Math.min(...values), max = Math.max(...values), span = max - min || 1;
+  const t0 = nums[0][0], tspan = nums[nums.length - 1][0] - t0 || 1;
+  const pts = nums.map((p) => [nums.length === 1 ? 100 : ((p[0] - t0) / tspan) * 100, 27 - ((p[1] - min) / span) * 24]);
   if (pts.length === 1) pts.unshift([0, pts[0][1]]);
+  svg.setAttribute("aria-label", label + " trend over " + fmtAge(nums[nums.length - 1][0] - t0) + ": " +
+    nums.length + " points from " + fmtKpi(values[0], kind) + " to " + fmtKpi(values[values.length - 1], kind) +
+    " (low " + fmtKpi(min, kind) + ", high " + fmtKpi(max, kind) + ")");
   const line = document.createElementNS(ns, "polyline");
   line.setAttribute("points", pts.map((p) => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" "));
   line.setAttribute("fill", "none");
@@ -85,24 +95,50 @@ function sparkline(values, label) {
   svg.append(line);
   return svg;
 }
+// Adds a point to a KPI's trend (history points carry a third element, true).
+function addPoint(name, time, value, fromHistory) {
+  const series = (trends[name] = trends[name] || []);
+  if (series.length && time <= series[series.length - 1][0]) return;  // already there (history overlaps live)
+  series.push(fromHistory ? [time, value, true] : [time, value]);
+  const cut = series.findIndex((p) => p[0] >= time - TREND_SPAN_MS);
+  if (cut > 0) series.splice(0, cut);
+  if (series.length > TREND_POINTS_MAX) series.splice(0, series.length - TREND_POINTS_MAX);
+}
 function kpiCard(name, k, kind, label) {
-  const series = (trends[name] = [...(trends[name] || []), k.value].slice(-TREND_POINTS));
   const band = k.band || "no_data";
   return el("div", { class: "kpi " + band, "data-kpi": name },
     el("div", { class: "name", text: label }),
     el("div", { class: "value", text: fmtKpi(k.value, kind) }),
     el("div", { class: "band " + band, text: band.replace("_", " ") }),
-    sparkline(series, label + " trend: " + series.map((v) => fmtKpi(v, kind)).join(", ")));
+    sparkline(trends[name] || [], label, kind));
+}
+// The ledger's KPI history (GET /api/v1/kpis/history), once when the page opens.
+async function loadKpiHistory() {
+  const since = Date.now() - TREND_SPAN_MS;
+  const { samples } = await api("/api/v1/kpis/history?since=" + since + "&limit=" + TREND_POINTS_MAX);
+  for (const s of samples) {
+    for (const [name, v] of Object.entries(s.kpis || {})) {
+      if (name === "sync_lag_s" && v && typeof v === "object") {
+        for (const [device, lag] of Object.entries(v)) addPoint("sync_lag_s:" + device, s.time_ms, lag, true);
+      } else if (KPI_LABELS[name]) {
+        addPoint(name, s.time_ms, v, true);
+      }
+    }
+  }
 }
 let syncLag = {};
 async function loadKpis() {
   const { kpis } = await api("/api/v1/kpis?window_s=86400");
   const cards = [];
+  const time = kpis.now_ms || Date.now();
   for (const [name, [label, kind]] of Object.entries(KPI_LABELS)) {
-    if (kpis[name]) cards.push(kpiCard(name, kpis[name], kind, label));
+    if (!kpis[name]) continue;
+    addPoint(name, time, kpis[name].value, false);
+    cards.push(kpiCard(name, kpis[name], kind, label));
   }
   syncLag = kpis.sync_lag_s || {};
   for (const [device, k] of Object.entries(syncLag)) {
+    addPoint("sync_lag_s:" + device, time, k.value, false);
     cards.push(kpiCard("sync_lag_s:" + device, k, "age", "Sync lag " + device));
   }
   $("kpis").replaceChildren(...cards);
@@ -206,18 +242,39 @@ $("x-dialog-form").addEventListener("submit", async (e) => {
 $("x-status").addEventListener("change", () => loadExceptions().catch((e) => say(e.message, true)));
 
 // ---- fleet --------------------------------------------------------------------
+// Online and pending come from the device's own retained status (birth and
+// last will) when it has one; without, "online" means seen in the last 5 min.
+function onlineCell(d, now) {
+  if (d.online === null || d.online === undefined) {
+    const seen = d.last_seen_ms && now - d.last_seen_ms < ONLINE_WITHIN_MS;
+    return el("td", { class: seen ? "online" : "offline", "data-online": seen ? "seen" : "unknown" },
+      seen ? "seen" : "unknown", el("span", { class: "dim small", text: " no status" }));
+  }
+  return el("td", { class: d.online ? "online" : "offline", "data-online": d.online ? "online" : "offline" },
+    d.online ? "online" : "offline",
+    el("span", { class: "dim small", text: d.status_ms ? " · " + fmtAge(now - d.status_ms) : "" }));
+}
+function pendingCell(d, now) {
+  if (d.pending === null || d.pending === undefined) return el("td", { class: "num dim", "data-pending": "", text: "—" });
+  const why = d.online ? "the ledger has applied past the device's last status"
+    : "the device is offline: it may have recorded more since its last status (" + fmtAge(now - d.status_ms) + " ago)";
+  return el("td", { class: "num" + (d.pending > 0 ? " warn" : ""), "data-pending": String(d.pending) },
+    String(d.pending), d.stale ? el("span", { class: "stale", title: why, text: "stale" }) : null);
+}
 async function loadFleet() {
   const { devices } = await api("/api/v1/devices");
   const now = Date.now();
   fillBody("fleet", devices.map((d) => {
-    const online = d.last_seen_ms && now - d.last_seen_ms < ONLINE_WITHIN_MS;
     const lag = syncLag[d.device];
-    return el("tr", {}, td(d.device, "mono"), td(d.site),
-      el("td", { class: online ? "online" : "offline", text: online ? "online" : "offline" }),
-      td(d.last_seen_ms ? fmtAge(now - d.last_seen_ms) + " ago" : "never"), td(d.applied_through, "num"),
+    return el("tr", { "data-device": d.device, "data-stale": d.stale ? "true" : "false" },
+      td(d.device, "mono"), td(d.site), onlineCell(d, now), pendingCell(d, now),
+      td(d.last_seq === null ? "—" : d.applied_through + " / " + d.last_seq, "num"),
+      td(d.lag === null ? "—" : d.lag, "num" + (d.lag ? " warn" : "")),
+      td(d.version || "—", "mono"),
+      td(d.last_seen_ms ? fmtAge(now - d.last_seen_ms) + " ago" : "never"),
       td(d.movements, "num"), td(d.rejected, "num" + (d.rejected ? " neg" : "")),
       el("td", { class: lag ? "band " + lag.band : "dim", text: lag && lag.value !== null ? fmtAge(lag.value * 1000) : "—" }));
-  }), "No device has synced yet.");
+  }), "No device has synced or sent its status yet.");
 }
 
 // ---- tasks --------------------------------------------------------------------
@@ -263,5 +320,5 @@ async function refresh() {
     $("updated").textContent = "Not updated: " + err.message;
   }
 }
-refresh();
+loadKpiHistory().catch((err) => say("KPI history: " + err.message, true)).finally(refresh);
 setInterval(() => { if (!document.hidden && !$("x-dialog").open) refresh(); }, REFRESH_MS);

@@ -33,11 +33,25 @@ struct SerialPortConfig {
   std::string suffix = "\r";
 };
 
+// A V4L2 camera (type = "camera"); docs/HARDWARE.md "Camera scanners".
+struct CameraConfig {
+  std::string device = "/dev/video0";  // a V4L2 capture node (or a /dev/v4l/by-id/ link)
+  std::string format = "yuyv";         // grey | yuyv | mjpeg (what the camera is asked to send)
+  unsigned width = 640;                // asked for; the driver may pick the nearest size it has
+  unsigned height = 480;
+  unsigned buffers = 4;                // mmap buffers, 2..32
+  std::string mode = "continuous";     // continuous | trigger
+  std::int64_t repeat_ms = 1500;       // the same code again within this window is no new scan, 0..3600000
+  std::string trigger;                 // trigger mode: an evdev node whose key press triggers (optional)
+  unsigned trigger_key = 0;            // the key code (linux/input-event-codes.h); 0: any key
+  std::int64_t trigger_timeout_ms = 3000;  // a trigger decodes frames this long at most, 1..60000
+};
+
 // One [[scanner]] table. Shared fields first; the rest belong to one type.
 // type = "serial" is driven by SerialScanner; "hid-pos" and "keyboard" by
 // UsbScannerManager (usb.hpp) with a HID decoder (hid_decoders.hpp) each.
 struct ScannerConfig {
-  std::string type;              // "serial" | "hid-pos" | "keyboard"
+  std::string type;              // "serial" | "hid-pos" | "keyboard" | "camera"
   std::string name;              // in logs and output; default "<type>-<index>"
   bool aim_prefix = true;        // a leading AIM id ("]E0") becomes the symbology
   std::size_t max_len = 4096;    // longer scans are refused whole, 1..65536
@@ -49,6 +63,12 @@ struct ScannerConfig {
   // max_len mirror the shared fields.
   KeyboardOptions keyboard;
   std::int64_t suffix_timeout_ms = 100;  // keyboard, suffix "none": idle time that ends a scan, 1..10000
+  CameraConfig camera;           // type = "camera"
+  // hid-pos, keyboard: output_reports = { error = "03 01 ..." }: the HID
+  // output report (report id first) sent to the scanner when the pattern
+  // (good, recorded, warning, error, acked) plays: its own beeper/LED.
+  std::map<std::string, std::vector<std::uint8_t>> output_reports;
+  bool is_usb() const { return type == "hid-pos" || type == "keyboard"; }
 };
 
 // [feedback]: where the patterns play (docs/HARDWARE.md "Feedback"). All

@@ -54,6 +54,15 @@ struct DecodeWorkerOptions {
   bool test_hooks = false;
 };
 
+// A frame captured from a camera, owned: tight 8-bit grey pixels
+// (width * height bytes), or the JPEG bytes of an MJPEG frame.
+struct CapturedFrame {
+  bool jpeg = false;
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> bytes;
+};
+
 class DecodeWorker {
  public:
   explicit DecodeWorker(DecodeWorkerOptions options = {});

@@ -75,6 +75,14 @@ class Engine final : public ui::DeviceApi, public edge::Outbox {
   // decode_timeout / overloaded, 500 worker_error.
   void submit_frame(ui::FrameRequest request, Reply reply) override;
 
+  // A camera frame (CameraScanner) decoded on the same frame thread and
+  // DecodeWorker child as submit_frame(), in the same bounded queue
+  // (frames_queue_max), but nothing is submitted: `done` gets the symbols
+  // (or the decode error), on the frame thread. false (done not called)
+  // when frame decoding is off, the queue is full or the engine is stopping.
+  using DecodeDone = std::function<void(Result<std::vector<scanner::Symbol>>)>;
+  bool decode_frame(CapturedFrame frame, DecodeDone done);
+
   // Stores one complete master-data version received from the ledger
   // ("catalog", "locations", "tasks") in the journal, atomically, and hands
   // the parsed form to the session. An older or equal version is ignored

@@ -6,6 +6,8 @@
 // Outputs ([feedback] in tallyd's TOML; docs/HARDWARE.md "Feedback"):
 //   - Linux LEDs: <leds_dir>/<name>/brightness (sysfs), on/off sequences
 //   - an input beeper: EV_SND/SND_TONE written to /dev/input/eventN (evdev)
+//   - other outputs told of each pattern (add_output: the USB scanners'
+//     own beeper/LED through HID output reports, usb_feedback.hpp)
 //   - a command: argv with "{pattern}" replaced, started without a shell
 //     (posix_spawn), one at a time in pattern order (16 may wait), reaped
 //     through a pidfd on the event loop, killed after command_timeout_ms
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +65,10 @@ class Feedback {
   // cuts another short: it plays after it).
   void play(Pattern p);
   void stop();  // outputs off, nothing more played
+  // Another output, told of each pattern as it starts playing (after the
+  // same rules as the LED: acked after the pattern playing, nothing once
+  // stopped); e.g. HID output reports to the scanner's own beeper.
+  void add_output(std::function<void(Pattern)> output);
 
   struct Stats {
     std::uint64_t played = 0;

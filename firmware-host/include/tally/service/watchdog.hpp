@@ -5,8 +5,7 @@
 // notify/watchdog"); tally::service depends on nothing else of Tally, so
 // sync/'s tally-ledger links it without a cycle between the folders' targets.
 //
-// Without libsystemd at build time, or without NOTIFY_SOCKET at run time,
-// every call does nothing.
+// Without NOTIFY_SOCKET at run time every call does nothing.
 #pragma once
 
 #include <chrono>
@@ -21,7 +20,7 @@
 
 namespace tally::service {
 
-// sd_notify(0, state), e.g. "READY=1" or "STOPPING=1". Any thread.
+// As sd_notify(0, state), e.g. "READY=1" or "STOPPING=1". Any thread.
 void notify(const std::string& state);
 
 // The watchdog interval systemd asks for (WATCHDOG_USEC, and WATCHDOG_PID is

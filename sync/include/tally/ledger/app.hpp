@@ -54,6 +54,11 @@ struct AppConfig {
   std::string log_level = "info";
   // [kpi] name = [stressed, critical] (tally/ledger/kpi.hpp, docs/OPERATIONS.md "## KPIs")
   KpiBands kpi_bands = default_kpi_bands();
+  // [kpi] sample_interval_s, history_retention_s: the ledger stores its KPIs
+  // (last 24 h) every interval for GET /api/v1/kpis/history and deletes
+  // samples older than the retention. 0: no sampling.
+  std::uint64_t kpi_sample_interval_s = 60;
+  std::uint64_t kpi_history_retention_s = 7 * 24 * 3600;
   // --check-invariants: recompute balances, check that every item sums to
   // zero, print the violations and exit (0 clean, 1 violations) instead of
   // serving.

@@ -57,6 +57,11 @@ bool is_pick_error(const ExceptionRecord& e);
 
 nlohmann::json compute_kpis(const KpiInput& input, const KpiBands& bands);
 
+// What a KPI history sample keeps of compute_kpis' answer: {"movements":N,
+// name: value|null for each KPI, "sync_lag_s": {device: value}} — the values
+// the dashboard's trend lines draw, without bands or counts.
+nlohmann::json kpi_sample(const nlohmann::json& kpis);
+
 // "normal", "stressed" or "critical".
 std::string kpi_band_of(const KpiBand& band, double value);
 

@@ -54,6 +54,17 @@ std::optional<MovementsTopic> parse_movements_topic(std::string_view topic);
 // "tally/v1/{site}/{device}/exceptions" → site, device.
 std::optional<MovementsTopic> parse_exceptions_topic(std::string_view topic);
 
+// "tally/v1/{site}/{device}/status" → site, device.
+std::optional<MovementsTopic> parse_status_topic(std::string_view topic);
+
+// Parses one device status (docs/PROTOCOL.md "Device status at the
+// ledger"): {"v":1,"online":bool,"pending":N,"last_seq":N,"version":"…"}
+// with optional "device" and "site", which must then equal the topic's.
+// Error codes: "bad_json", "bad_version", "bad_status" (a member missing or
+// of the wrong type, a number above 2^63-1, pending > last_seq, a version
+// longer than 64 bytes), "forged_device". Other members are ignored.
+Result<DeviceStatus> parse_status(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms);
+
 // Parses one device-exceptions message (docs/PROTOCOL.md "Device
 // exceptions") against its topic. Error codes as parse_batch ("bad_batch"
 // also for an element that is not a valid device exception with an id > 0,
@@ -78,7 +89,7 @@ class Ledger {
  public:
   Ledger(Store& store, LedgerOptions options) : store_(store), options_(options) {}
 
-  // One message from the movements or exceptions subscription. Oversized, unparseable,
+  // One message from the movements, exceptions or status subscription. Oversized, unparseable,
   // wrong-version or forged messages are recorded as dead letters (a forged
   // device also raises a forged_device exception) and get no ack. A storage
   // failure is returned as an error and nothing is acked (the device resends).
@@ -90,6 +101,7 @@ class Ledger {
   struct Inbound {
     std::string topic;
     std::string payload;
+    bool retained = false;  // delivered as the broker's retained copy (statuses)
   };
   std::vector<Result<Handled>> handle_many(const std::vector<Inbound>& messages, std::int64_t now_ms);
 
@@ -102,6 +114,8 @@ class Ledger {
     std::optional<Error> error;  // dead letter reason
     std::optional<Batch> batch;  // when no error, a movements message
     std::optional<DeviceExceptionBatch> exceptions;  // when no error, an exceptions message
+    std::optional<DeviceStatus> status;  // when no error, a status message
+    bool ignored = false;  // an empty status payload (a cleared retained status): nothing to do
   };
   static Prepared prepare(const LedgerOptions& options, Inbound message, std::int64_t now_ms);
   std::vector<Result<Handled>> apply_prepared(std::vector<Prepared>& prepared, std::int64_t now_ms);
@@ -151,6 +165,10 @@ class Ledger {
     std::unordered_set<std::string> locations;  // location codes as movements carry them
   };
   std::map<std::string, SiteMasterData> master_;
+
+  // A forged status is retained at the broker and comes again on every
+  // (re)subscribe: true when its forged_device exception is still unresolved.
+  bool forged_status_raised(const std::string& topic);
 
   Result<Handled> dead_letter(std::string_view topic, std::string_view payload, const Error& why,
                               std::int64_t now_ms);

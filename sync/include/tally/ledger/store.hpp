@@ -154,6 +154,34 @@ struct DeviceInfo {
   std::uint64_t rejected = 0;
 };
 
+// The last status a device published (retained tally/v1/{site}/{device}/status,
+// birth or last will; docs/PROTOCOL.md "Device status at the ledger").
+struct DeviceStatus {
+  std::string device;
+  std::string site;
+  bool online = false;
+  std::uint64_t pending = 0;   // movements journaled and not yet acked, as the device said
+  std::uint64_t last_seq = 0;  // the device's highest journaled seq
+  std::string version;         // the device's software version
+  std::int64_t received_ms = 0;  // the ledger's clock when this content arrived
+  // Delivered as a retained message (the broker's copy on subscribe): when
+  // the stored status has the same content, its received_ms is kept, so a
+  // ledger restart does not make old statuses look fresh.
+  bool retained = false;
+};
+
+// One KPI sample (GET /api/v1/kpis/history): the values of compute_kpis at
+// time_ms, as JSON text (kpi.hpp kpi_sample()).
+struct KpiSample {
+  std::int64_t time_ms = 0;
+  std::string kpis;
+};
+
+struct KpiSampleQuery {
+  std::int64_t since_ms = 0;   // samples with time_ms > since_ms
+  std::int64_t before_ms = 0;  // and < before_ms; 0: no upper bound
+  std::size_t limit = 500;     // the newest `limit` of them
+};
 
 struct DeadLetter {
   std::int64_t id = 0;
@@ -207,6 +235,22 @@ class Store {
   virtual Result<std::vector<StoredMovement>> history(const HistoryQuery& query) = 0;
   virtual Result<std::vector<RejectedMovement>> rejected(const std::string& device) = 0;
   virtual Result<std::vector<DeviceInfo>> devices() = 0;
+
+  // Fleet status and KPI history (docs/PROTOCOL.md "Device status at the
+  // ledger", docs/OPERATIONS.md "KPI history").
+  // Keeps the newest status per device (upsert), all in one transaction, in
+  // order (a later element for the same device wins).
+  virtual Result<void> put_device_statuses(std::span<const DeviceStatus> statuses) = 0;
+  // Every stored status, by device.
+  virtual Result<std::vector<DeviceStatus>> device_statuses() = 0;
+  // Stores `sample` unless one with time_ms in (sample.time_ms - min_gap_ms,
+  // sample.time_ms] exists (several ledger instances over one database
+  // sample the same KPIs), then deletes the samples older than
+  // `prune_before_ms`; one transaction. Returns whether it was stored.
+  virtual Result<bool> add_kpi_sample(const KpiSample& sample, std::int64_t min_gap_ms,
+                                      std::int64_t prune_before_ms) = 0;
+  // The newest `limit` samples in (since_ms, before_ms), oldest first.
+  virtual Result<std::vector<KpiSample>> kpi_samples(const KpiSampleQuery& query) = 0;
 
   // Stores a new exception (id, created_ms, status assigned here).
   virtual Result<std::int64_t> raise_exception(const ExceptionRecord& exception) = 0;

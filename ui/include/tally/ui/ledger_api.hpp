@@ -65,6 +65,15 @@ class LedgerApi {
     (void)window_s;
     reply({501, error_body("not_supported", "this ledger computes no KPIs")});
   }
+  // The KPI history (docs/OPERATIONS.md "KPI history"): {"samples":[{"time_ms",
+  // "kpis":{name: value,…,"sync_lag_s":{device: value}}}],"more":bool,
+  // "interval_s","retention_s"}: the newest `limit` samples with since_ms <
+  // time_ms < before_ms (before_ms 0: no upper bound), oldest first; "more"
+  // when older ones in the range were left out. Default: 501.
+  virtual void kpi_history(std::int64_t since_ms, std::int64_t before_ms, std::size_t limit, Reply reply) {
+    (void)since_ms, (void)before_ms, (void)limit;
+    reply({501, error_body("not_supported", "this ledger keeps no KPI history")});
+  }
   // A GS1 EPCIS 2.0 EPCISDocument (JSON-LD) of the movements with row id >
   // `after` (docs/PROTOCOL.md "EPCIS export"). Default: 501.
   virtual void epcis_events(std::uint64_t after, std::size_t limit, Reply reply) {
@@ -76,6 +85,7 @@ class LedgerApi {
 
 struct LedgerRoutesOptions {
   std::size_t limit_max = 1000;  // movements, balances, dead letters
+  std::size_t kpi_history_limit_max = 10'000;  // KPI samples (a day at 10 s)
 };
 
 // The tally-ledger routes: GET / and the dashboard's assets (ui/assets/ledger), GET /api/v1/balances?item=&location=&state=&limit=,
@@ -83,7 +93,8 @@ struct LedgerRoutesOptions {
 // GET /api/v1/exceptions?status=,
 // POST /api/v1/exceptions/{id}, GET /api/v1/devices, GET|POST /api/v1/tasks[?device=],
 // POST /api/v1/catalog?site=, POST /api/v1/locations?site=, GET /api/v1/dead-letters?limit=,
-// GET /api/v1/invariants, GET /api/v1/kpis?window_s=, GET /api/v1/epcis/events?after=&limit=.
+// GET /api/v1/invariants, GET /api/v1/kpis?window_s=, GET /api/v1/kpis/history?since=&before=&limit=,
+// GET /api/v1/epcis/events?after=&limit=.
 // `api` must outlive the router.
 std::unique_ptr<Router> make_ledger_router(LedgerApi& api, LedgerRoutesOptions options = {});
 
