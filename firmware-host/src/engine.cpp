@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -50,6 +51,7 @@ struct Engine::Impl {
     std::string prompt;
     std::string last_error;
     json tasks = json::array();  // the task list with progress (status "tasks")
+    json allowances = nullptr;   // {"version","grants"} once the ledger grants allowances
   };
   mutable std::mutex view_mutex;
   View view;  // GUARDED_BY(view_mutex)
@@ -72,6 +74,12 @@ struct Engine::Impl {
   std::function<void(edge::OutboxState)> append_listener;  // GUARDED_BY(hooks_mutex)
   SyncReport sync_report;                                  // GUARDED_BY(hooks_mutex)
   edge::OutboxState notified;                              // worker thread only
+
+  // Pick allowances (docs/PROTOCOL.md "Pick allowances"): the units this
+  // device picked under each grant (by id) since its basis_seq, counted from
+  // the journal the first time a pick needs it, then kept up to date by
+  // handle_scan. Cleared when a new allowances version is stored.
+  std::map<std::string, std::int64_t> allowance_used;  // worker thread only
 
   edge::OutboxState outbox_state() const {
     std::lock_guard lock(view_mutex);
@@ -107,7 +115,7 @@ struct Engine::Impl {
   // device keeps working without it rather than refusing to start.
   Result<void> load_master_data() {
     auto data = std::make_shared<scanner::MasterData>();
-    for (const char* kind : {"catalog", "locations", "tasks"}) {
+    for (const char* kind : {"catalog", "locations", "tasks", "allowances"}) {
       const auto stored = journal->master_data(kind);
       if (!stored) continue;
       const json parsed = json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
@@ -129,6 +137,7 @@ struct Engine::Impl {
     if (auto r = journal->put_master_data(kind, version, payload); !r) return r;
     master = std::move(next);
     session.set_master_data(master);
+    if (kind == "allowances") allowance_used.clear();
     refresh_view();  // the task list in the status
     return {};
   }
@@ -140,6 +149,9 @@ struct Engine::Impl {
     v.mode = session.mode();
     v.prompt = session.prompt();
     v.tasks = task_list();
+    if (master && master->allowances_version > 0) {
+      v.allowances = {{"version", master->allowances_version}, {"grants", master->allowances.size()}};
+    }
     std::lock_guard lock(view_mutex);
     v.last_error = view.last_error;
     view = std::move(v);
@@ -208,6 +220,27 @@ struct Engine::Impl {
     if (worker.joinable()) worker.join();
   }
 
+  // Worker thread: this device's picks under `a` journaled so far (see allowance_used).
+  Result<std::int64_t> allowance_used_of(const scanner::Allowance& a) {
+    if (const auto it = allowance_used.find(a.id); it != allowance_used.end()) return it->second;
+    constexpr std::size_t kPage = 1000;
+    std::int64_t used = 0;
+    for (std::uint64_t after = a.basis_seq;;) {
+      auto rows = journal->movements_after(after, kPage);
+      if (!rows) return rows.error();
+      for (const auto& m : *rows) {
+        if (scanner::allowance_applies(*master, m) && m.item.id() == a.item && m.item.lot == a.lot &&
+            m.from.location.code == a.bin) {
+          used += m.qty;
+        }
+        after = m.seq;
+      }
+      if (rows->size() < kPage) break;
+    }
+    allowance_used.emplace(a.id, used);
+    return used;
+  }
+
   // Worker thread: the whole life of one scan.
   ui::ApiReply handle_scan(const ui::ScanRequest& request, std::int64_t time_ms) {
     scanner::Session next = session;
@@ -268,6 +301,42 @@ struct Engine::Impl {
     entry.exception = outcome.exception;  // e.g. unknown item, short pick (accepted with a warning)
     entry.session_snapshot = next.snapshot().dump();
 
+    // Escrow: a pick beyond this device's allowance is recorded all the
+    // same, with an allowance_exceeded exception in the same transaction.
+    std::optional<scanner::AllowanceUse> allowance;
+    if (outcome.movement && master && scanner::allowance_applies(*master, *outcome.movement)) {
+      const scanner::Movement& pick = *outcome.movement;
+      std::int64_t used = 0;
+      if (const auto* grant = master->find_allowance(pick.item.id(), pick.item.lot, pick.from.location.code)) {
+        auto u = allowance_used_of(*grant);
+        if (!u) {
+          journal_errors.fetch_add(1, std::memory_order_relaxed);
+          json err = {{"error", {{"code", u.error().code}, {"message", u.error().message}}},
+                      {"feedback", "error"},
+                      {"prompt", session.prompt()}};
+          return {status_for_journal_error(u.error()), std::move(err)};
+        }
+        used = *u;
+      }
+      allowance = scanner::allowance_use(*master, pick, used, time_ms);
+      if (allowance->exceeded) {
+        auto x = scanner::allowance_exception(*allowance, pick, next.mode());
+        x.time_ms = time_ms;
+        const json shown = {{"kind", x.kind}, {"expected", x.expected}, {"scanned", x.scanned}, {"task", x.task}};
+        if (entry.exception) {
+          entry.more_exceptions.push_back(std::move(x));
+          body["more_exceptions"] = json::array({shown});
+        } else {
+          entry.exception = std::move(x);
+          body["exception"] = shown;
+        }
+        entry.scan.feedback = "warning";
+        body["feedback"] = "warning";
+        body["message"] = outcome.message + " Beyond this device's pick allowance (" +
+                          std::to_string(allowance->remaining) + " left): recorded and flagged for the supervisor.";
+      }
+    }
+
     const auto started = std::chrono::steady_clock::now();
     auto appended = journal->append(entry);
     const auto took = std::chrono::steady_clock::now() - started;
@@ -291,6 +360,15 @@ struct Engine::Impl {
 
     session = std::move(next);
     body["scan_id"] = appended->scan_id;
+    if (allowance) {
+      const std::int64_t qty = outcome.movement->qty;
+      if (allowance->grant != nullptr) allowance_used[allowance->grant->id] += qty;
+      body["allowance"] = {{"id", allowance->grant ? json(allowance->grant->id) : json(nullptr)},
+                           {"granted", allowance->grant ? allowance->grant->qty : 0},
+                           {"remaining", std::max<std::int64_t>(0, allowance->remaining - qty)},
+                           {"expires_ms", allowance->grant ? allowance->grant->expires_ms : 0},
+                           {"exceeded", allowance->exceeded}};
+    }
     scans_accepted.fetch_add(1, std::memory_order_relaxed);
     if (outcome.movement) {
       scanner::Movement recorded = *outcome.movement;
@@ -340,7 +418,8 @@ struct Engine::Impl {
                 {"path", options.journal.path.string()}}},
               {"broker", {{"uri", options.mqtt_uri}, {"connected", false}}},
               {"last_ack", nullptr},
-              {"tasks", view.tasks}};
+              {"tasks", view.tasks},
+              {"allowances", view.allowances}};
     if (!view.last_error.empty()) j["last_error"] = view.last_error;
     std::function<void(json&)> sync_status;
     {

@@ -64,10 +64,35 @@ Task parse_task(const json& o) {
   return t;
 }
 
+Allowance parse_allowance(const json& o) {
+  if (!o.is_object()) throw std::invalid_argument("allowance is not an object");
+  Allowance a;
+  a.id = require(o, "id", json::value_t::string).get<std::string>();
+  a.item = require(o, "item", json::value_t::string).get<std::string>();
+  a.lot = str(o, "lot");
+  a.bin = require(o, "bin", json::value_t::string).get<std::string>();
+  a.qty = require(o, "qty", json::value_t::number_integer).get<std::int64_t>();
+  const json& basis = require(o, "basis_seq", json::value_t::number_integer);
+  if (a.id.empty() || a.item.empty() || a.bin.empty()) throw std::invalid_argument("allowance with an empty id, item or bin");
+  if (a.qty < 0 || basis.get<std::int64_t>() < 0) throw std::invalid_argument("allowance qty and basis_seq must be >= 0");
+  a.basis_seq = basis.get<std::uint64_t>();
+  a.granted_ms = require(o, "granted_ms", json::value_t::number_integer).get<std::int64_t>();
+  a.expires_ms = require(o, "expires_ms", json::value_t::number_integer).get<std::int64_t>();
+  return a;
+}
+
 }  // namespace
 
 bool is_master_data_kind(const std::string& kind) {
-  return kind == "catalog" || kind == "locations" || kind == "tasks";
+  return kind == "catalog" || kind == "locations" || kind == "tasks" || kind == "allowances";
+}
+
+const Allowance* MasterData::find_allowance(const std::string& item, const std::string& lot,
+                                            const std::string& bin) const {
+  const auto it = std::find_if(allowances.begin(), allowances.end(), [&](const Allowance& a) {
+    return a.item == item && a.lot == lot && a.bin == bin;
+  });
+  return it == allowances.end() ? nullptr : &*it;
 }
 
 const CatalogItem* MasterData::find_item(const std::string& id) const {
@@ -105,6 +130,13 @@ Result<void> apply_master_data(const std::string& kind, const json& payload, Mas
       }
       into.locations = std::move(locations);
       into.locations_version = version;
+    } else if (kind == "allowances") {
+      std::vector<Allowance> allowances;
+      for (const auto& o : require(payload, "allowances", json::value_t::array)) {
+        allowances.push_back(parse_allowance(o));
+      }
+      into.allowances = std::move(allowances);
+      into.allowances_version = version;
     } else {
       std::vector<Task> tasks;
       for (const auto& o : require(payload, "tasks", json::value_t::array)) tasks.push_back(parse_task(o));

@@ -164,6 +164,39 @@ std::optional<std::string> lot_problem(const TaskLine& line, const Item& item, s
   return std::nullopt;
 }
 
+bool allowance_applies(const MasterData& master, const Movement& m) {
+  return master.allowances_version > 0 && m.type == MovementType::pick && m.from.state == StockState::available &&
+         !m.from.location.external();
+}
+
+AllowanceUse allowance_use(const MasterData& master, const Movement& pick, std::int64_t used, std::int64_t time_ms) {
+  AllowanceUse u;
+  u.grant = master.find_allowance(pick.item.id(), pick.item.lot, pick.from.location.code);
+  if (u.grant != nullptr) {
+    u.expired = time_ms >= u.grant->expires_ms;
+    u.remaining = u.expired ? 0 : std::max<std::int64_t>(0, u.grant->qty - used);
+  }
+  u.exceeded = pick.qty > u.remaining;
+  return u;
+}
+
+DeviceException allowance_exception(const AllowanceUse& use, const Movement& pick, const std::string& mode) {
+  DeviceException x;
+  x.kind = "allowance_exceeded";
+  x.operator_id = pick.operator_id;
+  x.mode = mode;
+  const std::string what = pick.item.id() + (pick.item.lot.empty() ? "" : " lot " + pick.item.lot) + " from " +
+                           pick.from.location.code;
+  x.expected = "at most " + std::to_string(use.remaining) + " x " + what +
+               (use.grant == nullptr ? " (no allowance)"
+                                     : " (allowance " + use.grant->id + (use.expired ? ", expired)" : ")"));
+  x.scanned = std::to_string(pick.qty) + " x " + what;
+  x.evidence = pick.evidence;
+  x.time_ms = pick.wall_time_ms;
+  x.task = pick.reference;
+  return x;
+}
+
 struct Session::Impl {
   using Mode = Session::Mode;
   using Context = Session::Context;

@@ -668,13 +668,16 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
         a.more.emplace_back(seq, hlc);
       }
     }
-    if (entry.exception) {
-      const std::string text = wire::to_json_text(*entry.exception);
+    for (std::size_t k = 0; k <= entry.more_exceptions.size(); ++k) {
+      const scanner::DeviceException* x = k == 0 ? (entry.exception ? &*entry.exception : nullptr)
+                                                 : &entry.more_exceptions[k - 1];
+      if (x == nullptr) continue;
+      const std::string text = wire::to_json_text(*x);
       sqlite3_stmt* s = insert_exception.get();
       Use use(s);
       sqlite3_bind_int64(s, 1, a.scan_id);
-      sqlite3_bind_int64(s, 2, entry.exception->time_ms);
-      bind_text(s, 3, entry.exception->kind);
+      sqlite3_bind_int64(s, 2, x->time_ms);
+      bind_text(s, 3, x->kind);
       bind_text(s, 4, text);
       if (a.seq) {
         sqlite3_bind_int64(s, 5, static_cast<std::int64_t>(*a.seq));
@@ -683,7 +686,12 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
       }
       rc = sqlite3_step(s);
       if (rc != SQLITE_DONE) return fail(rc, "insert device exception", s);
-      a.exception_id = sqlite3_last_insert_rowid(db.get());
+      const std::int64_t id = sqlite3_last_insert_rowid(db.get());
+      if (k == 0) {
+        a.exception_id = id;
+      } else {
+        a.more_exception_ids.push_back(id);
+      }
     }
     if (!entry.session_snapshot.empty()) last_snapshot = &entry;
     out.push_back(a);
@@ -707,7 +715,10 @@ Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entr
   last_hlc = hlc;
   acked_seq = acked;
   scans += static_cast<std::int64_t>(entries.size());
-  for (const Appended& a : out) last_exception_id = std::max(last_exception_id, a.exception_id);
+  for (const Appended& a : out) {
+    last_exception_id = std::max(last_exception_id, a.exception_id);
+    for (const std::int64_t id : a.more_exception_ids) last_exception_id = std::max(last_exception_id, id);
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -145,6 +146,40 @@ TEST(MqttClient, SessionSurvivesDisconnectAndHandlersRunOnTheExecutor) {
   EXPECT_TRUE(loop.wait_event("a2 message t/a while-away"));
   EXPECT_FALSE(loop.wrong_thread());
   loop.run([&] { EXPECT_TRUE(a2->connected()); });
+}
+
+// disconnect_async never blocks the executor. The broker is frozen
+// (SIGSTOP) with a QoS 1 PUBLISH unacknowledged, so Paho cannot finish the
+// DISCONNECT before the broker runs again; a handler posted right after the
+// call is what thaws it. `done` comes after that handler; a blocking
+// disconnect would run out its timeout first and come before it.
+TEST(MqttClient, DisconnectAsyncLeavesTheExecutorRunning) {
+  test::Mosquitto broker;
+  Loop loop;
+  Client* a = loop.make("a", options(broker.uri(), "dev-async"));
+  loop.run([&] { a->connect(); });
+  ASSERT_TRUE(loop.wait_event("a connected"));
+  broker.pause();
+  loop.run([&] {
+    ASSERT_TRUE(a->publish("t/frozen", "x", 1, false));
+    a->disconnect_async(10s, [&] { loop.record("a disconnect done"); });
+    boost::asio::post(loop.executor(), [&] {
+      loop.record("a thaw");
+      broker.resume();
+    });
+  });
+  loop.destroy(a);  // at once: the connection lives on inside until done
+  ASSERT_TRUE(loop.wait_event("a disconnect done", 20s)) << broker.log();
+  const auto ev = loop.events();
+  const auto thaw = std::find(ev.begin(), ev.end(), "a thaw");
+  const auto done = std::find(ev.begin(), ev.end(), "a disconnect done");
+  ASSERT_NE(thaw, ev.end());
+  EXPECT_LT(thaw, done);
+  EXPECT_FALSE(loop.wrong_thread());
+  // Not connected: done is still posted.
+  Client* b = loop.make("b", options(broker.uri(), "dev-never"));
+  loop.run([&] { b->disconnect_async(1s, [&] { loop.record("b done"); }); });
+  EXPECT_TRUE(loop.wait_event("b done"));
 }
 
 TEST(MqttClient, FailuresAndLostConnectionsAreReported) {

@@ -253,6 +253,7 @@ TEST_F(SecurityTest, DeviceCertificateWritesOnlyItsOwnTopicsAndReadsOnlyItsOwnAn
   // device's acks is granted, but nothing is delivered through it (below).
   EXPECT_EQ(device.subscribe("tally/v1/" + std::string(kSite) + "/hh-2/ack"), std::vector<int>{1});
   EXPECT_EQ(device.subscribe("tally/v1/" + std::string(kSite) + "/catalog/+"), std::vector<int>{1});
+  EXPECT_EQ(device.subscribe("tally/v1/" + std::string(kSite) + "/+/allowances/+"), std::vector<int>{1});
 
   EXPECT_EQ(device.publish(movements_topic("hh-1"), "own-1"), 0);
   // Denied: mosquitto 2.0.11 answers an MQTT 5 QoS 1 PUBLISH with PUBACK
@@ -261,6 +262,7 @@ TEST_F(SecurityTest, DeviceCertificateWritesOnlyItsOwnTopicsAndReadsOnlyItsOwnAn
   EXPECT_EQ(device.publish("tally/v1/" + std::string(kSite) + "/hh-2/status", "forged-status", true), 0x87);
   EXPECT_EQ(device.publish("tally/v1/" + std::string(kSite) + "/hh-1/ack", "self-ack"), 0x87);
   EXPECT_EQ(device.publish("tally/v1/" + std::string(kSite) + "/catalog/0", "forged-catalog", true), 0x87);
+  EXPECT_EQ(device.publish("tally/v1/" + std::string(kSite) + "/hh-1/allowances/0", "self-grant", true), 0x87);
   EXPECT_EQ(device.publish("$share/ledger/tally/v1/s1/hh-2/movements", "share"), 0x87);
   EXPECT_TRUE(device.connected());
   EXPECT_EQ(device.publish(movements_topic("hh-1"), "own-2"), 0);
@@ -279,9 +281,13 @@ TEST_F(SecurityTest, DeviceCertificateWritesOnlyItsOwnTopicsAndReadsOnlyItsOwnAn
   EXPECT_EQ(ledger.publish("tally/v1/" + std::string(kSite) + "/hh-2/ack", "ack-2"), 0);
   EXPECT_EQ(ledger.publish("tally/v1/" + std::string(kSite) + "/hh-1/ack", "ack-1"), 0);
   EXPECT_EQ(ledger.publish("tally/v1/" + std::string(kSite) + "/catalog/0", "catalog-0", true), 0);
+  // Pick allowances: each device reads only its own.
+  EXPECT_EQ(ledger.publish("tally/v1/" + std::string(kSite) + "/hh-2/allowances/0", "grant-2", true), 0);
+  EXPECT_EQ(ledger.publish("tally/v1/" + std::string(kSite) + "/hh-1/allowances/0", "grant-1", true), 0);
   std::set<std::string> seen;
   for (const auto& [topic, payload] : device.received()) seen.insert(topic + "=" + payload);
-  EXPECT_EQ(seen, (std::set<std::string>{"tally/v1/s1/hh-1/ack=ack-1", "tally/v1/s1/catalog/0=catalog-0"}));
+  EXPECT_EQ(seen, (std::set<std::string>{"tally/v1/s1/hh-1/ack=ack-1", "tally/v1/s1/catalog/0=catalog-0",
+                                         "tally/v1/s1/hh-1/allowances/0=grant-1"}));
 }
 
 TEST_F(SecurityTest, ClientsWithoutASiteCertificateAreRefused) {

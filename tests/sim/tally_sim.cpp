@@ -907,9 +907,8 @@ int main(int argc, char** argv) {
   }
   ledger.stop();
   broker.stop();
-  // The broker goes first: an edge client without a connection stops at
-  // once, while a connected one waits for its DISCONNECT (up to 1.5 s each,
-  // on the one Asio thread: tally::edge::EdgeClient::stop()).
+  // The broker goes first, so no client has a DISCONNECT in flight when the
+  // loop stops below (EdgeClient::stop() sends it without blocking the loop).
   std::this_thread::sleep_for(300ms);
   // Stop the clients, then the loop, then the journals.
   {

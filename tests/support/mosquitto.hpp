@@ -102,6 +102,14 @@ class Mosquitto {
     process_.reset();
   }
 
+  // Freezes the broker (SIGSTOP): connections stay open, nothing is answered.
+  void pause() {
+    if (process_) process_->signal(SIGSTOP);
+  }
+  void resume() {
+    if (process_) process_->signal(SIGCONT);
+  }
+
   std::uint16_t port() const { return port_; }
   std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   std::string log() { return process_ ? process_->drain_stderr() : std::string(); }

@@ -219,7 +219,10 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     exception_timer.cancel();
     if (client && connected) {
       (void)client->publish(status_topic, status_payload(false), 1, true);
-      client->disconnect(std::chrono::milliseconds(1000));
+      // Never blocks the executor: the DISCONNECT goes out (after the status,
+      // at most 1 s) while the loop goes on; the connection lives on inside
+      // the mqtt::Client until then, and keeps the io_context's run() going.
+      client->disconnect_async(std::chrono::milliseconds(1000));
     }
     connected = false;
     client.reset();
@@ -256,7 +259,8 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     client->subscribe({{ack_topic, 1},
                        {site_root + "catalog/+", 1},
                        {site_root + "locations/+", 1},
-                       {EdgeClient::topic(options.site, options.device, "tasks/+"), 1}},
+                       {EdgeClient::topic(options.site, options.device, "tasks/+"), 1},
+                       {EdgeClient::topic(options.site, options.device, "allowances/+"), 1}},
                       [](Result<void> r) {
                         if (!r) spdlog::warn("sync: subscribe failed: {}", r.error().message);
                       });
@@ -534,6 +538,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     std::string kind;
     std::string_view index_text;
     const std::string tasks_prefix = options.device + "/tasks/";
+    const std::string allowances_prefix = options.device + "/allowances/";
     if (rest.rfind("catalog/", 0) == 0) {
       kind = "catalog";
       index_text = rest.substr(8);
@@ -543,6 +548,9 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     } else if (rest.rfind(tasks_prefix, 0) == 0) {
       kind = "tasks";
       index_text = rest.substr(tasks_prefix.size());
+    } else if (rest.rfind(allowances_prefix, 0) == 0) {
+      kind = "allowances";
+      index_text = rest.substr(allowances_prefix.size());
     } else {
       return;
     }

@@ -37,6 +37,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "tally/ledger/allowances.hpp"
 #include "tally/ledger/app.hpp"
 #include "tally/ledger/downlink.hpp"
 #include "tally/ledger/epcis.hpp"
@@ -214,7 +215,7 @@ class Service final : public ui::LedgerApi {
  public:
   Service(asio::io_context& io, const AppConfig& config, Store& store)
       : io_(io), config_(config), store_(store), ledger_(store, LedgerOptions{config.max_message_bytes}),
-        worker_(config.queue_max), parser_(config.queue_max), reconnect_(io), kpi_timer_(io) {}
+        worker_(config.queue_max), parser_(config.queue_max), reconnect_(io), kpi_timer_(io), allowance_timer_(io) {}
 
   ~Service() override {
     parser_.stop();
@@ -257,9 +258,30 @@ class Service final : public ui::LedgerApi {
            (config_.mqtt_uri.empty() ? "off" : client_ && client_->connected() ? "connected" : "disconnected");
   }
 
+  // Pick allowances (escrow): re-granted on the store's thread every
+  // refresh_ms (tally/ledger/allowances.hpp); changed snapshots are published
+  // like tasks. One job at a time; a full queue skips a round.
+  void start_allowances() {
+    if (!config_.allowances.enabled || stopping_) return;
+    allowance_timer_.expires_after(std::chrono::milliseconds(config_.allowances.refresh_ms));
+    allowance_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      const bool queued = worker_.post([this] {
+        auto changed = regrant_allowances(store_, config_.allowances, now_ms());
+        if (!changed) spdlog::warn("re-granting pick allowances: {}", changed.error().message);
+        asio::post(io_, [this, records = changed ? std::move(*changed) : std::vector<MasterDataRecord>{}] {
+          for (const auto& rec : records) publish_record(rec);
+          start_allowances();
+        });
+      });
+      if (!queued) start_allowances();
+    });
+  }
+
   // On the io thread, at shutdown.
   void stop() {
     stopping_ = true;
+    allowance_timer_.cancel();
     reconnect_.cancel();
     kpi_timer_.cancel();
     if (client_) client_->disconnect();
@@ -680,6 +702,7 @@ class Service final : public ui::LedgerApi {
   asio::steady_timer reconnect_;
   asio::steady_timer kpi_timer_;      // io thread only
   std::atomic<bool> sampling_{false};  // a KPI sample is queued or running
+  asio::steady_timer allowance_timer_;
   std::unique_ptr<mqtt::Client> client_;  // io thread only
   std::mutex inbox_mu_;
   std::deque<Ledger::Prepared> inbox_;  // GUARDED_BY(inbox_mu_)
@@ -785,6 +808,7 @@ int run(const std::vector<std::string>& args) {
     std::cerr << "tally-ledger: mqtt: " << r.error().message << '\n';
     return 2;
   }
+  service.start_allowances();
 
   // systemd's watchdog (WatchdogSec=): pinged from this loop while the store's
   // thread answers a queued no-op in time.

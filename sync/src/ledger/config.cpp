@@ -1,7 +1,8 @@
 // tally-ledger configuration (see tally/ledger/app.hpp). Sections of the TOML
 // file: [ledger] data_dir queue_max max_message_bytes group_max, [http] listen,
 // [mqtt] uri client_id ca_file cert_file key_file, [downlink] chunk_bytes catalog site, [log] level,
-// [kpi] sample_interval_s history_retention_s and name = [stressed, critical].
+// [kpi] sample_interval_s history_retention_s and name = [stressed, critical],
+// [allowances] (tally/ledger/allowances.hpp).
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
@@ -73,7 +74,7 @@ Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
         << ")";
     return bad(msg.str());
   }
-  static constexpr std::string_view kKnown[] = {"ledger", "http", "mqtt", "downlink", "log", "kpi"};
+  static constexpr std::string_view kKnown[] = {"ledger", "http", "mqtt", "downlink", "log", "kpi", "allowances"};
   for (const auto& [k, v] : t) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
       return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
@@ -86,6 +87,9 @@ Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
   auto max_bytes = static_cast<std::int64_t>(c.max_message_bytes);
   auto chunk = static_cast<std::int64_t>(c.chunk_bytes);
   auto group = static_cast<std::int64_t>(c.group_max);
+  AllowancePolicy& al = c.allowances;
+  std::int64_t ttl_s = al.ttl_ms / 1000, active_s = al.active_ms / 1000, margin_s = al.clock_margin_ms / 1000;
+  auto per_device = static_cast<std::int64_t>(al.max_per_device);
   for (auto r : {read_key(t, "ledger", "data_dir", data_dir), read_key(t, "ledger", "postgres", c.postgres),
                  read_key(t, "ledger", "queue_max", queue_max),
                  read_key(t, "ledger", "max_message_bytes", max_bytes), read_key(t, "ledger", "group_max", group), read_key(t, "http", "listen", listen),
@@ -93,9 +97,23 @@ Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
                  read_key(t, "mqtt", "ca_file", c.mqtt_ca_file), read_key(t, "mqtt", "cert_file", c.mqtt_cert_file),
                  read_key(t, "mqtt", "key_file", c.mqtt_key_file),
                  read_key(t, "downlink", "chunk_bytes", chunk), read_key(t, "downlink", "catalog", catalog),
-                 read_key(t, "downlink", "site", c.site), read_key(t, "log", "level", c.log_level)}) {
+                 read_key(t, "downlink", "site", c.site), read_key(t, "log", "level", c.log_level),
+                 read_key(t, "allowances", "enabled", al.enabled), read_key(t, "allowances", "ttl_s", ttl_s),
+                 read_key(t, "allowances", "grant_to", al.grant_to), read_key(t, "allowances", "active_s", active_s),
+                 read_key(t, "allowances", "refresh_ms", al.refresh_ms),
+                 read_key(t, "allowances", "max_per_device", per_device),
+                 read_key(t, "allowances", "clock_margin_s", margin_s)}) {
     if (!r) return r.error();
   }
+  if (ttl_s < 1 || ttl_s > 7 * 24 * 3600 || active_s < 1 || active_s > 7 * 24 * 3600 || margin_s < 0 ||
+      margin_s > 24 * 3600 || per_device < 1 || per_device > 100000) {
+    return bad("allowances: ttl_s and active_s must be 1..604800, clock_margin_s 0..86400, max_per_device 1..100000");
+  }
+  al.ttl_ms = ttl_s * 1000;
+  al.active_ms = active_s * 1000;
+  al.clock_margin_ms = margin_s * 1000;
+  al.max_per_device = static_cast<std::size_t>(per_device);
+  if (auto r = check_allowance_policy(al); !r) return bad(r.error().message);
   auto sample_interval = static_cast<std::int64_t>(c.kpi_sample_interval_s);
   auto retention = static_cast<std::int64_t>(c.kpi_history_retention_s);
   if (auto r = read_key(t, "kpi", kKpiInterval, sample_interval); !r) return r.error();

@@ -56,6 +56,7 @@ Triage triage(std::string_view kind) {
   if (kind == "wrong_item" || kind == "wrong_lot") return {"inventory", "medium", "check what the bin really holds against the ledger and the task"};
   if (kind == "unknown_item") return {"master_data", "medium", "add the scanned code to the catalog or relabel the goods"};
   if (kind == "over_receipt" || kind == "under_receipt" || kind == "unexpected_item") return {"receiving", "medium", "reconcile the receipt with the supplier's PO/ASN"};
+  if (kind == "allowance_exceeded") return {"inventory", "high", "check the bin: this offline pick went beyond the device's allowance and may have taken stock escrowed for another device (see conflicting_picks / negative_balance on the same seq)"};
   if (kind == "not_suggested_bin") return {"inventory", "low", "confirm the goods are in the bin scanned, or move them to the suggested one"};
   return {"supervisor", "medium", "review the evidence with the operator"};
 }

@@ -7,12 +7,15 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include <MQTTAsync.h>
 
 #include <mqtt/async_client.h>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 
 namespace tally::mqtt {
 namespace {
@@ -70,6 +73,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // Listeners outlive the Paho client (declared before it: destroyed after).
   Listener connect_listener;
   Listener subscribe_listener;
+  Listener disconnect_listener;  // disconnect_async
   std::unique_ptr<::mqtt::connect_options> connect_opts;  // the last attempt's (kept alive)
   std::uint64_t next_subscribe_id = 0;
   std::map<std::uint64_t, std::function<void(Result<void>)>> subscribe_done;  // by id
@@ -278,6 +282,66 @@ void Client::disconnect(std::chrono::milliseconds timeout) {
     auto opts = ::mqtt::disconnect_options_builder().timeout(timeout).finalize();
     impl_->cli->disconnect(std::move(opts))->wait_for(timeout + std::chrono::milliseconds(500));
   } catch (...) {
+  }
+}
+
+namespace {
+
+// What a disconnect_async in flight keeps: the Impl (so the Paho client
+// outlives the Client), `done`, and a work-tracking executor. Released once,
+// by the first of Paho's success/failure callbacks (or a throwing call).
+template <typename ImplPtr>
+struct PendingDisconnect {
+  std::mutex mutex;
+  ImplPtr keep;
+  std::function<void()> done;
+  std::optional<boost::asio::any_io_executor> work;
+
+  void finish() {
+    ImplPtr k;
+    std::function<void()> d;
+    std::optional<boost::asio::any_io_executor> w;
+    {
+      std::lock_guard lock(mutex);
+      if (!keep) return;
+      k = std::move(keep);
+      d = std::move(done);
+      w = std::move(work);
+      work.reset();
+    }
+    // The Impl is released on the executor (or when its io_context is destroyed).
+    boost::asio::post(*w, [k = std::move(k), d = std::move(d)]() mutable {
+      if (d) d();
+      k.reset();
+    });
+  }
+};
+
+}  // namespace
+
+void Client::disconnect_async(std::chrono::milliseconds timeout, std::function<void()> done) {
+  Impl& impl = *impl_;
+  impl.closing = true;
+  const bool was_connected = impl.is_connected;
+  impl.is_connected = false;
+  impl.is_connecting = false;
+  boost::asio::any_io_executor work = boost::asio::prefer(impl.executor, boost::asio::execution::outstanding_work.tracked);
+  if (!was_connected) {
+    boost::asio::post(work, [done = std::move(done)] {
+      if (done) done();
+    });
+    return;
+  }
+  auto pending = std::make_shared<PendingDisconnect<std::shared_ptr<Impl>>>();
+  pending->keep = impl_;
+  pending->done = std::move(done);
+  pending->work = std::move(work);
+  impl.disconnect_listener.success = [pending](const ::mqtt::token&) { pending->finish(); };
+  impl.disconnect_listener.failure = [pending](const ::mqtt::token&) { pending->finish(); };
+  try {
+    impl.cli->disconnect(timeout, nullptr, impl.disconnect_listener);
+  } catch (...) {
+    pending->finish();
   }
 }
 

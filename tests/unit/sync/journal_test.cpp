@@ -634,6 +634,38 @@ TEST_F(JournalTest, ExceptionsCarryTheirSeqAndAnAckCursor) {
   EXPECT_EQ(j->status().acked_seq, 0U);  // the two cursors are independent
 }
 
+// A pick both short and beyond its allowance: two exceptions, one append,
+// both linked to the movement; the last one is the status's last id.
+TEST_F(JournalTest, MoreExceptionsOfOneScanShareItsMovement) {
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  Entry e = entry_with_move();
+  e.exception = wrong_bin();
+  e.exception->kind = "short_pick";
+  e.more_exceptions.push_back(wrong_bin(kT0 + 1));
+  e.more_exceptions.back().kind = "allowance_exceeded";
+  auto a = j->append(e);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_EQ(a->more_exception_ids.size(), 1U);
+  EXPECT_EQ(a->more_exception_ids[0], a->exception_id + 1);
+  auto all = j->exceptions_after(0, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2U);
+  EXPECT_EQ((*all)[0].exception.kind, "short_pick");
+  EXPECT_EQ((*all)[1].exception.kind, "allowance_exceeded");
+  EXPECT_EQ((*all)[1].seq, a->seq);
+  EXPECT_EQ((*all)[1].scan_id, a->scan_id);
+  EXPECT_EQ(j->status().last_exception_id, a->more_exception_ids[0]);
+  // Only more_exceptions (no first one): still written.
+  Entry only = entry_with_move();
+  only.more_exceptions.push_back(wrong_bin(kT0 + 2));
+  auto b = j->append(only);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->exception_id, 0);
+  ASSERT_EQ(b->more_exception_ids.size(), 1U);
+  EXPECT_EQ(j->status().last_exception_id, b->more_exception_ids[0]);
+}
+
 // A v3 journal (no exception cursor, no device_exceptions.seq) is upgraded
 // in place: the seq of each exception is found from its scan's movement.
 TEST_F(JournalTest, VersionThreeJournalIsUpgradedAndExceptionsLinked) {

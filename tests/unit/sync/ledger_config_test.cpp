@@ -39,5 +39,31 @@ TEST(LedgerConfig, PostgresFlagAndKpiBands) {
   }
 }
 
+TEST(LedgerConfig, AllowancesSection) {
+  test::TempDir dir{"tally-ledger-config"};
+  const auto file = dir.path() / "ledger.toml";
+  EXPECT_FALSE(load_app_config({})->config.allowances.enabled);  // off by default
+  std::ofstream(file) << "[allowances]\nenabled = true\nttl_s = 60\ngrant_to = \"active\"\nactive_s = 30\n"
+                         "refresh_ms = 500\nmax_per_device = 7\nclock_margin_s = 0\n";
+  auto c = load_app_config({"--config", file.string()});
+  ASSERT_TRUE(c) << c.error().message;
+  const AllowancePolicy& p = c->config.allowances;
+  EXPECT_TRUE(p.enabled);
+  EXPECT_EQ(p.ttl_ms, 60'000);
+  EXPECT_EQ(p.grant_to, "active");
+  EXPECT_EQ(p.active_ms, 30'000);
+  EXPECT_EQ(p.refresh_ms, 500);
+  EXPECT_EQ(p.max_per_device, 7U);
+  EXPECT_EQ(p.clock_margin_ms, 0);
+  for (const std::string bad : {"[allowances]\ngrant_to = \"all\"\n", "[allowances]\nttl_s = 0\n",
+                                "[allowances]\nrefresh_ms = 10\n", "[allowances]\nenabled = \"yes\"\n",
+                                "[allowances]\nmax_per_device = 0\n"}) {
+    std::ofstream(file) << bad;
+    auto r = load_app_config({"--config", file.string()});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, "bad_config") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace tally::ledger

@@ -9,11 +9,13 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "tally/ledger/allowances.hpp"
 #include "tally/ledger/downlink.hpp"
 #include "tally/ledger/ledger.hpp"
 #include "tally/ledger/postgres_store.hpp"
@@ -606,6 +608,194 @@ TEST_P(StoreContract, FefoLinesGetTheEarliestExpiringLotOfTheBin) {
   json receive = task;
   receive["type"] = "receive";
   EXPECT_EQ(*assign_fefo_lots(*store_, receive), receive);
+}
+
+// Pick allowances (escrow, tally/ledger/allowances.hpp) on every store.
+class AllowanceTest : public StoreContract {
+ protected:
+  void SetUp() override {
+    StoreContract::SetUp();
+    policy_.enabled = true;
+    policy_.ttl_ms = 60'000;
+    policy_.clock_margin_ms = 0;
+  }
+  // A pick task on `device` for kGtin in A-01-01-1.
+  void give_task(const std::string& device) {
+    const json tasks = {{"tasks",
+                         {{{"id", "TASK:1"},
+                           {"type", "pick"},
+                           {"lines", {{{"line", 1}, {"gtin", kGtin}, {"qty", 2}, {"bin", "A-01-01-1"}}}}}}}};
+    ASSERT_TRUE(store_->put_master_data("tasks", task_scope("s1", device), tasks));
+  }
+  std::vector<MasterDataRecord> regrant(std::int64_t now) {
+    auto r = regrant_allowances(*store_, policy_, now);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : std::vector<MasterDataRecord>{};
+  }
+  // The device's stored grants: [{"id","qty","basis_seq",…}].
+  json grants(const std::string& device) {
+    auto rec = store_->master_data("allowances", task_scope("s1", device));
+    EXPECT_TRUE(rec);
+    if (!rec || !*rec) return json::array();
+    return json::parse((*rec)->payload)["allowances"];
+  }
+  std::int64_t granted(const std::string& device) {
+    std::int64_t sum = 0;
+    for (const auto& g : grants(device)) sum += g["qty"].get<std::int64_t>();
+    return sum;
+  }
+  Handled send_as(const std::string& device, const std::vector<Movement>& ms) {
+    std::vector<json> js;
+    for (const auto& m : ms) js.push_back(wire::to_json(m));
+    return handle(batch_text(js, device), "tally/v1/s1/" + device + "/movements");
+  }
+  Movement pick_as(const std::string& device, std::uint64_t seq, std::int64_t qty) {
+    Movement m = pick(seq, qty);
+    m.device = device;
+    return m;
+  }
+  AllowancePolicy policy_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, AllowanceTest, ::testing::Values(std::string("sqlite"), std::string("postgres")),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_P(AllowanceTest, SplitsAvailableStockAndReturnsItWhenUsedOrExpired) {
+  send({receipt(1, 10), putaway(2, 10)});  // 10 available in A-01-01-1 (lot L1)
+  give_task("d2");
+  give_task("d3");
+  auto changed = regrant(kT0);
+  ASSERT_EQ(changed.size(), 3U);  // d1 (seen, no task: an empty snapshot), d2, d3
+  for (const auto& rec : changed) EXPECT_EQ(master_data_topic(rec), "tally/v1/" + rec.scope + "/allowances");
+  EXPECT_EQ(granted("d1"), 0);
+  ASSERT_EQ(grants("d2").size(), 1U);
+  const json g2 = grants("d2")[0];
+  EXPECT_EQ(g2["item"], kGtin);
+  EXPECT_EQ(g2["lot"], "L1");
+  EXPECT_EQ(g2["bin"], "A-01-01-1");
+  EXPECT_EQ(g2["qty"], 5);
+  EXPECT_EQ(g2["basis_seq"], 0);
+  EXPECT_EQ(g2["expires_ms"], kT0 + 60'000);
+  EXPECT_EQ(granted("d3"), 5);
+  EXPECT_TRUE(regrant(kT0 + 1).empty());  // nothing changed: nothing stored or published
+
+  // d2 picks 3: its grant stays (2 left); then 2 more: used up, returned,
+  // and nothing is free to grant again (d3 still holds 5 of the 5 left).
+  send_as("d2", {pick_as("d2", 1, 3)});
+  EXPECT_TRUE(regrant(kT0 + 2).empty());
+  send_as("d2", {pick_as("d2", 2, 2)});
+  changed = regrant(kT0 + 3);
+  ASSERT_EQ(changed.size(), 1U);
+  EXPECT_EQ(changed[0].scope, "s1/d2");
+  EXPECT_EQ(grants("d2").size(), 0U);
+  EXPECT_EQ(granted("d3"), 5);
+
+  // New stock: d2 gets what d3 does not hold, counted from its applied_through.
+  send({receipt(3, 4), putaway(4, 4)});  // 9 available
+  regrant(kT0 + 4);
+  ASSERT_EQ(grants("d2").size(), 1U);
+  EXPECT_EQ(grants("d2")[0]["qty"], 4);
+  EXPECT_EQ(grants("d2")[0]["basis_seq"], 2);
+  EXPECT_EQ(granted("d3"), 5);
+
+  // d3's grant expires: its units return and go to d3 again, fresh.
+  const std::string old_id = grants("d3")[0]["id"];
+  regrant(kT0 + 60'000);
+  ASSERT_EQ(grants("d3").size(), 1U);
+  EXPECT_NE(grants("d3")[0]["id"], old_id);
+  EXPECT_EQ(grants("d3")[0]["qty"], 5);
+  EXPECT_EQ(granted("d2"), 4);  // still live
+}
+
+// Whatever the devices pick (mostly within their grants, sometimes beyond)
+// and whenever the ledger re-grants: a new grant only hands out what is
+// available beyond the remaining parts of the live ones, so while every pick
+// stays within its grant the live grants never promise more than is there.
+TEST_P(AllowanceTest, NeverGrantsMoreThanAvailableAcrossDevices) {
+  const std::vector<std::string> devs = {"d2", "d3", "d4"};
+  for (const auto& d : devs) give_task(d);
+  std::uint64_t seq1 = 0;
+  std::map<std::string, std::uint64_t> seq;
+  std::uint32_t rnd = 12345;
+  const auto next = [&rnd](std::int64_t n) {
+    rnd = rnd * 1103515245U + 12345U;
+    return static_cast<std::int64_t>((rnd >> 16) % static_cast<std::uint32_t>(n));
+  };
+  // id -> what is left of each live grant of `dev` (its picks after basis counted).
+  const auto left = [this](const std::string& dev) {
+    std::map<std::string, std::int64_t> out;
+    for (const auto& g : grants(dev)) {
+      auto rows = store_->movements(dev, g["basis_seq"].get<std::uint64_t>(), 100000);
+      EXPECT_TRUE(rows);
+      std::int64_t used = 0;
+      for (const auto& r : *rows) used += json::parse(r.payload)["qty"].get<std::int64_t>();
+      out[g["id"]] = std::max<std::int64_t>(0, g["qty"].get<std::int64_t>() - used);
+    }
+    return out;
+  };
+  std::int64_t available = 0;
+  std::int64_t now = kT0;
+  bool oversold = false;
+  int fresh_grants = 0, over_picks = 0;
+  for (int round = 0; round < 60; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    now += 7'000;
+    if (next(3) == 0) {  // stock arrives
+      const auto q = 1 + next(6);
+      send({receipt(++seq1, q), putaway(++seq1, q)});
+      available += q;
+    }
+    const std::string d = devs[static_cast<std::size_t>(next(3))];
+    std::int64_t mine = 0;
+    for (const auto& [id, q] : left(d)) mine += q;
+    if (mine > 0 && next(6) == 0) {  // beyond its grant
+      send_as(d, {pick_as(d, ++seq[d], mine + 1)});
+      available -= mine + 1;
+      ++over_picks;
+      oversold = true;
+    } else if (mine > 0 && next(2) == 0) {
+      const auto q = 1 + next(mine);
+      send_as(d, {pick_as(d, ++seq[d], q)});
+      available -= q;
+    }
+    std::map<std::string, std::int64_t> before;
+    for (const auto& dev : devs) before.merge(left(dev));
+    regrant(now);
+    std::int64_t kept = 0, fresh = 0, promised = 0;
+    for (const auto& dev : devs) {
+      for (const auto& [id, q] : left(dev)) {
+        (before.contains(id) ? kept : fresh) += q;
+        promised += q;
+        if (!before.contains(id)) ++fresh_grants;
+      }
+    }
+    ASSERT_EQ(balance("A-01-01-1", "available"), available);
+    ASSERT_LE(fresh, std::max<std::int64_t>(0, available - kept));
+    if (!oversold) {
+      ASSERT_LE(promised, available);
+      EXPECT_TRUE(available <= 0 || promised > 0) << "the stock is escrowed, not withheld";
+    }
+  }
+  EXPECT_GT(fresh_grants, 5);  // the run exercised re-granting
+  EXPECT_GT(over_picks, 0);
+}
+
+TEST_P(AllowanceTest, OffGrantsNothingAndTheActivePolicyGrantsRecentDevices) {
+  send({receipt(1, 3), putaway(2, 3)});
+  give_task("d2");
+  policy_.enabled = false;
+  EXPECT_TRUE(regrant(kT0).empty());
+  EXPECT_EQ(grants("d2").size(), 0U);
+  policy_.enabled = true;
+  policy_.grant_to = "active";
+  policy_.active_ms = 60'000;
+  regrant(kT0);  // d1 was seen at kT0; d2 never sent anything
+  EXPECT_EQ(granted("d1"), 3);
+  EXPECT_EQ(granted("d2"), 0);
+  AllowancePolicy bad = policy_;
+  bad.grant_to = "everyone";
+  EXPECT_FALSE(check_allowance_policy(bad));
+  EXPECT_TRUE(check_allowance_policy(policy_));
 }
 
 // A device clock far ahead of the ledger's raises one clock_skew exception

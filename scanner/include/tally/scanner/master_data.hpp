@@ -11,6 +11,9 @@
 //   tasks:     {"v":1,"version":N,"tasks":[{"id":"TASK:17","type":"pick|receive|count|putaway",
 //               "reference":"ORD:…","lines":[{"line":1,"gtin":"…","sku":"…","qty":N,
 //               "bin":"…","lot":"…","lot_rule":"fefo|fifo|any"}]}]}
+//   allowances: {"v":1,"version":N,"allowances":[{"id":"…","item":"<gtin14 or sku>","lot":"…",
+//               "bin":"A-01-01-1","qty":N,"basis_seq":N,"granted_ms":N,"expires_ms":N}]}
+//               (this device's pick allowances, docs/PROTOCOL.md "Pick allowances")
 #pragma once
 
 #include <cstdint>
@@ -59,20 +62,41 @@ struct Task {
   std::vector<TaskLine> lines;
 };
 
+// A pick allowance (escrow) the ledger granted this device: it may pick up
+// to `qty` units of (item, lot) from `bin` offline without overselling,
+// counting its picks with seq > basis_seq, until expires_ms (device wall
+// clock, Unix ms). Expired, it counts as zero.
+struct Allowance {
+  std::string id;
+  std::string item;  // Item::id(): the GTIN (14 digits), else the SKU
+  std::string lot;
+  std::string bin;   // location code
+  std::int64_t qty = 0;
+  std::uint64_t basis_seq = 0;
+  std::int64_t granted_ms = 0;
+  std::int64_t expires_ms = 0;
+  bool operator==(const Allowance&) const = default;
+};
+
 struct MasterData {
   std::int64_t catalog_version = 0;  // 0: none received yet
   std::int64_t locations_version = 0;
   std::int64_t tasks_version = 0;
+  std::int64_t allowances_version = 0;  // 0: the ledger grants no allowances (escrow off)
   std::vector<CatalogItem> catalog;
   std::vector<KnownLocation> locations;
   std::vector<Task> tasks;
+  std::vector<Allowance> allowances;
 
   const CatalogItem* find_item(const std::string& gtin_or_sku) const;
   const Task* find_task(const std::string& id) const;
   bool knows_location(const std::string& code) const;
+  // The allowance for picking (item, lot) from bin, or null.
+  const Allowance* find_allowance(const std::string& item, const std::string& lot, const std::string& bin) const;
 };
 
-// The kinds, as used in topics and in the journal: "catalog", "locations", "tasks".
+// The kinds, as used in topics and in the journal: "catalog", "locations",
+// "tasks", "allowances".
 bool is_master_data_kind(const std::string& kind);
 
 // Parses one kind's payload into `into` (replacing that kind only).

@@ -61,7 +61,8 @@ std::string_view to_string(Feedback f);
 // accepted with a warning (unknown item, short pick). The engine journals it.
 struct DeviceException {
   // "wrong_bin", "wrong_item", "wrong_lot", "expired_lot", "unknown_item", "short_pick",
-  // "unexpected_item", "over_receipt", "under_receipt", "not_suggested_bin"
+  // "unexpected_item", "over_receipt", "under_receipt", "not_suggested_bin",
+  // "allowance_exceeded" (a pick beyond the ledger's allowance; the engine adds it)
   std::string kind;
   std::string operator_id;  // who scanned
   std::string mode;         // session mode, e.g. "pick"
@@ -125,6 +126,25 @@ struct SessionOptions {
 // of `time_ms` (UTC). nullopt when fine (also when the item has no lot or
 // expiry: plain GTINs carry neither).
 std::optional<std::string> lot_problem(const TaskLine& line, const Item& item, std::int64_t time_ms);
+
+// Pick allowances (escrow, docs/PROTOCOL.md "Pick allowances"). They apply
+// to a pick out of available stock on a device holding an allowances
+// snapshot (allowances_version > 0).
+bool allowance_applies(const MasterData& master, const Movement& m);
+// What is left of the grant for the pick's (item, lot, bin) before this pick,
+// `used` being this device's picks of that key with seq > basis_seq already
+// journaled; a missing or expired (at time_ms) grant leaves 0. `exceeded`
+// when the pick takes more than is left: the pick is still recorded, with an
+// "allowance_exceeded" DeviceException (allowance_exception).
+struct AllowanceUse {
+  const Allowance* grant = nullptr;  // null: none for this key
+  bool expired = false;
+  std::int64_t remaining = 0;
+  bool exceeded = false;
+};
+AllowanceUse allowance_use(const MasterData& master, const Movement& pick, std::int64_t used, std::int64_t time_ms);
+// The device exception of a pick beyond its allowance: evidence = the pick's scans.
+DeviceException allowance_exception(const AllowanceUse& use, const Movement& pick, const std::string& mode);
 
 // ISO date (YYYY-MM-DD, UTC) of a Unix time in ms. Pure arithmetic.
 std::string iso_date(std::int64_t time_ms);

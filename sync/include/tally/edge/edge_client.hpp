@@ -105,7 +105,9 @@ class EdgeClient {
 
   // Starts connecting (no-op with an empty uri). Error "mqtt_bad_options".
   Result<void> start();
-  // Publishes online:false, disconnects, cancels timers; idempotent.
+  // Publishes online:false, disconnects, cancels timers; idempotent. Never
+  // blocks: the DISCONNECT finishes in the background (at most 1 s), and the
+  // executor's io_context keeps running until it has.
   void stop();
 
   EdgeStats stats() const;

@@ -71,6 +71,7 @@ struct Appended {
   std::optional<std::uint64_t> seq;  // seq of the movement, if one was written
   std::uint64_t hlc = 0;
   std::int64_t exception_id = 0;  // id of the device exception, if one was written
+  std::vector<std::int64_t> more_exception_ids;  // ids of Entry::more_exceptions, in order
   std::vector<std::pair<std::uint64_t, std::uint64_t>> more;  // (seq, hlc) of Entry::more_movements, in order
 };
 
@@ -87,6 +88,9 @@ struct Entry {
   // Further movements of the same scan, after `movement` (which must be set
   // when these are): seqs follow on, all in the same transaction.
   std::vector<scanner::Movement> more_movements = {};
+  // Further device exceptions of the same scan, after `exception` (a pick
+  // that is short and beyond its allowance), linked to `movement` like it.
+  std::vector<scanner::DeviceException> more_exceptions = {};
 };
 
 // A journaled device-side exception (synced to the ledger by its id).

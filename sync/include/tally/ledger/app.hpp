@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tally/ledger/allowances.hpp"
 #include "tally/ledger/kpi.hpp"
 #include "tally/scanner/result.hpp"
 
@@ -46,6 +47,9 @@ struct AppConfig {
   std::size_t chunk_bytes = 64 * 1024;
   std::filesystem::path catalog_file;  // loaded at start for `site` when set
   std::string site = "local";
+  // [allowances] enabled ttl_s grant_to active_s refresh_ms max_per_device clock_margin_s
+  // (tally/ledger/allowances.hpp, docs/PROTOCOL.md "Pick allowances")
+  AllowancePolicy allowances;
   // [log]
   std::string log_level = "info";
   // [kpi] name = [stressed, critical] (tally/ledger/kpi.hpp, docs/OPERATIONS.md "## KPIs")

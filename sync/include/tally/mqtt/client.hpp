@@ -116,6 +116,13 @@ class Client {
   // Sends DISCONNECT (the will is not published) and waits up to `timeout`
   // for Paho in a blocking call; for shutdown. Safe when not connected.
   void disconnect(std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+  // The same without blocking: returns at once; `done` (optional) is posted
+  // to the executor when Paho has finished (queued messages out, or
+  // `timeout`). Until then the connection lives on inside, so the Client may
+  // be destroyed right away, and the executor has outstanding work (its
+  // io_context's run() does not return before the DISCONNECT is out).
+  // Handlers are not called any more. Not connected: `done` is posted at once.
+  void disconnect_async(std::chrono::milliseconds timeout, std::function<void()> done = nullptr);
 
   // Queues a PUBLISH. Returns at once; an error ("mqtt_not_connected",
   // "mqtt_publish_failed") means it was not queued. Success is not delivery:
