@@ -29,21 +29,35 @@
 
 namespace tally::test {
 
-// A loopback TCP port that was free a moment ago.
+// A loopback TCP port that was free a moment ago, for a broker to listen on.
+//
+// Not bind(0): that hands out ports from the ephemeral range, where every
+// outgoing connection of the tests running in parallel also takes its local
+// port, and where the kernel may give a port just closed here to another
+// process's bind(0). A broker then failed to bind its second listener under
+// a loaded `ctest -j` (SecurityTest saw "socket error" on a good client).
+// So: ports 20000–32767, below Linux's default ephemeral range
+// (ip_local_port_range 32768–60999), from a start that differs per process,
+// each checked free by a bind without SO_REUSEADDR.
 inline std::uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  constexpr unsigned kFirst = 20000;
+  constexpr unsigned kCount = 32768 - kFirst;
+  static unsigned next = (static_cast<unsigned>(::getpid()) * 2654435761u +
+                          static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count())) %
+                         kCount;
+  for (unsigned tries = 0; tries < kCount; ++tries) {
+    const auto port = static_cast<std::uint16_t>(kFirst + (next++ % kCount));
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    throw std::runtime_error("no free port");
+    if (free) return port;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  throw std::runtime_error("no free port in 20000-32767");
 }
 
 inline bool accepts_connections(std::uint16_t port) {
