@@ -186,12 +186,12 @@ CameraScanner::CameraScanner(asio::io_context& io, ScannerConfig config, V4l2Io&
       decode_(std::move(decode)),
       events_(std::move(events)),
       fd_(io),
-      reopen_timer_(io),
+      reopen_(io.get_executor(), std::chrono::milliseconds(config_.reopen_min_ms),
+              std::chrono::milliseconds(config_.reopen_max_ms)),
       trigger_timer_(io),
-      backoff_(config_.reopen_min_ms),
       trigger_in_(io),
-      trigger_reopen_(io),
-      trigger_backoff_(config_.reopen_min_ms),
+      trigger_reopen_(io.get_executor(), std::chrono::milliseconds(config_.reopen_min_ms),
+                      std::chrono::milliseconds(config_.reopen_max_ms)),
       trigger_buffer_(sizeof(input_event) * 16) {}
 
 CameraScanner::~CameraScanner() {
@@ -211,7 +211,7 @@ void CameraScanner::start() {
 
 void CameraScanner::stop() {
   stopped_ = true;
-  reopen_timer_.cancel();
+  reopen_.cancel();
   trigger_timer_.cancel();
   trigger_reopen_.cancel();
   boost::system::error_code ignored;
@@ -266,8 +266,7 @@ void CameraScanner::on_opened(std::unique_ptr<Stream> stream, const std::string&
   ++generation_;
   ++stats_.opens;
   stats_.streaming = true;
-  backoff_ = std::chrono::milliseconds(config_.reopen_min_ms);
-  last_failure_.clear();
+  reopen_.opened();
   if (events_.status) {
     events_.status("open " + config_.camera.device + " " + std::to_string(stream_->width) + "x" +
                    std::to_string(stream_->height) + " " + config_.camera.format + ", " + config_.camera.mode);
@@ -277,13 +276,8 @@ void CameraScanner::on_opened(std::unique_ptr<Stream> stream, const std::string&
 
 void CameraScanner::schedule_reopen(const std::string& why) {
   if (stopped_) return;
-  if (why != last_failure_ && events_.status) events_.status(why + "; retrying");
-  last_failure_ = why;
-  reopen_timer_.expires_after(backoff_);
-  backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(config_.reopen_max_ms));
-  reopen_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-    auto self = weak.lock();
-    if (!ec && self) self->open();
+  reopen_.schedule(why, events_.status, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->open();
   });
 }
 
@@ -481,16 +475,12 @@ void CameraScanner::open_trigger() {
   }
   if (fd < 0 || ec) {
     const std::string why = fd < 0 ? std::string(std::strerror(errno)) : ec.message();
-    if (events_.status) events_.status("cannot open trigger " + path + ": " + why + "; retrying");
-    trigger_reopen_.expires_after(trigger_backoff_);
-    trigger_backoff_ = std::min(trigger_backoff_ * 2, std::chrono::milliseconds(config_.reopen_max_ms));
-    trigger_reopen_.async_wait([weak = weak_from_this()](const boost::system::error_code& e) {
-      auto self = weak.lock();
-      if (!e && self) self->open_trigger();
+    trigger_reopen_.schedule("cannot open trigger " + path + ": " + why, events_.status, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->open_trigger();
     });
     return;
   }
-  trigger_backoff_ = std::chrono::milliseconds(config_.reopen_min_ms);
+  trigger_reopen_.opened();
   trigger_buffer_.clear();
   read_trigger();
 }
@@ -508,12 +498,10 @@ void CameraScanner::read_trigger() {
           boost::system::error_code ignored;
           self->trigger_in_.close(ignored);
           if (ec == asio::error::operation_aborted) return;
-          self->trigger_reopen_.expires_after(self->trigger_backoff_);
-          self->trigger_reopen_.async_wait([weak](const boost::system::error_code& e) {
-            auto s = weak.lock();
-            if (!e && s) s->open_trigger();
-          });
-          if (self->events_.status) self->events_.status("lost trigger " + self->config_.camera.trigger + ": " + ec.message() + "; retrying");
+          self->trigger_reopen_.schedule("lost trigger " + self->config_.camera.trigger + ": " + ec.message(),
+                                         self->events_.status, [weak] {
+                                           if (auto s = weak.lock()) s->open_trigger();
+                                         });
           return;
         }
         // Whole input_events only; a partial one waits for the rest.

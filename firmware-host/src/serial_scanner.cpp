@@ -65,8 +65,8 @@ SerialScanner::SerialScanner(asio::io_context& io, ScannerConfig config, Events 
     : config_(std::move(config)),
       events_(std::move(events)),
       port_(io),
-      reopen_timer_(io),
-      backoff_(config_.reopen_min_ms),
+      reopen_(io.get_executor(), std::chrono::milliseconds(config_.reopen_min_ms),
+              std::chrono::milliseconds(config_.reopen_max_ms)),
       splitter_(config_.serial.suffix, config_.max_len, config_.aim_prefix) {}
 
 void SerialScanner::start() {
@@ -76,7 +76,7 @@ void SerialScanner::start() {
 
 void SerialScanner::stop() {
   stopped_ = true;
-  reopen_timer_.cancel();
+  reopen_.cancel();
   boost::system::error_code ignored;
   port_.close(ignored);
 }
@@ -110,8 +110,7 @@ void SerialScanner::open() {
     schedule_reopen(what + ": " + ec.message());
     return;
   }
-  backoff_ = std::chrono::milliseconds(config_.reopen_min_ms);
-  last_failure_.clear();
+  reopen_.opened();
   splitter_.reset();
   if (events_.status) events_.status("open " + p.path);
   read();
@@ -119,13 +118,8 @@ void SerialScanner::open() {
 
 void SerialScanner::schedule_reopen(const std::string& why) {
   if (stopped_) return;
-  if (why != last_failure_ && events_.status) events_.status(why + "; retrying");
-  last_failure_ = why;
-  reopen_timer_.expires_after(backoff_);
-  backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(config_.reopen_max_ms));
-  reopen_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-    auto self = weak.lock();
-    if (!ec && self) self->open();
+  reopen_.schedule(why, events_.status, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->open();
   });
 }
 

@@ -48,6 +48,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "tally/device/config.hpp"
+#include "tally/device/reopen_backoff.hpp"
 #include "tally/device/decode_worker.hpp"
 #include "tally/device/hid_decoders.hpp"
 #include "tally/scanner/result.hpp"
@@ -156,23 +157,20 @@ class CameraScanner : public std::enable_shared_from_this<CameraScanner> {
   Events events_;
   boost::asio::thread_pool setup_{1};
   boost::asio::posix::stream_descriptor fd_;  // the stream's fd, watched (not owned: released before close)
-  boost::asio::steady_timer reopen_timer_;
+  ReopenBackoff reopen_;
   boost::asio::steady_timer trigger_timer_;
-  std::chrono::milliseconds backoff_;
   std::unique_ptr<Stream> stream_;
   std::uint64_t generation_ = 0;  // bumped per stream, so late waits of a closed one are ignored
   bool opening_ = false;
   bool decoding_ = false;
   bool stopped_ = true;
-  std::string last_failure_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;  // code → last frame it was in
   Stats stats_;
   mutable std::mutex published_mutex_;
   Stats published_;  // GUARDED_BY(published_mutex_)
   // The trigger input (an evdev node: a GPIO key, a foot switch, a keyboard).
   boost::asio::posix::stream_descriptor trigger_in_;
-  boost::asio::steady_timer trigger_reopen_;
-  std::chrono::milliseconds trigger_backoff_;
+  ReopenBackoff trigger_reopen_;
   std::vector<std::uint8_t> trigger_buffer_;
 };
 

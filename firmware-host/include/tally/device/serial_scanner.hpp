@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "tally/device/config.hpp"
+#include "tally/device/reopen_backoff.hpp"
 #include "tally/device/hid_decoders.hpp"
 
 namespace tally::device {
@@ -79,11 +80,9 @@ class SerialScanner : public std::enable_shared_from_this<SerialScanner> {
   ScannerConfig config_;
   Events events_;
   boost::asio::serial_port port_;
-  boost::asio::steady_timer reopen_timer_;
-  std::chrono::milliseconds backoff_;
+  ReopenBackoff reopen_;
   LineSplitter splitter_;
   std::array<char, 512> buffer_{};
-  std::string last_failure_;  // the open error last reported (each new one is reported once)
   bool stopped_ = false;
 };
 
