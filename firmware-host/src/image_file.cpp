@@ -47,8 +47,11 @@ namespace {
 // segments first and refuse such a table, or one that runs past its segment
 // (which stb refuses too, but only after building it).
 std::optional<std::string> bad_jpeg_huffman_table(std::span<const std::uint8_t> d) {
-  if (d.size() < 2 || d[0] != 0xFF || d[1] != 0xD8) return std::nullopt;  // not a JPEG
-  std::size_t i = 2;
+  // SOI, after any number of 0xFF fill bytes (stb accepts "FF FF D8" too).
+  std::size_t i = 0;
+  while (i < d.size() && d[i] == 0xFF) ++i;
+  if (i == 0 || i >= d.size() || d[i] != 0xD8) return std::nullopt;  // not a JPEG
+  ++i;
   while (i + 1 < d.size()) {
     if (d[i] != 0xFF) {  // entropy-coded data after SOS: up to the next marker
       ++i;

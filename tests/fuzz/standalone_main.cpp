@@ -7,7 +7,8 @@
 //
 // Exit 0 when everything ran; a failing invariant aborts (non-zero). The
 // mutations depend only on the seed and the corpus, so a failure reproduces
-// with the same --seed (the time bound only cuts the run short).
+// with the same --seed (the time bound only cuts the run short), and
+// TALLY_FUZZ_SAVE=FILE keeps the input that crashed.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -25,7 +26,12 @@ namespace {
 
 using Bytes = std::string;
 
+// TALLY_FUZZ_SAVE=FILE: each input is written there before it runs, so after
+// a crash FILE holds the input that crashed (to add to the seed corpus).
+const char* const kSaveTo = std::getenv("TALLY_FUZZ_SAVE");
+
 void run(const Bytes& b) {
+  if (kSaveTo != nullptr) std::ofstream(kSaveTo, std::ios::binary | std::ios::trunc) << b;
   // A copy in its own allocation, so ASan (when on) sees reads past the end.
   std::vector<std::uint8_t> buf(b.begin(), b.end());
   LLVMFuzzerTestOneInput(buf.data(), buf.size());
