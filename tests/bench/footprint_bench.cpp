@@ -3,6 +3,7 @@
 // same run.
 //
 //   footprint_bench [--idle-s=10] [--runs=5] [--mqtt] [--watchdog-ms=N] [--strict]
+//                   [--tallyd=PATH]
 //
 //  * stripped binary size (strip -o of the built tallyd) beside /bin/true's;
 //  * time from exec to ready: posix_spawn → first READY=1 on a NOTIFY_SOCKET
@@ -16,6 +17,8 @@
 //    `sleep`; target 0 besides the watchdog (--watchdog-ms sets
 //    WATCHDOG_USEC to show that cost; --mqtt connects to a real mosquitto).
 //
+// --tallyd: measure another tallyd binary (default: the one built beside it),
+// e.g. a copy from before a change, to compare both on the same machine.
 // --strict: exit 1 when a target is missed (not used by ctest: figures on a
 // shared machine are noisy; the smoke test only checks that it runs).
 #include <spawn.h>
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
   const long watchdog_ms = std::stol(arg_value(argc, argv, "watchdog-ms", "0"));
   const bool with_mqtt = has_flag(argc, argv, "mqtt");
   const bool strict = has_flag(argc, argv, "strict");
+  const std::string tallyd = arg_value(argc, argv, "tallyd", TALLYD_PATH);
   ::signal(SIGPIPE, SIG_IGN);
 
   tally::test::TempDir dir("footprint-bench");
@@ -150,7 +154,7 @@ int main(int argc, char** argv) {
 
   // --- binary size
   const std::string stripped = (dir.path() / "tallyd.stripped").string();
-  if (std::system(("strip -o '" + stripped + "' '" TALLYD_PATH "'").c_str()) != 0) {
+  if (std::system(("strip -o '" + stripped + "' '" + tallyd + "'").c_str()) != 0) {
     std::cerr << "strip failed\n";
     return 1;
   }
@@ -178,9 +182,9 @@ int main(int argc, char** argv) {
     ::setenv("NOTIFY_SOCKET", sock.c_str(), 1);
     if (watchdog_ms > 0) ::setenv("WATCHDOG_USEC", std::to_string(watchdog_ms * 1000).c_str(), 1);
     const auto t0 = Clock::now();
-    tally::test::Daemon d(TALLYD_PATH, {"--data-dir", data.string(), "--device-id", "bench-1", "--site", "bench",
-                                        "--http", "127.0.0.1:0", "--log-level", "warn", "--mqtt",
-                                        broker ? broker->uri() : std::string()});
+    tally::test::Daemon d(tallyd, {"--data-dir", data.string(), "--device-id", "bench-1", "--site", "bench",
+                                   "--http", "127.0.0.1:0", "--log-level", "warn", "--mqtt",
+                                   broker ? broker->uri() : std::string()});
     auto ready = notify.wait_for("READY=1", 15s);
     const double ms = ms_since(t0);
     ::unsetenv("NOTIFY_SOCKET");
@@ -219,6 +223,7 @@ int main(int argc, char** argv) {
 
   const double ready = median(ready_ms);
   const double base = median(true_ms);
+  std::printf("footprint_bench: %s\n", tallyd.c_str());
   std::printf("footprint_bench: %d runs, idle window %.1f s, mqtt %s, watchdog %s\n", runs, idle_s,
               with_mqtt ? "connected (real mosquitto)" : "off",
               watchdog_ms > 0 ? (std::to_string(watchdog_ms) + " ms").c_str() : "off");
