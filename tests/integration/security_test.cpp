@@ -62,7 +62,7 @@ struct Certs {
   }
 };
 
-Certs* g_certs = nullptr;
+std::unique_ptr<Certs> g_certs;  // the suite's CA and certificates (SetUpTestSuite)
 
 std::pair<tally::test::ExitStatus, std::string> certs_cmd(const std::string& dir, std::vector<std::string> args) {
   args.insert(args.begin(), {"--dir", dir});
@@ -196,15 +196,14 @@ std::string batch(const std::string& named, std::uint64_t first, std::uint64_t l
 class SecurityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    g_certs = new Certs;
+    g_certs = std::make_unique<Certs>();
     auto [st, err] = certs_cmd(g_certs->dir.str(), {"device", "hh-1", "hh-2"});
     ASSERT_EQ(st.code, 0) << err;
     ASSERT_EQ(certs_cmd(g_certs->dir.str(), {"ledger"}).first.code, 0);
     ASSERT_EQ(certs_cmd(g_certs->dir.str(), {"broker", "localhost", "127.0.0.1"}).first.code, 0);
   }
   static void TearDownTestSuite() {
-    delete g_certs;
-    g_certs = nullptr;
+    g_certs.reset();
   }
 };
 
