@@ -15,3 +15,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+# GCC notes on every std::map/vector iterator passed by value that the ARM
+# ABI for such arguments changed in GCC 7.1: nothing here mixes code built by
+# older compilers (all from one Debian release), so the note is noise.
+set(CMAKE_CXX_FLAGS_INIT "-Wno-psabi")
