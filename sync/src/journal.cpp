@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sqlite_util.hpp"
 #include "tally/wire/movement_json.hpp"
 
 namespace tally::journal {
@@ -28,43 +29,17 @@ namespace {
 
 // ---------------------------------------------------------------- RAII layer
 
-struct DbClose {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbClose>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
-
-// Resets a cached statement when a use of it ends, however it ends, so no
-// statement keeps a read transaction open or holds stale bindings' effects.
-class Use {
- public:
-  explicit Use(sqlite3_stmt* s) : s_(s) {}
-  ~Use() { sqlite3_reset(s_); }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-  sqlite3_stmt* get() const { return s_; }
-
- private:
-  sqlite3_stmt* s_;
-};
-
-int bind_text(sqlite3_stmt* s, int index, std::string_view text) {
-  // SQLITE_STATIC: every caller keeps `text` alive until the step is done.
-  return sqlite3_bind_text64(s, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-}
-
-std::string column_text(sqlite3_stmt* s, int col) {
-  const auto* p = sqlite3_column_text(s, col);
-  const int n = sqlite3_column_bytes(s, col);
-  if (p == nullptr) return {};
-  return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
-}
-
-bool is_full(int rc) { return (rc & 0xff) == SQLITE_FULL; }
-bool is_corrupt(int rc) { return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB; }
+// The layer over the sqlite3 C API that the ledger's SQLite store uses too
+// (sqlite_util.hpp): owning pointers, a Use guard that resets a cached
+// statement and clears its bindings, binds that borrow their text.
+using sqlite_util::bind_text;
+using sqlite_util::column_text;
+using sqlite_util::DbPtr;
+using sqlite_util::exec;
+using sqlite_util::is_corrupt;
+using sqlite_util::is_full;
+using sqlite_util::StmtPtr;
+using sqlite_util::Use;
 
 // Maps a failed SQLite call to the journal's error codes.
 Error sql_error(sqlite3* db, int rc, std::string_view what) {
@@ -74,9 +49,6 @@ Error sql_error(sqlite3* db, int rc, std::string_view what) {
   if (is_corrupt(rc)) return make_error("journal_corrupt", "journal: " + msg);
   return make_error("journal_io", "journal: " + msg);
 }
-
-// Runs SQL without results (pragmas, DDL). Returns the sqlite result code.
-int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
 
 // -------------------------------------------------------------- the schema
 

@@ -1,9 +1,7 @@
 // A tiny RAII layer over the sqlite3 C API, private to sync/ (not installed,
-// not a public header). The same ideas as the journal's own layer in
-// journal.cpp (owning pointers, a Use guard that resets a cached statement,
-// binds that borrow their text); the ledger store uses this one. journal.cpp
-// keeps its local copy for now so its behaviour is untouched; it can switch
-// to this header in a change of its own.
+// not a public header): owning pointers, a Use guard that resets a cached
+// statement, binds that borrow their text. The device's journal
+// (journal.cpp) and the ledger's SQLite store both use it.
 #pragma once
 
 #include <sqlite3.h>
