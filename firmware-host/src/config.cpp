@@ -1,5 +1,6 @@
 #include "tally/device/config.hpp"
 #include "tally/mqtt/client.hpp"
+#include "tally/service/config_file.hpp"
 #include "usb_config.hpp"
 
 #include <algorithm>
@@ -19,62 +20,13 @@
 namespace tally::device {
 namespace {
 
-Error bad(std::string message) { return make_error("bad_config", std::move(message)); }
-
-bool is_identifier(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  });
-}
-
-// "HOST:PORT" → host, port. IPv6 hosts are written [::1]:8080.
-Result<void> parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return bad("--http expects HOST:PORT, got '" + text + "'");
-  }
-  std::string h = text.substr(0, colon);
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  const std::string p = text.substr(colon + 1);
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (ec != std::errc{} || end != p.data() + p.size() || value > 65535) {
-    return bad("--http port must be 0..65535, got '" + p + "'");
-  }
-  host = h;
-  port = static_cast<std::uint16_t>(value);
-  return {};
-}
-
-template <typename T>
-Result<void> read_key(const toml::table& t, std::string_view section, std::string_view key, T& out) {
-  const auto node = t[section][key];
-  if (!node) return {};
-  if (auto v = node.template value<T>()) {
-    out = *v;
-    return {};
-  }
-  return bad("config key " + std::string(section) + "." + std::string(key) + " has the wrong type");
-}
-
-// The table of [section], or nullptr when absent; an error when it is not a
-// table or holds a key outside `keys`.
-Result<const toml::table*> section_table(const toml::table& t, std::string_view section,
-                                         std::initializer_list<std::string_view> keys) {
-  const auto* table = t[section].as_table();
-  if (table == nullptr) {
-    if (t.contains(section)) return bad("config section [" + std::string(section) + "] must be a table");
-    return static_cast<const toml::table*>(nullptr);
-  }
-  for (const auto& [k, v] : *table) {
-    if (std::find(keys.begin(), keys.end(), k.str()) == keys.end()) {
-      return bad("unknown config key " + std::string(section) + "." + std::string(k.str()));
-    }
-  }
-  return table;
-}
+// The loader pieces both daemons share (bad_config errors, typed keys,
+// sections, ids, HOST:PORT).
+using service::config::bad;
+using service::config::is_identifier;
+using service::config::parse_listen;
+using service::config::read_key;
+using service::config::section_table;
 
 // [session] reason_codes (array of codes) and [session.pins] (operator = "digits").
 // Messages never include a PIN.
@@ -486,20 +438,14 @@ Result<void> read_scanners(const toml::table& t, Config& c) {
 }
 
 Result<void> load_file(const std::filesystem::path& path, Config& c) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path.string());
-  } catch (const toml::parse_error& e) {
-    std::ostringstream msg;
-    msg << "cannot read config " << path.string() << ": " << e.description() << " (line "
-        << e.source().begin.line << ")";
-    return bad(msg.str());
-  }
-  static constexpr std::string_view kKnown[] = {"device", "http", "mqtt", "receiving", "session", "decode", "labels", "engine", "input", "log", "scanner", "feedback"};
-  for (const auto& [k, v] : t) {
-    if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
-      return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
-    }
+  auto parsed = service::config::parse_file(path);
+  if (!parsed) return parsed.error();
+  const toml::table& t = *parsed;
+  if (auto r = service::config::known_sections(t, {"device", "http", "mqtt", "receiving", "session", "decode", "labels",
+                                                    "engine", "input", "log", "scanner", "feedback"},
+                                               path);
+      !r) {
+    return r;
   }
   std::string data_dir = c.data_dir.string();
   std::string listen;

@@ -16,69 +16,31 @@
 
 #include "tally/ledger/app.hpp"
 #include "tally/mqtt/client.hpp"
+#include "tally/service/config_file.hpp"
 
 namespace tally::ledger {
 namespace {
 
-Error bad(std::string message) { return make_error("bad_config", std::move(message)); }
+// The loader pieces both daemons share (bad_config errors, typed keys, ids,
+// HOST:PORT).
+using service::config::bad;
+using service::config::is_identifier;
+using service::config::parse_listen;
+using service::config::read_key;
 
 // [kpi] keys that are not bands, and the most samples the history may keep.
 constexpr std::string_view kKpiInterval = "sample_interval_s";
 constexpr std::string_view kKpiRetention = "history_retention_s";
 constexpr std::int64_t kKpiSamplesMax = 100'000;
 
-bool is_identifier(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
-  });
-}
-
-Result<void> parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return bad("--http expects HOST:PORT, got '" + text + "'");
-  }
-  std::string h = text.substr(0, colon);
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  const std::string p = text.substr(colon + 1);
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (ec != std::errc{} || end != p.data() + p.size() || value > 65535) {
-    return bad("--http port must be 0..65535, got '" + p + "'");
-  }
-  host = h;
-  port = static_cast<std::uint16_t>(value);
-  return {};
-}
-
-template <typename T>
-Result<void> read_key(const toml::table& t, std::string_view section, std::string_view key, T& out) {
-  const auto node = t[section][key];
-  if (!node) return {};
-  if (auto v = node.template value<T>()) {
-    out = *v;
-    return {};
-  }
-  return bad("config key " + std::string(section) + "." + std::string(key) + " has the wrong type");
-}
-
 Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path.string());
-  } catch (const toml::parse_error& e) {
-    std::ostringstream msg;
-    msg << "cannot read config " << path.string() << ": " << e.description() << " (line " << e.source().begin.line
-        << ")";
-    return bad(msg.str());
-  }
-  static constexpr std::string_view kKnown[] = {"ledger", "http", "mqtt", "downlink", "log", "kpi", "allowances"};
-  for (const auto& [k, v] : t) {
-    if (std::find(std::begin(kKnown), std::end(kKnown), k.str()) == std::end(kKnown)) {
-      return bad("unknown config section [" + std::string(k.str()) + "] in " + path.string());
-    }
+  auto parsed = service::config::parse_file(path);
+  if (!parsed) return parsed.error();
+  const toml::table& t = *parsed;
+  if (auto r = service::config::known_sections(t, {"ledger", "http", "mqtt", "downlink", "log", "kpi", "allowances"},
+                                               path);
+      !r) {
+    return r;
   }
   std::string data_dir = c.data_dir.string();
   std::string catalog = c.catalog_file.string();

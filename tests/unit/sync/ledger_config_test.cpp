@@ -1,8 +1,10 @@
-// tally-ledger configuration: --postgres and the [kpi] bands.
+// tally-ledger configuration: --postgres, the [kpi] bands, [allowances], and
+// the refusals it shares with tallyd (tally/service/config_file.hpp).
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tally/ledger/app.hpp"
@@ -63,6 +65,30 @@ TEST(LedgerConfig, AllowancesSection) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, "bad_config") << bad;
   }
+}
+
+TEST(LedgerConfig, BadFilesAreRefusedWithTheReason) {
+  test::TempDir dir{"tally-ledger-config"};
+  const auto file = dir.path() / "ledger.toml";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[ledger\n", "cannot read config " + file.string()},
+      {"[ledgr]\ndata_dir = \"/x\"\n", "unknown config section [ledgr] in " + file.string()},
+      {"[ledger]\nqueue_max = \"big\"\n", "config key ledger.queue_max has the wrong type"},
+      {"[http]\nlisten = \"127.0.0.1\"\n", "expects HOST:PORT"},
+      {"[http]\nlisten = \"127.0.0.1:70000\"\n", "port must be 0..65535"},
+  };
+  for (const auto& [text, want] : cases) {
+    std::ofstream(file) << text;
+    auto r = load_app_config({"--config", file.string()});
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, "bad_config") << text;
+    EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
+  }
+  std::ofstream(file) << "[http]\nlisten = \"[::1]:8081\"\n";
+  auto v6 = load_app_config({"--config", file.string()});
+  ASSERT_TRUE(v6) << v6.error().message;
+  EXPECT_EQ(v6->config.http_host, "::1");
+  EXPECT_EQ(v6->config.http_port, 8081);
 }
 
 }  // namespace
