@@ -372,7 +372,11 @@ int run(const std::vector<std::string>& args) {
     std::cerr << "tallyd: " << feedback.error().message << '\n';
     return 2;
   }
-  FeedbackDeviceApi http_api(io, **engine, **feedback);
+  FeedbackDeviceApi feedback_api(io, **engine, **feedback);
+  // The camera scanners (below, after the server listens) and their HTTP
+  // trigger: the vector outlives the server's use of the API.
+  std::vector<std::shared_ptr<CameraScanner>> cameras;
+  CameraTriggerApi http_api(feedback_api, cameras);
   FeedbackOutbox sync_outbox(io, **engine, **feedback);
 
   ui::HttpOptions http_options;
@@ -436,7 +440,6 @@ int run(const std::vector<std::string>& args) {
   // type = "camera": one CameraScanner each (frames decoded on the engine's
   // frame thread). Their scans take the path of a USB scan.
   std::vector<std::shared_ptr<SerialScanner>> serial_scanners;
-  std::vector<std::shared_ptr<CameraScanner>> cameras;
   for (const auto& sc : config.scanners) {
     if (sc.is_usb()) continue;  // USB: above
     const std::string prefix = "scanner " + sc.name + ": ";

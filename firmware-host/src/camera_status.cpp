@@ -1,5 +1,6 @@
 #include "camera_status.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -57,6 +58,29 @@ SyncReport with_camera_report(SyncReport base, const std::vector<std::shared_ptr
     return m;
   };
   return out;
+}
+
+void CameraTriggerApi::trigger_camera(std::string id, Reply reply) {
+  const auto it = std::find_if(cameras_.begin(), cameras_.end(), [&](const auto& c) { return c->config().name == id; });
+  if (it == cameras_.end()) {
+    return reply({404, ui::error_body("unknown_camera", "no camera scanner '" + id +
+                                                            "' is configured (see [[scanner]] type = \"camera\")")});
+  }
+  CameraScanner& camera = **it;
+  const CameraConfig& cc = camera.config().camera;
+  if (cc.mode != "trigger") {
+    return reply({409, ui::error_body("camera_not_in_trigger_mode",
+                                      "camera '" + id + "' decodes continuously (mode = \"" + cc.mode +
+                                          "\"): it needs no trigger; set mode = \"trigger\" to decode on demand")});
+  }
+  if (!camera.stats().streaming) {
+    return reply({503, ui::error_body("camera_not_streaming",
+                                      "camera '" + id + "' is not streaming from " + cc.device +
+                                          "; tallyd keeps trying to open it: check the cable and the device node")});
+  }
+  camera.trigger();
+  reply({202,
+         {{"camera", id}, {"triggered", true}, {"timeout_ms", cc.trigger_timeout_ms}, {"triggers", camera.stats().triggers}}});
 }
 
 }  // namespace tally::device

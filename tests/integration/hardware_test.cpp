@@ -222,7 +222,7 @@ TEST_F(HardwareTest, BadScannerConfigNamesTheKeyAndExitsTwo) {
 // tests/unit/firmware-host/camera_test.cpp): tallyd serves, says why the
 // device cannot be used, and retries it with the real syscalls — a missing
 // node, then a node that is no V4L2 device.
-TEST_F(HardwareTest, ACameraThatIsNotThereIsRetriedWhileTallydServes) {
+TEST_F(HardwareTest, ACameraThatIsNotThereIsRetriedWhileTallydServesAndItsTriggerSaysWhy) {
   const auto video = dir_.path() / "video0";
   std::ofstream(config_path()) << "[[scanner]]\ntype = \"camera\"\nname = \"cam\"\ndevice = \"" << video.string()
                                << "\"\nreopen_min_ms = 10\nreopen_max_ms = 50\n";
@@ -238,12 +238,33 @@ TEST_F(HardwareTest, ACameraThatIsNotThereIsRetriedWhileTallydServes) {
   EXPECT_EQ(status["cameras"][0]["streaming"], false);
   EXPECT_EQ(status["cameras"][0]["opens"], 0);
   EXPECT_NE(http.get("/metrics").body.find("tally_camera_streaming 0\n"), std::string::npos);
+  // Its HTTP trigger says why it cannot trigger now; an unknown name is 404.
+  const auto busy = http.request(boost::beast::http::verb::post, "/api/v1/cameras/cam/trigger");
+  EXPECT_EQ(busy.status, 409U) << busy.body;  // the default mode is continuous
+  EXPECT_EQ(busy.json()["error"]["code"], "camera_not_in_trigger_mode") << busy.body;
+  const auto unknown = http.request(boost::beast::http::verb::post, "/api/v1/cameras/nope/trigger");
+  EXPECT_EQ(unknown.status, 404U) << unknown.body;
+  EXPECT_EQ(unknown.json()["error"]["code"], "unknown_camera");
   std::ofstream(video) << "not a camera\n";
   ASSERT_TRUE(d.wait_for_line("scanner cam: cannot open " + video.string() +
                               R"(: VIDIOC_QUERYCAP \(not a V4L2 device\?\): Inappropriate ioctl for device; retrying)"))
       << d.drain_stderr();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait().code, 0) << d.drain_stderr();
+
+  std::ofstream(config_path()) << "[[scanner]]\ntype = \"camera\"\nname = \"dock\"\nmode = \"trigger\"\ndevice = \""
+                               << video.string() << "\"\n";
+  {
+    Daemon t(TALLYD_PATH, {"--config", config_path().string(), "--mqtt", "", "--data-dir",
+                           (dir_.path() / "d").string(), "--http", "127.0.0.1:0"});
+    HttpClient h(t.wait_listening());
+    const auto r = h.request(boost::beast::http::verb::post, "/api/v1/cameras/dock/trigger");
+    EXPECT_EQ(r.status, 503U) << r.body;
+    EXPECT_EQ(r.json()["error"]["code"], "camera_not_streaming") << r.body;
+    EXPECT_EQ(h.get("/api/v1/status").json()["cameras"][0]["triggered"], false);
+    t.signal(SIGTERM);
+    EXPECT_EQ(t.wait().code, 0) << t.drain_stderr();
+  }
 
   std::ofstream(config_path()) << "[[scanner]]\ntype = \"camera\"\nformat = \"rgb24\"\n";
   auto [st, err] = run_to_end(TALLYD_PATH, {"--config", config_path().string(), "--mqtt", ""});

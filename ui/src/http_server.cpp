@@ -24,6 +24,8 @@
 //   header is read); Content-Type must be image/png or image/jpeg (415) and
 //   the body must start with that format's signature (400). Decoding runs
 //   in the DeviceApi (off this thread).
+// - POST /api/v1/cameras/{id}/trigger: no body is read; the DeviceApi
+//   answers (202, or 404/409/503 naming why not).
 #include "tally/ui/http_server.hpp"
 
 #include <algorithm>
@@ -189,6 +191,19 @@ Result<ScanRequest> parse_scan_body(const std::string& body) {
     }
   }
   return request;
+}
+
+// "/api/v1/cameras/{id}/trigger" → id (maybe empty); anything else → nullopt.
+std::optional<std::string_view> camera_trigger_id(std::string_view path) {
+  constexpr std::string_view kPrefix = "/api/v1/cameras/";
+  constexpr std::string_view kSuffix = "/trigger";
+  if (path.size() < kPrefix.size() + kSuffix.size() || path.substr(0, kPrefix.size()) != kPrefix ||
+      path.substr(path.size() - kSuffix.size()) != kSuffix) {
+    return std::nullopt;
+  }
+  const auto id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  if (id.find('/') != std::string_view::npos) return std::nullopt;
+  return id;
 }
 
 // POST /api/v1/frames (the target may carry a query).
@@ -378,6 +393,13 @@ class Session : public std::enable_shared_from_this<Session> {
       if (method != http::verb::get) return send(method_not_allowed("GET", path));
       return call_api(&Session::call_metrics);
     }
+    if (auto camera = camera_trigger_id(path)) {
+      if (method != http::verb::post) return send(method_not_allowed("POST", path));
+      if (camera->empty() || camera->size() > 64) return send(bad_request("the camera id must be 1-64 characters"));
+      camera_ = std::string(*camera);
+      nudge_events_ = true;
+      return call_api(&Session::call_trigger_camera);
+    }
     if (path == "/api/v1/events") {
       if (method != http::verb::get) return send(method_not_allowed("GET", path));
       if (!beast::websocket::is_upgrade(req)) {
@@ -474,6 +496,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void call_submit_scan() { config_->api->submit_scan(std::move(scan_), make_reply()); }
   void call_submit_frame() { config_->api->submit_frame(std::move(frame_), make_reply()); }
   void call_status() { config_->api->status(make_reply()); }
+  void call_trigger_camera() { config_->api->trigger_camera(std::move(camera_), make_reply()); }
   void call_movements() {
     config_->api->movements(movements_query_.after, movements_query_.limit, make_reply());
   }
@@ -614,6 +637,7 @@ class Session : public std::enable_shared_from_this<Session> {
   FrameRequest frame_;
   std::size_t body_limit_ = 0;  // of the request being read
   MovementsQuery movements_query_;
+  std::string camera_;  // POST /api/v1/cameras/{id}/trigger
   std::array<char, 4096> drain_{};
   std::size_t drained_ = 0;
 };

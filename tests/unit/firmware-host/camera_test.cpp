@@ -16,6 +16,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -26,6 +27,7 @@
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
 #include "tally/device/image_file.hpp"
+#include "camera_status.hpp"  // firmware-host/src: CameraTriggerApi
 #include "temp_dir.hpp"
 #include "v4l2_test_device.hpp"
 
@@ -311,6 +313,54 @@ TEST_F(CameraTest, TriggerModeDecodesOnlyFromATriggerUntilARead) {
   run_until([&] { return camera_->stats().frames == 4; });
   EXPECT_EQ(camera_->stats().decoded, 2u);
   EXPECT_EQ(scans_.size(), 1u);
+}
+
+// POST /api/v1/cameras/{name}/trigger as tallyd serves it (CameraTriggerApi
+// over the engine): 202 opens the window the same as trigger(); an unknown
+// name, a continuous camera and one that is not streaming are refused with
+// the reason, and nothing is triggered.
+TEST_F(CameraTest, TheHttpTriggerOpensAWindowOrSaysWhyNot) {
+  config_.camera.format = "yuyv";
+  config_.camera.mode = "trigger";
+  config_.camera.trigger_timeout_ms = 60000;
+  start();
+  ScannerConfig continuous = config_;
+  continuous.name = "overhead";
+  continuous.camera.mode = "continuous";
+  ScannerConfig unplugged = config_;
+  unplugged.name = "dock";
+  unplugged.camera.device = "/dev/video9";
+  auto no_decode = [](CapturedFrame, CameraScanner::DecodeDone) { return false; };
+  std::vector<std::shared_ptr<CameraScanner>> cameras{
+      camera_, std::make_shared<CameraScanner>(io_, continuous, device_, no_decode, CameraScanner::Events{}),
+      std::make_shared<CameraScanner>(io_, unplugged, device_, no_decode, CameraScanner::Events{})};
+  CameraTriggerApi api(*engine_, cameras);
+  auto trigger = [&](const std::string& id) {
+    ui::ApiReply out;
+    api.trigger_camera(id, [&out](ui::ApiReply r) { out = std::move(r); });  // answers at once, on this thread
+    return out;
+  };
+
+  for (const auto& [id, status, code] : {std::tuple{"nope", 404U, "unknown_camera"},
+                                         std::tuple{"overhead", 409U, "camera_not_in_trigger_mode"},
+                                         std::tuple{"dock", 503U, "camera_not_streaming"}}) {
+    const auto r = trigger(id);
+    EXPECT_EQ(r.status, status) << id << ": " << r.body;
+    EXPECT_EQ(r.body["error"]["code"], code) << r.body;
+  }
+  EXPECT_EQ(camera_->stats().triggers, 0U);
+  EXPECT_NE(trigger("dock").body["error"]["message"].get<std::string>().find("/dev/video9"), std::string::npos);
+
+  const auto ok = trigger("cam");
+  EXPECT_EQ(ok.status, 202U) << ok.body;
+  EXPECT_EQ(ok.body["triggers"], 1);
+  EXPECT_EQ(ok.body["timeout_ms"], 60000);
+  EXPECT_TRUE(camera_->stats().triggered);
+  capture_decoded(kGs1Frame);
+  ASSERT_EQ(scans_.size(), 1U) << "the HTTP trigger's window decoded the frame";
+  EXPECT_FALSE(camera_->stats().triggered);
+  cameras[1]->stop();
+  cameras[2]->stop();
 }
 
 TEST_F(CameraTest, ATriggerWithoutACodeEndsAfterItsTimeout) {

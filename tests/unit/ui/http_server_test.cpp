@@ -68,6 +68,11 @@ class FakeApi : public DeviceApi {
     movements_calls_.push_back({after, limit});
     enqueue_locked([reply = std::move(reply), r = movements_reply_] { reply(r); });
   }
+  void trigger_camera(std::string id, Reply reply) override {
+    std::lock_guard lock(mu_);
+    cameras_.push_back(id);
+    enqueue_locked([reply = std::move(reply), id] { reply({202, {{"camera", id}, {"triggered", true}}}); });
+  }
   void metrics(std::function<void(std::string)> reply) override {
     std::lock_guard lock(mu_);
     ++metrics_calls_;
@@ -87,10 +92,12 @@ class FakeApi : public DeviceApi {
   }
 
   std::vector<ScanRequest> scans() const { std::lock_guard lock(mu_); return scans_; }
+  std::vector<std::string> cameras() const { std::lock_guard lock(mu_); return cameras_; }
   std::vector<MovementsCall> movements_calls() const { std::lock_guard lock(mu_); return movements_calls_; }
   std::size_t calls() const {
     std::lock_guard lock(mu_);
-    return scans_.size() + movements_calls_.size() + static_cast<std::size_t>(status_calls_ + metrics_calls_);
+    return scans_.size() + movements_calls_.size() + cameras_.size() +
+           static_cast<std::size_t>(status_calls_ + metrics_calls_);
   }
   std::size_t held() const { std::lock_guard lock(mu_); return held_.size(); }
   int status_calls() const { std::lock_guard lock(mu_); return status_calls_; }
@@ -136,6 +143,7 @@ class FakeApi : public DeviceApi {
   bool hold_scans_ = false;
   std::vector<Reply> held_;
   std::vector<ScanRequest> scans_;
+  std::vector<std::string> cameras_;
   std::vector<MovementsCall> movements_calls_;
   int status_calls_ = 0;
   int metrics_calls_ = 0;
@@ -350,6 +358,27 @@ TEST_F(HttpServerTest, WrongMethodIs405WithAllow) {
   EXPECT_EQ(r.status, 405u);
   EXPECT_EQ(r.header("Allow"), "POST");
   EXPECT_EQ(api_.calls(), 0u);
+}
+
+TEST_F(HttpServerTest, CameraTriggerIsPostedWithTheNameAndOtherShapesAreRefused) {
+  HttpClient client{port_};
+  auto r = client.request(http::verb::post, "/api/v1/cameras/dock-1/trigger", "", "");
+  EXPECT_EQ(r.status, 202u) << r.body;
+  EXPECT_EQ(r.json()["camera"], "dock-1");
+  expect_common_headers(r);
+  EXPECT_EQ(api_.cameras(), (std::vector<std::string>{"dock-1"}));
+
+  r = client.get("/api/v1/cameras/dock-1/trigger");
+  expect_error(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.header("Allow"), "POST");
+  expect_error(client.request(http::verb::post, "/api/v1/cameras//trigger", "", ""), 400, "bad_request");
+  expect_error(client.request(http::verb::post, "/api/v1/cameras/" + std::string(65, 'c') + "/trigger", "", ""), 400,
+               "bad_request");
+  for (const char* path : {"/api/v1/cameras/a/b/trigger", "/api/v1/cameras/dock-1", "/api/v1/cameras/trigger"}) {
+    SCOPED_TRACE(path);
+    expect_error(client.request(http::verb::post, path, "", ""), 404, "not_found");
+  }
+  EXPECT_EQ(api_.cameras().size(), 1u) << "only the well-formed request reached the device";
 }
 
 TEST_F(HttpServerTest, MovementsQueryDefaultsAndValues) {

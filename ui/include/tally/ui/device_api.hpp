@@ -61,6 +61,13 @@ class DeviceApi {
     (void)request;
     reply({501, error_body("not_supported", "this device does not decode frames")});
   }
+  // POST /api/v1/cameras/{id}/trigger: opens a trigger window on a camera
+  // scanner in trigger mode, as its trigger key does (202). 404 for an id
+  // that is not a camera, 409 for a camera in continuous mode, 503 while the
+  // camera is not streaming. Default: 404 (no cameras).
+  virtual void trigger_camera(std::string id, Reply reply) {
+    reply({404, error_body("unknown_camera", "no camera scanner '" + id + "' is configured")});
+  }
 };
 
 }  // namespace tally::ui
