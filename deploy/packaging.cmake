@@ -28,6 +28,9 @@ if(TALLY_UDEV_RULES)
 endif()
 install(FILES ${PROJECT_SOURCE_DIR}/docs/OPERATIONS.md ${PROJECT_SOURCE_DIR}/docs/JOURNAL.md
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/tallyd COMPONENT tallyd)
+# The opt-in drop-in for a camera's trigger key (the `input` group).
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/tallyd-input.conf
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/tallyd/examples COMPONENT tallyd)
 
 # --- tally-ledger -------------------------------------------------------------
 set(TALLY_DEB_COMPONENTS tallyd)

@@ -71,7 +71,8 @@ check_deb() {  # DEB PACKAGE CONFIG UNIT BINARIES…
   done
   echo "ok: $pkg $(dpkg-deb --field "$deb" Version) $arch, Depends: $depends"
 }
-check_deb "$tallyd_deb" tallyd tallyd.toml tallyd.service ./usr/bin/tallyd ./usr/bin/tally
+check_deb "$tallyd_deb" tallyd tallyd.toml tallyd.service ./usr/bin/tallyd ./usr/bin/tally \
+  ./usr/share/doc/tallyd/examples/tallyd-input.conf
 for rules in "$(dirname "$0")"/../../deploy/udev/*.rules; do
   [ -e "$rules" ] || continue
   grep -q " ./lib/udev/rules.d/$(basename "$rules")\$" <<<"$(dpkg-deb --contents "$tallyd_deb")" || fail "udev rule $(basename "$rules") not packaged"
@@ -148,6 +149,16 @@ done
 if command -v systemd-analyze >/dev/null; then
   systemd-analyze verify /lib/systemd/system/tallyd.service /lib/systemd/system/tally-ledger.service ||
     fail "systemd-analyze verify"
+  # The opt-in drop-in, installed as its head says, still makes a valid unit.
+  dropin=/etc/systemd/system/tallyd.service.d/input.conf
+  if [ ! -e "$dropin" ]; then
+    install -D -m 644 /usr/share/doc/tallyd/examples/tallyd-input.conf "$dropin"
+    rc=0
+    systemd-analyze verify /lib/systemd/system/tallyd.service || rc=$?
+    rm -f "$dropin"
+    rmdir --ignore-fail-on-non-empty "$(dirname "$dropin")"
+    [ $rc -eq 0 ] || fail "systemd-analyze verify with the input drop-in"
+  fi
 fi
 # The packaged binary really serves: start it as the tally user would run it.
 data=$(mktemp -d "$work/run.XXXXXX")
