@@ -7,14 +7,19 @@
 // makes sure they do not also hide races in instrumented callbacks that
 // those libraries call.
 //
-// A real Paho client subscribes to its own topic on a real mosquitto; the
-// message callback (Paho's receive thread) writes a plain int that the main
-// thread then reads with no synchronisation at all (it only sleeps). ctest
-// expects TSan's "data race" report naming this file; a clean exit fails.
+// A real Paho client subscribes to a topic on a real mosquitto;
+// mosquitto_pub (another process) then publishes to it. The message callback
+// (Paho's receive thread) writes a plain int that the main thread then reads
+// with no synchronisation at all: after subscribing it only waits for
+// mosquitto_pub and sleeps, never touching Paho until after the read, so no
+// Paho mutex can order the two. ctest expects TSan's "data race" report
+// naming this file; a clean exit fails.
 #include <mqtt/async_client.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "mosquitto.hpp"
@@ -38,10 +43,14 @@ int main() {
   client.connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).clean_start(true).finalize())
       ->wait();
   client.subscribe("canary", 1)->wait();
-  // QoS 0 and no wait on the token: the message comes back on Paho's receive
-  // thread while this thread only sleeps (waiting on a token could order the
-  // callback before the read through Paho's mutex, and hide the race).
-  client.publish("canary", "x", 1, 0, false);
+  // Publishing through this process's Paho (even another client: Paho C's
+  // threads are shared) could order the callback before the read through
+  // Paho's mutexes, and hide the race. A separate process cannot.
+  const std::string pub = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker.port()) + " -t canary -m x";
+  if (std::system(pub.c_str()) != 0) {
+    std::fprintf(stderr, "tsan_canary: '%s' failed\n", pub.c_str());
+    return 2;
+  }
   for (int i = 0; i < 50; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const int seen = g_unsynchronised;
   std::printf("callback ran: %d\n", seen);
