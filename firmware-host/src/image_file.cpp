@@ -7,8 +7,12 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 #include <filesystem>
 
 // stb_image is third-party C-style code: compiled here, with our warnings
@@ -84,6 +88,42 @@ std::optional<std::string> bad_jpeg_huffman_table(std::span<const std::uint8_t> 
   return std::nullopt;
 }
 
+// Debian 12's stb_image also copies the first IDAT chunk into a buffer it
+// allocates only for a non-empty one: a zero-length IDAT before the image
+// data makes it memcpy 0 bytes to NULL, undefined behaviour (found by
+// image_fuzz under UBSan). Empty chunks are legal PNG, so instead of refusing
+// the image, hand stb a copy without those leading empty IDATs. nullopt: not
+// a PNG, or nothing to drop (the common case: no copy).
+std::optional<std::vector<std::uint8_t>> png_without_leading_empty_idat(std::span<const std::uint8_t> d) {
+  static constexpr std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (d.size() < 8 || !std::equal(std::begin(kSignature), std::end(kSignature), d.begin())) return std::nullopt;
+  std::vector<std::pair<std::size_t, std::size_t>> drop;  // [begin, end) of each chunk to leave out
+  std::size_t i = 8;
+  while (i + 12 <= d.size()) {  // length, type, (data), CRC
+    const std::size_t len =
+        (std::size_t{d[i]} << 24) | (std::size_t{d[i + 1]} << 16) | (std::size_t{d[i + 2]} << 8) | d[i + 3];
+    if (len > d.size() - i - 12) break;  // truncated or absurd: stb refuses it
+    const std::string_view type(reinterpret_cast<const char*>(d.data() + i + 4), 4);
+    if (type == "IDAT") {
+      if (len != 0) break;  // the image data starts: later empty IDATs are harmless
+      drop.emplace_back(i, i + 12);
+    } else if (type == "IEND") {
+      break;
+    }
+    i += 12 + len;
+  }
+  if (drop.empty()) return std::nullopt;
+  std::vector<std::uint8_t> out;
+  out.reserve(d.size());
+  std::size_t from = 0;
+  for (const auto& [b, e] : drop) {
+    out.insert(out.end(), d.begin() + static_cast<std::ptrdiff_t>(from), d.begin() + static_cast<std::ptrdiff_t>(b));
+    from = e;
+  }
+  out.insert(out.end(), d.begin() + static_cast<std::ptrdiff_t>(from), d.end());
+  return out;
+}
+
 }  // namespace
 
 Result<GreyImage> decode_image(std::span<const std::uint8_t> encoded) {
@@ -91,6 +131,8 @@ Result<GreyImage> decode_image(std::span<const std::uint8_t> encoded) {
     return make_error("image_too_large", "image data larger than " + std::to_string(kMaxImageFileBytes) + " bytes");
   }
   if (encoded.empty()) return make_error("not_an_image", "empty file");
+  const auto cleaned = png_without_leading_empty_idat(encoded);
+  if (cleaned) encoded = *cleaned;
   const int len = static_cast<int>(encoded.size());
   int w = 0;
   int h = 0;

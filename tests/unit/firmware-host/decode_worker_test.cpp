@@ -103,6 +103,29 @@ TEST(ImageFile, JpegHuffmanTableWithTooManyCodesIsRefused) {
   EXPECT_TRUE(decode_image(std::span(reinterpret_cast<const std::uint8_t*>(jpg.data()), jpg.size())).ok());
 }
 
+// A zero-length IDAT chunk before the image data (legal PNG) made Debian's
+// stb memcpy to NULL (UB; image_fuzz under UBSan, seed regress-empty-idat):
+// the image decodes, to the same pixels, without stb seeing that chunk.
+TEST(ImageFile, PngWithAnEmptyIdatBeforeItsDataDecodes) {
+  const std::string png = read_all(clean("c001_ean13.png"));
+  const auto idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  const std::string empty_idat("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12);  // length 0, type, CRC-32 of "IDAT"
+  std::string odd = png;
+  odd.insert(idat - 4, empty_idat);
+  odd.insert(idat - 4, empty_idat);  // two of them
+  auto as_span = [](const std::string& b) { return std::span(reinterpret_cast<const std::uint8_t*>(b.data()), b.size()); };
+  auto want = decode_image(as_span(png));
+  ASSERT_TRUE(want.ok()) << want.error().message;
+  auto got = decode_image(as_span(odd));
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->width, want->width);
+  EXPECT_EQ(got->height, want->height);
+  EXPECT_EQ(got->pixels, want->pixels);
+  // A PNG cut inside its chunks is still refused as before.
+  EXPECT_FALSE(decode_image(as_span(odd.substr(0, idat + 30))).ok());
+}
+
 // ---- decode worker --------------------------------------------------------
 
 DecodeWorkerOptions test_options() {
