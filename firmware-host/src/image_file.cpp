@@ -88,31 +88,45 @@ std::optional<std::string> bad_jpeg_huffman_table(std::span<const std::uint8_t> 
   return std::nullopt;
 }
 
-// Debian 12's stb_image also copies the first IDAT chunk into a buffer it
-// allocates only for a non-empty one: a zero-length IDAT before the image
-// data makes it memcpy 0 bytes to NULL, undefined behaviour (found by
-// image_fuzz under UBSan). Empty chunks are legal PNG, so instead of refusing
-// the image, hand stb a copy without those leading empty IDATs. nullopt: not
-// a PNG, or nothing to drop (the common case: no copy).
-std::optional<std::vector<std::uint8_t>> png_without_leading_empty_idat(std::span<const std::uint8_t> d) {
+// A walk over a PNG's chunks before stb sees it, for two faults of Debian
+// 12's stb_image that image_fuzz found:
+// - stb reserves a chunk's claimed length before it checks that the bytes
+//   are there: a 261-byte file asked for 2 GiB. A chunk that runs past the
+//   end of the data (or data that ends inside a chunk, or before IEND) is
+//   refused here, as stb would refuse it after that allocation.
+// - stb allocates the IDAT buffer only for a non-empty chunk, so a
+//   zero-length IDAT before the image data (legal PNG) makes it memcpy
+//   0 bytes to NULL (UB under UBSan). stb gets a copy without those chunks.
+// Returns the copy, or nullopt when stb can have the data as it is (and for
+// anything that is not a PNG).
+Result<std::optional<std::vector<std::uint8_t>>> checked_png(std::span<const std::uint8_t> d) {
   static constexpr std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (d.size() < 8 || !std::equal(std::begin(kSignature), std::end(kSignature), d.begin())) return std::nullopt;
+  using Out = std::optional<std::vector<std::uint8_t>>;
+  if (d.size() < 8 || !std::equal(std::begin(kSignature), std::end(kSignature), d.begin())) return Out{};
   std::vector<std::pair<std::size_t, std::size_t>> drop;  // [begin, end) of each chunk to leave out
+  bool data_seen = false;
   std::size_t i = 8;
-  while (i + 12 <= d.size()) {  // length, type, (data), CRC
+  for (;;) {
+    if (i + 12 > d.size()) return make_error("not_an_image", "corrupt PNG: the data ends before its IEND chunk");
     const std::size_t len =
         (std::size_t{d[i]} << 24) | (std::size_t{d[i + 1]} << 16) | (std::size_t{d[i + 2]} << 8) | d[i + 3];
-    if (len > d.size() - i - 12) break;  // truncated or absurd: stb refuses it
     const std::string_view type(reinterpret_cast<const char*>(d.data() + i + 4), 4);
+    if (len > d.size() - i - 12) {
+      std::string shown;
+      for (char c : type) shown += (c >= 0x20 && c < 0x7F) ? c : '?';
+      return make_error("not_an_image", "corrupt PNG: chunk " + shown + " of " + std::to_string(len) +
+                                            " bytes runs past the end of the " + std::to_string(d.size()) +
+                                            " bytes");
+    }
     if (type == "IDAT") {
-      if (len != 0) break;  // the image data starts: later empty IDATs are harmless
-      drop.emplace_back(i, i + 12);
+      if (len == 0 && !data_seen) drop.emplace_back(i, i + 12);
+      if (len != 0) data_seen = true;
     } else if (type == "IEND") {
       break;
     }
     i += 12 + len;
   }
-  if (drop.empty()) return std::nullopt;
+  if (drop.empty()) return Out{};
   std::vector<std::uint8_t> out;
   out.reserve(d.size());
   std::size_t from = 0;
@@ -121,7 +135,7 @@ std::optional<std::vector<std::uint8_t>> png_without_leading_empty_idat(std::spa
     from = e;
   }
   out.insert(out.end(), d.begin() + static_cast<std::ptrdiff_t>(from), d.end());
-  return out;
+  return Out{std::move(out)};
 }
 
 }  // namespace
@@ -131,8 +145,9 @@ Result<GreyImage> decode_image(std::span<const std::uint8_t> encoded) {
     return make_error("image_too_large", "image data larger than " + std::to_string(kMaxImageFileBytes) + " bytes");
   }
   if (encoded.empty()) return make_error("not_an_image", "empty file");
-  const auto cleaned = png_without_leading_empty_idat(encoded);
-  if (cleaned) encoded = *cleaned;
+  auto png = checked_png(encoded);
+  if (!png) return png.error();
+  if (*png) encoded = **png;
   const int len = static_cast<int>(encoded.size());
   int w = 0;
   int h = 0;

@@ -122,8 +122,29 @@ TEST(ImageFile, PngWithAnEmptyIdatBeforeItsDataDecodes) {
   EXPECT_EQ(got->width, want->width);
   EXPECT_EQ(got->height, want->height);
   EXPECT_EQ(got->pixels, want->pixels);
-  // A PNG cut inside its chunks is still refused as before.
-  EXPECT_FALSE(decode_image(as_span(odd.substr(0, idat + 30))).ok());
+}
+
+// A chunk claiming more bytes than the data holds made Debian's stb reserve
+// them first (2 GiB for a 261-byte file, image_fuzz, seed
+// regress-chunk-past-end): refused before stb sees it, naming the chunk.
+TEST(ImageFile, PngWhoseChunkRunsPastTheEndIsRefusedUpFront) {
+  const std::string png = read_all(clean("c001_ean13.png"));
+  const auto idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  auto as_span = [](const std::string& b) { return std::span(reinterpret_cast<const std::uint8_t*>(b.data()), b.size()); };
+  std::string huge = png;
+  huge[idat - 4] = '\x7F';  // length 0x7Fxxxxxx
+  auto r = decode_image(as_span(huge));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "not_an_image");
+  EXPECT_NE(r.error().message.find("chunk IDAT of"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("runs past the end"), std::string::npos) << r.error().message;
+  // Cut inside a chunk, or before IEND: refused too.
+  for (std::size_t cut : {idat + 30, png.size() - 12, png.size() - 3}) {
+    auto c = decode_image(as_span(png.substr(0, cut)));
+    ASSERT_FALSE(c.ok()) << cut;
+    EXPECT_NE(c.error().message.find("corrupt PNG"), std::string::npos) << c.error().message;
+  }
 }
 
 // ---- decode worker --------------------------------------------------------
