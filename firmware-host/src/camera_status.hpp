@@ -5,7 +5,6 @@
 
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "tally/device/camera.hpp"
@@ -22,23 +21,13 @@ SyncReport with_camera_report(SyncReport base, const std::vector<std::shared_ptr
 // POST /api/v1/cameras/{name}/trigger for the camera scanners in `cameras`
 // (filled after the server starts; read and triggered on the io_context's
 // thread, where the server calls the API).
-class CameraTriggerApi final : public ui::DeviceApi {
+class CameraTriggerApi final : public ui::ForwardingDeviceApi {
  public:
   CameraTriggerApi(ui::DeviceApi& inner, const std::vector<std::shared_ptr<CameraScanner>>& cameras)
-      : inner_(inner), cameras_(cameras) {}
-  void submit_scan(ui::ScanRequest request, Reply reply) override { inner_.submit_scan(std::move(request), std::move(reply)); }
-  void submit_frame(ui::FrameRequest request, Reply reply) override {
-    inner_.submit_frame(std::move(request), std::move(reply));
-  }
-  void status(Reply reply) override { inner_.status(std::move(reply)); }
-  void movements(std::uint64_t after, std::size_t limit, Reply reply) override {
-    inner_.movements(after, limit, std::move(reply));
-  }
-  void metrics(std::function<void(std::string)> reply) override { inner_.metrics(std::move(reply)); }
+      : ForwardingDeviceApi(inner), cameras_(cameras) {}
   void trigger_camera(std::string id, Reply reply) override;
 
  private:
-  ui::DeviceApi& inner_;
   const std::vector<std::shared_ptr<CameraScanner>>& cameras_;
 };
 

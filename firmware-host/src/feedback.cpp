@@ -371,11 +371,11 @@ ui::DeviceApi::Reply FeedbackDeviceApi::tap(Reply reply) {
 }
 
 void FeedbackDeviceApi::submit_scan(ui::ScanRequest request, Reply reply) {
-  inner_.submit_scan(std::move(request), tap(std::move(reply)));
+  inner().submit_scan(std::move(request), tap(std::move(reply)));
 }
 
 void FeedbackDeviceApi::submit_frame(ui::FrameRequest request, Reply reply) {
-  inner_.submit_frame(std::move(request), tap(std::move(reply)));
+  inner().submit_frame(std::move(request), tap(std::move(reply)));
 }
 
 void FeedbackOutbox::record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) {

@@ -85,22 +85,16 @@ class Feedback {
 
 // The DeviceApi the HTTP server gets: the engine's, with each scan and frame
 // reply also posted to `feedback` on `io` (the reply itself goes on untouched).
-class FeedbackDeviceApi final : public ui::DeviceApi {
+class FeedbackDeviceApi final : public ui::ForwardingDeviceApi {
  public:
   FeedbackDeviceApi(boost::asio::io_context& io, ui::DeviceApi& inner, Feedback& feedback)
-      : io_(io), inner_(inner), feedback_(feedback) {}
+      : ForwardingDeviceApi(inner), io_(io), feedback_(feedback) {}
   void submit_scan(ui::ScanRequest request, Reply reply) override;
   void submit_frame(ui::FrameRequest request, Reply reply) override;
-  void status(Reply reply) override { inner_.status(std::move(reply)); }
-  void movements(std::uint64_t after, std::size_t limit, Reply reply) override {
-    inner_.movements(after, limit, std::move(reply));
-  }
-  void metrics(std::function<void(std::string)> reply) override { inner_.metrics(std::move(reply)); }
 
  private:
   Reply tap(Reply reply);
   boost::asio::io_context& io_;
-  ui::DeviceApi& inner_;
   Feedback& feedback_;
 };
 

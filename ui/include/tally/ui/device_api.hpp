@@ -7,9 +7,11 @@
 // the connection's executor, so implementations need not.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -68,6 +70,32 @@ class DeviceApi {
   virtual void trigger_camera(std::string id, Reply reply) {
     reply({404, error_body("unknown_camera", "no camera scanner '" + id + "' is configured")});
   }
+};
+
+// A DeviceApi that passes every call on to `inner`: the base of the
+// decorators that change one or two calls (tallyd's feedback, its camera
+// trigger), so none of them repeats the forwarding of the others.
+class ForwardingDeviceApi : public DeviceApi {
+ public:
+  explicit ForwardingDeviceApi(DeviceApi& inner) : inner_(inner) {}
+  void submit_scan(ScanRequest request, Reply reply) override {
+    inner_.submit_scan(std::move(request), std::move(reply));
+  }
+  void status(Reply reply) override { inner_.status(std::move(reply)); }
+  void movements(std::uint64_t after, std::size_t limit, Reply reply) override {
+    inner_.movements(after, limit, std::move(reply));
+  }
+  void metrics(std::function<void(std::string)> reply) override { inner_.metrics(std::move(reply)); }
+  void submit_frame(FrameRequest request, Reply reply) override {
+    inner_.submit_frame(std::move(request), std::move(reply));
+  }
+  void trigger_camera(std::string id, Reply reply) override { inner_.trigger_camera(std::move(id), std::move(reply)); }
+
+ protected:
+  DeviceApi& inner() { return inner_; }
+
+ private:
+  DeviceApi& inner_;
 };
 
 }  // namespace tally::ui
