@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>

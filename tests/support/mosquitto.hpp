@@ -34,9 +34,10 @@ namespace tally::test {
 // Not bind(0): that hands out ports from the ephemeral range, where every
 // outgoing connection of the tests running in parallel also takes its local
 // port, and where the kernel may give a port just closed here to another
-// process's bind(0). A broker then failed to bind its second listener under
-// a loaded `ctest -j` (SecurityTest saw "socket error" on a good client).
-// So: ports 20000–32767, below Linux's default ephemeral range
+// process's bind(0), so a broker could lose the port it was given before it
+// binds. (This was first suspected for SecurityTest's "socket error" under a
+// loaded `ctest -j`; that turned out to be Paho/OpenSSL in the test process,
+// see the test. The race is real all the same.) So: ports 20000–32767, below Linux's default ephemeral range
 // (ip_local_port_range 32768–60999), from a start that differs per process,
 // each checked free by a bind without SO_REUSEADDR.
 inline std::uint16_t free_loopback_port() {
