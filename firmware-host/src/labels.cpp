@@ -169,12 +169,6 @@ bool write_file(const std::filesystem::path& path, const void* data, std::size_t
 
 }  // namespace
 
-const std::vector<std::string>& default_reasons() {
-  static const std::vector<std::string> kReasons = {"CRUSHED", "WET",   "TORN",      "EXPIRED",
-                                                    "MISSING", "WRONG", "CUSTOMER", "QUALITY"};
-  return kReasons;
-}
-
 std::vector<LabelSpec> bin_labels(const std::vector<std::string>& bins) {
   std::vector<LabelSpec> out;
   for (const auto& b : bins) out.push_back({"bin-" + safe_name(b), b, b, scanner::Symbology::code128});

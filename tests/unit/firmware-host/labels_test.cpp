@@ -20,6 +20,7 @@
 #include "tally/scanner/decode.hpp"
 #include "tally/scanner/label.hpp"
 #include "tally/scanner/self_test.hpp"
+#include "tally/scanner/session.hpp"
 #include "temp_dir.hpp"
 
 namespace tally::device {
@@ -148,7 +149,7 @@ TEST_F(LabelsTest, EveryLabelDecodesBackToItsTextAndEverySvgIsWellFormed) {
   all.push_back(self_test_label());
   // Every verb, every stock state, QTY 1..10 and the default reasons.
   EXPECT_EQ(command_labels(o.quantities, o.reasons).size(),
-            scanner::command_verbs().size() + scanner::all_stock_states().size() + 10 + default_reasons().size());
+            scanner::command_verbs().size() + scanner::all_stock_states().size() + 10 + scanner::default_reason_codes().size());
 
   for (const auto& label : all) {
     SCOPED_TRACE(label.file);
@@ -259,6 +260,51 @@ TEST(LabelFiles, NamesAreSafe) {
   const auto labels = bin_labels({"../etc/passwd", "LOC:A B"});
   EXPECT_EQ(labels[0].file, "bin-.._etc_passwd");
   EXPECT_EQ(labels[1].file, "bin-LOC_A_B");
+}
+
+// Every label `tally labels` prints by default means something to a default
+// session (issue 16): there is a moment in a shift where scanning it is
+// accepted, and every printed reason is accepted where reasons are checked
+// (damage). Before, TORN, MISSING, WRONG and QUALITY were printed and refused.
+TEST(LabelsAndSession, EveryDefaultLabelIsAcceptedByADefaultSession) {
+  const LabelsCommandOptions defaults;
+  std::vector<LabelSpec> all = bin_labels({"A-01-02-3", "LOC:DOCK-1"});
+  for (auto& l : badge_labels({"alice"})) all.push_back(l);
+  for (auto& l : command_labels(defaults.quantities, defaults.reasons)) all.push_back(l);
+
+  // Scans that lead to a moment where a label may be scanned.
+  const std::string item = "(01)09506000134352";
+  const std::vector<std::vector<std::string>> moments = {
+      {},
+      {"OP:bob"},
+      {"OP:alice"},
+      {"OP:alice", "CMD:MOVE"},
+      {"OP:alice", "CMD:MOVE", "A-01-01-1", item},
+      {"OP:alice", "CMD:MOVE", "A-01-01-1", item, "B-01-01-1"},  // CORRECT
+      {"OP:alice", "CMD:DAMAGE"},
+      {"OP:alice", "CMD:HOLD"},
+      {"OP:alice", "CMD:RELEASE"},
+      {"OP:alice", "CMD:DAMAGE", "A-01-01-1", item},
+      {"OP:alice", "CMD:DAMAGE", "A-01-01-1", item, "CMD:REASON:WET"},  // CONFIRM
+  };
+  const auto accepted_after = [](const std::vector<std::string>& before, const std::string& text) {
+    scanner::Session s{scanner::SessionOptions{"hh-01", "site-a"}};
+    std::int64_t t = 1'700'000'000'000;
+    for (const auto& b : before) {
+      auto o = s.handle({b, "", "test", t++});
+      EXPECT_TRUE(o.accepted()) << b << ": " << o.code;
+    }
+    return s.handle({text, "", "test", t}).accepted();
+  };
+  for (const auto& label : all) {
+    SCOPED_TRACE(label.text);
+    bool somewhere = false;
+    for (const auto& m : moments) somewhere = somewhere || accepted_after(m, label.text);
+    EXPECT_TRUE(somewhere) << "no moment of a default session accepts " << label.text;
+    if (label.text.rfind("CMD:REASON:", 0) == 0) {
+      EXPECT_TRUE(accepted_after(moments[9], label.text)) << "damage refuses a printed reason";
+    }
+  }
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "tally/scanner/decode.hpp"
 #include "tally/scanner/encode.hpp"
 #include "tally/scanner/result.hpp"
+#include "tally/scanner/session.hpp"
 
 namespace tally::device {
 
@@ -36,9 +37,6 @@ struct LabelSpec {
   std::string caption;  // printed under the symbol
   scanner::Symbology format = scanner::Symbology::code128;
 };
-
-// Reason codes printed when none are given.
-const std::vector<std::string>& default_reasons();
 
 std::vector<LabelSpec> bin_labels(const std::vector<std::string>& bins);            // Code 128, text = bin
 std::vector<LabelSpec> badge_labels(const std::vector<std::string>& operators);     // Code 128, OP:<id>
@@ -74,7 +72,8 @@ struct LabelsCommandOptions {
   std::vector<std::string> badges;
   bool commands = false;
   std::vector<int> quantities{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-  std::vector<std::string> reasons = default_reasons();
+  // Reason codes printed: a default session's (scanner::default_reason_codes).
+  std::vector<std::string> reasons = scanner::default_reason_codes();
   bool self_test = false;
   bool png = true;
   bool svg = true;

@@ -94,6 +94,11 @@ struct Outcome {
   bool accepted() const { return feedback != Feedback::error; }
 };
 
+// The reason codes of a site that configures none ([session] reason_codes in
+// tallyd.toml): what damage, hold, release, return and short picks accept,
+// and what `tally labels --commands` prints by default.
+const std::vector<std::string>& default_reason_codes();
+
 struct SessionOptions {
   std::string device;  // stamped on every movement
   std::string site;
@@ -101,8 +106,7 @@ struct SessionOptions {
   std::string receiving_location = "DOCK-1";
   // Reason codes accepted by damage, hold, release, return and short picks
   // (upper case). Empty: any code. Move and receive take any code.
-  std::vector<std::string> reason_codes = {"DAMAGED", "CRUSHED", "WET", "EXPIRED", "QA",
-                                           "SHORT", "NOT_FOUND", "CUSTOMER", "WRONG_ITEM"};
+  std::vector<std::string> reason_codes = default_reason_codes();
   // Signs the operator out when a scan comes more than this long after the
   // previous accepted one (scan times, ms); the open step is dropped and the
   // answer says so. 0: never.
@@ -149,9 +153,18 @@ DeviceException allowance_exception(const AllowanceUse& use, const Movement& pic
 // ISO date (YYYY-MM-DD, UTC) of a Unix time in ms. Pure arithmetic.
 std::string iso_date(std::int64_t time_ms);
 
+namespace workflow {
+struct State;
+}
+
 class Session {
  public:
   explicit Session(SessionOptions options);
+  Session(const Session& other);  // copies the state: handle() keeps a copy only when accepted
+  Session& operator=(const Session& other);
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
 
   // Handles one scan. On error the session is unchanged.
   Outcome handle(const Scan& scan);
@@ -171,73 +184,10 @@ class Session {
   static Result<Session> restore(SessionOptions options, const nlohmann::json& snapshot);
 
  private:
-  struct Impl;  // the step machines (session.cpp)
-  friend struct Impl;
-
-  enum class Mode : std::uint8_t { idle, move, putaway, receive, pick, damage, hold, release, return_, count };
-
-  // Context that outlives one step: a receipt (receive), a pick task, the
-  // bin being counted. Only non-default fields appear in the snapshot.
-  struct Context {
-    std::string reference;         // PO:/ASN: of a receipt, ORD: of a return or pick
-    std::optional<Location> dock;  // scanned dock; options.receiving_location if none
-    std::optional<Location> bin;   // count: the bin being counted
-    std::string task;              // pick: the task id ("TASK:17")
-    int line_index = 0;            // pick: index of the current line in the task
-    // pick: a copy of the current task line, so replaying the step never
-    // depends on the master data of the moment.
-    std::optional<TaskLine> line;
-    // receive against a receive task (matched by PO/ASN/TASK): units
-    // received so far per item id, to flag over-, under- and unexpected receipts.
-    std::map<std::string, std::int64_t> received;
-    // move: the source bin, kept after a move for the next item until
-    // CANCEL, DONE or a mode change. Not an open step (LOGOUT and mode
-    // switches just drop it), like `state`.
-    std::optional<Location> source;
-    // move, damage, hold, release: the state of the goods handled, set by
-    // CMD:STATE:<state> (a bin label cannot say it); unset = the mode's
-    // default (available; release: quality_hold).
-    std::optional<StockState> state;
-    bool operator==(const Context&) const = default;
-  };
-
-  SessionOptions options_;
-  std::shared_ptr<const MasterData> master_;
-  std::string operator_;
-  Mode mode_ = Mode::idle;
-  // The open step is `evidence_` (its effective scans, in order) applied on
-  // top of `base_` (the context when the step began). Everything below is
-  // derived from those two: undo and restore() replay them.
-  Context base_;
-  std::vector<std::string> evidence_;
-  Context ctx_;
-  std::optional<Location> from_;  // move/putaway: source
-  std::optional<Item> item_;      // set exactly when qty_ > 0
-  std::int64_t qty_ = 0;
-  std::string reason_;
-  bool short_ = false;                  // pick: short pick confirmed for the open line
-  std::vector<std::string> done_tasks_;  // pick tasks finished in this session
-  std::int64_t last_scan_ms_ = 0;        // time of the last accepted scan (idle timeout only)
-  std::string pin_pending_;              // badge scanned, PIN not yet (require_pin)
-  // Units applied from the catalog's pack_size, by index into evidence_
-  // (only entries > 1). Part of the step's record, not derived: replay
-  // uses it instead of the master data of the moment.
-  std::map<std::size_t, std::int64_t> pack_units_;
-  // The last movement recorded since the operator signed in: CMD:CORRECT
-  // records its reverse. A device fact like done_tasks_, it is kept over
-  // mode changes, dropped at sign-out or a change of operator.
-  std::optional<Movement> last_;
-  // While replaying: the recorded pack units of the scan being replayed (1:
-  // none recorded). nullopt: live, ask the master data.
-  std::optional<std::int64_t> replay_pack_;
-  // Scans of evidence_ that were catalog SKUs (texts the label grammar does
-  // not own), by index, with the catalog GTIN of that SKU ("" if none).
-  // Recorded like pack_units_ (snapshot "catalog_skus") so replay never
-  // needs the master data.
-  std::map<std::size_t, std::string> catalog_skus_;
-  // While replaying: the recorded catalog entry of the scan being replayed
-  // (nullopt inside: none recorded). Outer nullopt: live, ask the master data.
-  std::optional<std::optional<std::string>> replay_sku_;
+  explicit Session(std::unique_ptr<workflow::State> state);
+  // Never null but after a move. The state and the workflows that change it:
+  // scanner/src/session/ (state.hpp, workflow.hpp is the table of modes).
+  std::unique_ptr<workflow::State> state_;
 };
 
 }  // namespace tally::scanner
