@@ -16,6 +16,7 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace tally::mqtt {
 namespace {
@@ -289,14 +290,19 @@ namespace {
 
 // What a disconnect_async in flight keeps: the Impl (so the Paho client
 // outlives the Client), `done`, and a work-tracking executor. Released once,
-// by the first of Paho's success/failure callbacks (or a throwing call).
+// by the first of Paho's success/failure callbacks, a throwing call, or the
+// `bound` timer: Paho reports nothing when the connection dies while the
+// DISCONNECT is under way (a broker killed as tallyd stops), and the work
+// held here would keep the io_context's run() from ever returning.
 template <typename ImplPtr>
-struct PendingDisconnect {
+struct PendingDisconnect : std::enable_shared_from_this<PendingDisconnect<ImplPtr>> {
   std::mutex mutex;
   ImplPtr keep;
   std::function<void()> done;
   std::optional<boost::asio::any_io_executor> work;
+  std::optional<boost::asio::steady_timer> bound;  // executor thread only
 
+  // Any thread.
   void finish() {
     ImplPtr k;
     std::function<void()> d;
@@ -310,12 +316,17 @@ struct PendingDisconnect {
       work.reset();
     }
     // The Impl is released on the executor (or when its io_context is destroyed).
-    boost::asio::post(*w, [k = std::move(k), d = std::move(d)]() mutable {
+    boost::asio::post(*w, [self = this->shared_from_this(), k = std::move(k), d = std::move(d)]() mutable {
+      if (self->bound) self->bound->cancel();
       if (d) d();
       k.reset();
     });
   }
 };
+
+// How long past its own timeout a DISCONNECT may take before it is given up
+// (Paho's own timeout has passed by then: nothing more will come).
+constexpr std::chrono::milliseconds kDisconnectGrace{200};
 
 }  // namespace
 
@@ -336,6 +347,10 @@ void Client::disconnect_async(std::chrono::milliseconds timeout, std::function<v
   pending->keep = impl_;
   pending->done = std::move(done);
   pending->work = std::move(work);
+  pending->bound.emplace(impl.executor, timeout + kDisconnectGrace);
+  pending->bound->async_wait([pending](const boost::system::error_code& ec) {
+    if (!ec) pending->finish();  // Paho never reported: give the DISCONNECT up
+  });
   impl.disconnect_listener.success = [pending](const ::mqtt::token&) { pending->finish(); };
   impl.disconnect_listener.failure = [pending](const ::mqtt::token&) { pending->finish(); };
   try {

@@ -118,10 +118,12 @@ class Client {
   void disconnect(std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
   // The same without blocking: returns at once; `done` (optional) is posted
   // to the executor when Paho has finished (queued messages out, or
-  // `timeout`). Until then the connection lives on inside, so the Client may
-  // be destroyed right away, and the executor has outstanding work (its
-  // io_context's run() does not return before the DISCONNECT is out).
-  // Handlers are not called any more. Not connected: `done` is posted at once.
+  // `timeout`), or at the latest 200 ms after `timeout`: when the
+  // connection dies under it Paho reports nothing at all. Until then the
+  // connection lives on inside, so the Client may be destroyed right away,
+  // and the executor has outstanding work (its io_context's run() does not
+  // return before the DISCONNECT is out or given up). Handlers are not
+  // called any more. Not connected: `done` is posted at once.
   void disconnect_async(std::chrono::milliseconds timeout, std::function<void()> done = nullptr);
 
   // Queues a PUBLISH. Returns at once; an error ("mqtt_not_connected",
