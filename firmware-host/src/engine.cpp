@@ -3,22 +3,21 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "tally/scanner/label.hpp"
+#include "tally/service/work_queue.hpp"
 #include "tally/wire/movement_json.hpp"
 
 #include "engine_frames.hpp"
+#include "metrics_text.hpp"
 
 namespace tally::device {
 namespace {
@@ -56,18 +55,14 @@ struct Engine::Impl {
   mutable std::mutex view_mutex;
   View view;  // GUARDED_BY(view_mutex)
 
-  // The bounded job queue in front of the worker.
-  mutable std::mutex queue_mutex;
-  std::condition_variable queue_cv;
-  std::deque<std::function<void()>> queue;  // GUARDED_BY(queue_mutex), size <= options.queue_max
-  bool stopping = false;                    // GUARDED_BY(queue_mutex)
-  std::thread worker;
+  // The bounded job queue in front of the worker (options.queue_max); the
+  // worker starts last in the constructor, once everything it uses exists.
+  std::optional<service::WorkQueue> queue;
 
   // Metrics (relaxed atomics: monotonic counters read for /metrics).
   std::atomic<std::uint64_t> scans_accepted{0}, scans_refused{0}, movements_recorded{0};
   std::atomic<std::uint64_t> journal_errors{0}, overloaded{0};
   std::atomic<std::uint64_t> append_us_sum{0}, append_count{0};
-  std::atomic<std::uint64_t> queue_depth_max{0};
 
   // Sync client hooks (edge::Outbox, status/metrics additions).
   mutable std::mutex hooks_mutex;
@@ -107,7 +102,7 @@ struct Engine::Impl {
       view.last_error = "stored master data ignored: " + r.error().message;
     }
     refresh_view();
-    worker = std::thread(&Impl::work, this);
+    queue.emplace("journal worker", options.queue_max);
   }
 
   // Parses every stored master-data kind (worker thread or before it starts).
@@ -183,42 +178,9 @@ struct Engine::Impl {
 
   // Queues a job; false when the queue is full or the engine is stopping.
   // past_limit: queued even when full (the watchdog's probe, one at a time).
-  bool enqueue(std::function<void()> job, bool past_limit = false) {
-    {
-      std::lock_guard lock(queue_mutex);
-      if (stopping || (!past_limit && queue.size() >= options.queue_max)) return false;
-      queue.push_back(std::move(job));
-      const auto depth = static_cast<std::uint64_t>(queue.size());
-      if (depth > queue_depth_max.load(std::memory_order_relaxed)) {
-        queue_depth_max.store(depth, std::memory_order_relaxed);
-      }
-    }
-    queue_cv.notify_one();
-    return true;
-  }
+  bool enqueue(std::function<void()> job, bool past_limit = false) { return queue->post(std::move(job), past_limit); }
 
-  void work() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(queue_mutex);
-        queue_cv.wait(lock, [this] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;  // stopping and drained
-        job = std::move(queue.front());
-        queue.pop_front();
-      }
-      job();
-    }
-  }
-
-  void stop() {
-    {
-      std::lock_guard lock(queue_mutex);
-      stopping = true;
-    }
-    queue_cv.notify_all();
-    if (worker.joinable()) worker.join();
-  }
+  void stop() { queue->stop(); }
 
   // Worker thread: this device's picks under `a` journaled so far (see allowance_used).
   Result<std::int64_t> allowance_used_of(const scanner::Allowance& a) {
@@ -436,17 +398,13 @@ struct Engine::Impl {
       std::lock_guard lock(view_mutex);
       v = view;
     }
-    std::size_t depth = 0;
-    {
-      std::lock_guard lock(queue_mutex);
-      depth = queue.size();
-    }
-    std::ostringstream m;
+    const std::size_t depth = queue->queued();
+    std::string m;
     const auto counter = [&m](const char* name, const char* help, auto value) {
-      m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n" << name << ' ' << value << '\n';
+      add_metric(m, name, "counter", help, value);
     };
     const auto gauge = [&m](const char* name, const char* help, std::uint64_t value) {
-      m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n" << name << ' ' << value << '\n';
+      add_metric(m, name, "gauge", help, value);
     };
     counter("tally_scans_accepted_total", "Scans accepted and journaled.", scans_accepted.load());
     counter("tally_scans_refused_total", "Scans the session refused (nothing changed).", scans_refused.load());
@@ -457,7 +415,7 @@ struct Engine::Impl {
             static_cast<double>(append_us_sum.load()) / 1e6);
     counter("tally_journal_append_seconds_count", "Durable appends.", append_count.load());
     gauge("tally_queue_depth", "Jobs waiting for the journal worker.", depth);
-    gauge("tally_queue_depth_max", "Highest queue depth seen.", queue_depth_max.load());
+    gauge("tally_queue_depth_max", "Highest queue depth seen.", queue->depth_max());
     gauge("tally_journal_last_seq", "Highest movement seq written.", v.journal.last_seq);
     gauge("tally_journal_acked_seq", "Highest seq acknowledged by the ledger.", v.journal.acked_seq);
     gauge("tally_journal_pending", "Movements not yet acknowledged.", v.journal.pending);
@@ -468,8 +426,8 @@ struct Engine::Impl {
       std::lock_guard hooks(hooks_mutex);
       sync_metrics = sync_report.metrics;
     }
-    if (sync_metrics) m << sync_metrics();
-    return m.str();
+    if (sync_metrics) m += sync_metrics();
+    return m;
   }
 };
 

@@ -51,25 +51,13 @@ std::optional<ui::ApiReply> self_test_reply(const ui::ScanRequest& request) {
 
 Engine::Frames::Frames(Engine& engine, std::shared_ptr<DecodeWorker> decoder, scanner::DecodeOptions options,
                        std::size_t queue_max)
-    : engine_(engine), decoder_(std::move(decoder)), options_(options), queue_max_(queue_max) {
-  thread_ = std::thread(&Frames::work, this);
-}
+    : engine_(engine), decoder_(std::move(decoder)), options_(options), queue_("frame decoder", queue_max) {}
 
 Engine::Frames::~Frames() { stop(); }
 
-bool Engine::Frames::enqueue(std::function<void()> job) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= queue_max_) return false;
-    queue_.push_back(std::move(job));
-  }
-  cv_.notify_one();
-  return true;
-}
-
 bool Engine::Frames::submit(ui::FrameRequest request, Reply reply) {
   auto shared = std::make_shared<std::pair<ui::FrameRequest, Reply>>(std::move(request), std::move(reply));
-  return enqueue([this, shared] {
+  return queue_.post([this, shared] {
     ui::ApiReply answer;
     try {
       answer = process(shared->first);
@@ -82,7 +70,7 @@ bool Engine::Frames::submit(ui::FrameRequest request, Reply reply) {
 
 bool Engine::Frames::submit(CapturedFrame frame, DecodeDone done) {
   auto shared = std::make_shared<std::pair<CapturedFrame, DecodeDone>>(std::move(frame), std::move(done));
-  return enqueue([this, shared] {
+  return queue_.post([this, shared] {
     Result<std::vector<scanner::Symbol>> r = make_error("internal", "not decoded");
     try {
       r = decode(shared->first);
@@ -103,28 +91,7 @@ Result<std::vector<scanner::Symbol>> Engine::Frames::decode(const CapturedFrame&
   return decoder_->decode(view, options_);
 }
 
-void Engine::Frames::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Engine::Frames::work() {
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    job();
-  }
-}
+void Engine::Frames::stop() { queue_.stop(); }
 
 ui::ApiReply Engine::Frames::process(const ui::FrameRequest& request) {
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(request.body.data());

@@ -2,17 +2,14 @@
 // engine.hpp). Private to tally_device.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include "tally/device/engine.hpp"
+#include "tally/service/work_queue.hpp"
 
 namespace tally::device {
 
@@ -38,20 +35,13 @@ struct Engine::Frames {
   void stop();
 
  private:
-  bool enqueue(std::function<void()> job);
-  void work();
   ui::ApiReply process(const ui::FrameRequest& request);
   Result<std::vector<scanner::Symbol>> decode(const CapturedFrame& frame);
 
   Engine& engine_;
   std::shared_ptr<DecodeWorker> decoder_;
   scanner::DecodeOptions options_;
-  std::size_t queue_max_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;                                 // GUARDED_BY(mutex_)
-  std::thread thread_;
+  service::WorkQueue queue_;  // last: its thread runs the jobs that use the rest
 };
 
 }  // namespace tally::device

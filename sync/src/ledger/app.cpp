@@ -24,7 +24,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -48,6 +47,7 @@
 #include "tally/wire/movement_json.hpp"
 #include "tally/mqtt/client.hpp"
 #include "tally/service/watchdog.hpp"
+#include "tally/service/work_queue.hpp"
 #include "tally/ui/http_server.hpp"
 #include "tally/ui/ledger_api.hpp"
 
@@ -71,67 +71,6 @@ std::int64_t now_ms() {
       .count();
 }
 
-// One thread and a bounded FIFO of jobs in front of it.
-class Worker {
- public:
-  explicit Worker(std::size_t max) : max_(max), thread_([this] { work(); }) {}
-  ~Worker() { stop(); }
-  Worker(const Worker&) = delete;
-  Worker& operator=(const Worker&) = delete;
-
-  // False when the queue is full or the worker is stopping. past_limit:
-  // queued even when full (the watchdog's probe, one at a time).
-  bool post(std::function<void()> job, bool past_limit = false) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_ || (!past_limit && queue_.size() >= max_)) return false;
-      queue_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-    return true;
-  }
-
-  std::size_t queued() {
-    std::lock_guard lock(mu_);
-    return queue_.size();
-  }
-
-  // Finishes the queued jobs, then ends the thread.
-  void stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      try {
-        job();
-      } catch (const std::exception& e) {
-        spdlog::error("worker job failed: {}", e.what());
-      }
-    }
-  }
-
-  const std::size_t max_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                    // GUARDED_BY(mu_)
-  std::thread thread_;
-};
 
 json to_json(const ExceptionRecord& e) {
   return {{"id", e.id},           {"kind", e.kind},       {"device", e.device},
@@ -215,7 +154,7 @@ class Service final : public ui::LedgerApi {
  public:
   Service(asio::io_context& io, const AppConfig& config, Store& store)
       : io_(io), config_(config), store_(store), ledger_(store, LedgerOptions{config.max_message_bytes}),
-        worker_(config.queue_max), parser_(config.queue_max), reconnect_(io), kpi_timer_(io), allowance_timer_(io) {}
+        worker_("store", config.queue_max), parser_("parser", config.queue_max), reconnect_(io), kpi_timer_(io), allowance_timer_(io) {}
 
   ~Service() override {
     parser_.stop();
@@ -697,8 +636,8 @@ class Service final : public ui::LedgerApi {
   const AppConfig& config_;
   Store& store_;
   Ledger ledger_;  // worker thread only
-  Worker worker_;  // the store's thread
-  Worker parser_;  // parses inbound batches (no store)
+  service::WorkQueue worker_;  // the store's thread
+  service::WorkQueue parser_;  // parses inbound batches (no store)
   asio::steady_timer reconnect_;
   asio::steady_timer kpi_timer_;      // io thread only
   std::atomic<bool> sampling_{false};  // a KPI sample is queued or running
