@@ -37,18 +37,11 @@ using sqlite_util::column_text;
 using sqlite_util::DbPtr;
 using sqlite_util::exec;
 using sqlite_util::is_corrupt;
-using sqlite_util::is_full;
 using sqlite_util::StmtPtr;
 using sqlite_util::Use;
 
 // Maps a failed SQLite call to the journal's error codes.
-Error sql_error(sqlite3* db, int rc, std::string_view what) {
-  std::string msg = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
-                    " (sqlite " + std::to_string(rc) + ")";
-  if (is_full(rc)) return make_error("disk_full", "journal: " + msg);
-  if (is_corrupt(rc)) return make_error("journal_corrupt", "journal: " + msg);
-  return make_error("journal_io", "journal: " + msg);
-}
+Error sql_error(sqlite3* db, int rc, std::string_view what) { return sqlite_util::sql_error(db, rc, what, "journal"); }
 
 // -------------------------------------------------------------- the schema
 
@@ -361,47 +354,32 @@ int backfill_chain(sqlite3* db) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-// Runs the migrations from `from` to kSchemaVersion in one transaction; on
-// a brand-new file also writes meta (device, site, created).
+// Runs the migrations from `from` to kSchemaVersion (sqlite_util::migrate);
+// on a brand-new file also writes meta (device, site, created), and the v3
+// migration chains the movements already there.
 Result<void> migrate(sqlite3* db, int from, const Options& options) {
-  int rc = exec(db, "BEGIN IMMEDIATE");
-  if (rc != SQLITE_OK) return sql_error(db, rc, "begin migration");
-  auto fail = [db](int code, std::string_view what) {
-    Error e = sql_error(db, code, what);
-    if (sqlite3_get_autocommit(db) == 0) exec(db, "ROLLBACK");
-    return e;
-  };
-  for (int v = from; v < kSchemaVersion; ++v) {
-    rc = exec(db, kMigrations[static_cast<std::size_t>(v)]);
-    if (rc != SQLITE_OK) return fail(rc, "migration to v" + std::to_string(v + 1));
+  const auto after = [db, from, &options](int v) -> std::pair<int, std::string> {
     if (v == 2) {
-      rc = backfill_chain(db);
-      if (rc != SQLITE_OK) return fail(rc, "migration to v3: chaining existing movements");
+      if (const int rc = backfill_chain(db); rc != SQLITE_OK) return {rc, "chaining existing movements"};
     }
-  }
-  if (from == 0) {
+    if (v + 1 < kSchemaVersion || from != 0) return {SQLITE_OK, ""};
     sqlite3_stmt* raw = nullptr;
-    rc = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES (?1, ?2)", -1, &raw, nullptr);
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES (?1, ?2)", -1, &raw, nullptr);
     StmtPtr s(raw);
-    if (rc != SQLITE_OK) return fail(rc, "write meta");
     const std::string created = std::to_string(now_ms());
     const std::pair<const char*, const std::string*> rows[] = {
         {"device", &options.device}, {"site", &options.site}, {"created", &created}};
     for (const auto& [key, value] : rows) {
+      if (rc != SQLITE_OK) break;
       sqlite3_reset(s.get());
       bind_text(s.get(), 1, key);
       bind_text(s.get(), 2, *value);
       rc = sqlite3_step(s.get());
-      if (rc != SQLITE_DONE) return fail(rc, "write meta");
+      rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
-  }
-  // user_version lives in the database header and is transactional.
-  const std::string bump = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
-  rc = exec(db, bump.c_str());
-  if (rc != SQLITE_OK) return fail(rc, "set user_version");
-  rc = exec(db, "COMMIT");
-  if (rc != SQLITE_OK) return fail(rc, "commit migration");
-  return {};
+    return {rc, "write meta"};
+  };
+  return sqlite_util::migrate(db, kMigrations, from, "journal", after);
 }
 
 }  // namespace

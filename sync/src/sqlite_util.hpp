@@ -7,9 +7,13 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include "tally/scanner/result.hpp"
 
 namespace tally::sqlite_util {
 
@@ -74,6 +78,49 @@ inline int prepare_persistent(sqlite3* db, const char* sql, StmtPtr& out) {
   const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
   out.reset(s);
   return rc;
+}
+
+// A failed SQLite call as an Error of `who` ("journal", "ledger"):
+// "disk_full", "<who>_corrupt" or "<who>_io", the message saying what failed
+// and SQLite's own words. Call it before anything else touches `db` (a
+// ROLLBACK would replace the message).
+inline Error sql_error(sqlite3* db, int rc, std::string_view what, std::string_view who) {
+  const std::string msg = std::string(who) + ": " + std::string(what) + ": " +
+                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + " (sqlite " +
+                          std::to_string(rc) + ")";
+  if (is_full(rc)) return make_error("disk_full", msg);
+  if (is_corrupt(rc)) return make_error(std::string(who) + "_corrupt", msg);
+  return make_error(std::string(who) + "_io", msg);
+}
+
+// Takes a file from schema `from` (PRAGMA user_version) to
+// migrations.size(): migration i takes version i to i + 1. All of it runs in
+// one BEGIN IMMEDIATE transaction with the user_version bump (the version
+// lives in the database header and is transactional), so a file is at its
+// old version or the new one, never between. `after(i)`, if given, runs in
+// that transaction right after migration i (a backfill, first rows) and
+// returns an SQLite result code and what it did. On failure everything is
+// rolled back and the error (sql_error of `who`) says which step failed.
+inline Result<void> migrate(sqlite3* db, std::span<const char* const> migrations, int from, std::string_view who,
+                            const std::function<std::pair<int, std::string>(int)>& after = nullptr) {
+  const auto fail = [db, who](int rc, std::string_view what) {
+    Error e = sql_error(db, rc, what, who);
+    if (sqlite3_get_autocommit(db) == 0) exec(db, "ROLLBACK");
+    return e;
+  };
+  if (const int rc = exec(db, "BEGIN IMMEDIATE"); rc != SQLITE_OK) return fail(rc, "begin migration");
+  const auto target = static_cast<int>(migrations.size());
+  for (int v = from; v < target; ++v) {
+    const std::string step = "migration to v" + std::to_string(v + 1);
+    if (const int rc = exec(db, migrations[static_cast<std::size_t>(v)]); rc != SQLITE_OK) return fail(rc, step);
+    if (after) {
+      if (const auto [rc, what] = after(v); rc != SQLITE_OK) return fail(rc, step + ": " + what);
+    }
+  }
+  const std::string bump = "PRAGMA user_version = " + std::to_string(target);
+  if (const int rc = exec(db, bump.c_str()); rc != SQLITE_OK) return fail(rc, "set user_version");
+  if (const int rc = exec(db, "COMMIT"); rc != SQLITE_OK) return fail(rc, "commit migration");
+  return {};
 }
 
 }  // namespace tally::sqlite_util

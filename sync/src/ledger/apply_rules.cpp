@@ -163,4 +163,28 @@ ExceptionRecord count_exception(const Movement& count, std::int64_t booked, cons
   return e;
 }
 
+Result<void> check_exception_action(const std::string& action, const std::string& owner) {
+  if (action != "assign" && action != "resolve") {
+    return make_error("bad_request", "action must be \"assign\" or \"resolve\"");
+  }
+  if (action == "assign" && owner.empty()) return make_error("bad_request", "assign needs an owner");
+  return {};
+}
+
+Result<ExceptionRecord> exception_after(ExceptionRecord e, const std::string& action, const std::string& owner,
+                                        const std::string& note, std::int64_t now_ms) {
+  if (auto ok = check_exception_action(action, owner); !ok) return ok.error();
+  if (e.status == "resolved") return make_error("conflict", "exception " + std::to_string(e.id) + " is resolved");
+  if (action == "assign") {
+    e.status = "assigned";
+    e.owner = owner;
+  } else {
+    e.status = "resolved";
+    e.resolved_ms = now_ms;
+    if (!owner.empty()) e.owner = owner;
+  }
+  if (!note.empty()) e.note = note;
+  return e;
+}
+
 }  // namespace tally::ledger::rules

@@ -73,4 +73,13 @@ scanner::Movement count_adjustment(const scanner::Movement& count, std::int64_t 
 // The count_difference exception about it.
 ExceptionRecord count_exception(const scanner::Movement& count, std::int64_t booked, const scanner::Movement& adjust);
 
+// The exception lifecycle (open → assigned → resolved) both stores run in
+// one transaction of theirs (Store::update_exception). check_exception_action
+// refuses a bad request before anything is read (error "bad_request");
+// exception_after is the record as the action leaves it, given the record as
+// it stands, read in that transaction (error "conflict": resolved already).
+Result<void> check_exception_action(const std::string& action, const std::string& owner);
+Result<ExceptionRecord> exception_after(ExceptionRecord current, const std::string& action, const std::string& owner,
+                                        const std::string& note, std::int64_t now_ms);
+
 }  // namespace tally::ledger::rules

@@ -438,10 +438,7 @@ class PostgresStore final : public Store, private rules::ApplySql {
 
   Result<ExceptionRecord> update_exception(std::int64_t id, const std::string& action, const std::string& owner,
                                            const std::string& note, std::int64_t now_ms) override {
-    if (action != "assign" && action != "resolve") {
-      return make_error("bad_request", "action must be \"assign\" or \"resolve\"");
-    }
-    if (action == "assign" && owner.empty()) return make_error("bad_request", "assign needs an owner");
+    if (auto ok = rules::check_exception_action(action, owner); !ok) return ok.error();
     if (auto r = begin(); !r) return r.error();
     auto result = update_exception_in_txn(id, action, owner, note, now_ms);
     if (!result) {
@@ -886,19 +883,10 @@ class PostgresStore final : public Store, private rules::ApplySql {
                    "exception");
     if (!cur) return cur.error();
     if (PQntuples(cur->get()) == 0) return make_error("not_found", "no exception " + std::to_string(id));
-    ExceptionRecord e = read_exception(cur->get(), 0);
-    if (e.status == "resolved") return make_error("conflict", "exception " + std::to_string(id) + " is resolved");
-    if (action == "assign") {
-      e.status = "assigned";
-      e.owner = owner;
-    } else {
-      e.status = "resolved";
-      e.resolved_ms = now_ms;
-      if (!owner.empty()) e.owner = owner;
-    }
-    if (!note.empty()) e.note = note;
+    auto e = rules::exception_after(read_exception(cur->get(), 0), action, owner, note, now_ms);
+    if (!e) return e;
     if (auto r = run("UPDATE exceptions SET status = $2, owner = $3, note = $4, resolved_ms = $5 WHERE id = $1",
-                     {p(id), p(e.status), p(e.owner), p(e.note), p(e.resolved_ms)}, "update exception");
+                     {p(id), p(e->status), p(e->owner), p(e->note), p(e->resolved_ms)}, "update exception");
         !r) {
       return r.error();
     }

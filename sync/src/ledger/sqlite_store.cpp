@@ -132,13 +132,7 @@ CREATE TABLE lots(
     rules::kFleetMigration,   // v3 → v4
 };
 
-Error sql_error(sqlite3* db, int rc, std::string_view what) {
-  std::string msg = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
-                    " (sqlite " + std::to_string(rc) + ")";
-  if (is_full(rc)) return make_error("disk_full", "ledger: " + msg);
-  if (is_corrupt(rc)) return make_error("ledger_corrupt", "ledger: " + msg);
-  return make_error("ledger_io", "ledger: " + msg);
-}
+Error sql_error(sqlite3* db, int rc, std::string_view what) { return sqlite_util::sql_error(db, rc, what, "ledger"); }
 
 using rules::Key;
 
@@ -468,32 +462,37 @@ class SqliteStore final : public Store, private rules::ApplySql {
 
   Result<ExceptionRecord> update_exception(std::int64_t id, const std::string& action, const std::string& owner,
                                            const std::string& note, std::int64_t now_ms) override {
-    if (action != "assign" && action != "resolve") {
-      return make_error("bad_request", "action must be \"assign\" or \"resolve\"");
+    if (auto ok = rules::check_exception_action(action, owner); !ok) return ok.error();
+    if (auto r = begin(); !r) return r.error();
+    auto result = update_exception_in_txn(id, action, owner, note, now_ms);
+    if (!result) {
+      abort_txn();
+      return result;
     }
-    if (action == "assign" && owner.empty()) return make_error("bad_request", "assign needs an owner");
+    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
+      Error e = sql_error(db_.get(), rc, "commit exception");
+      abort_txn();
+      return e;
+    }
+    return result;
+  }
+
+  Result<ExceptionRecord> update_exception_in_txn(std::int64_t id, const std::string& action,
+                                                  const std::string& owner, const std::string& note,
+                                                  std::int64_t now_ms) {
     auto current = exception_by_id(id);
     if (!current) return current.error();
     if (!*current) return make_error("not_found", "no exception " + std::to_string(id));
-    ExceptionRecord e = std::move(**current);
-    if (e.status == "resolved") return make_error("conflict", "exception " + std::to_string(id) + " is resolved");
-    if (action == "assign") {
-      e.status = "assigned";
-      e.owner = owner;
-    } else {
-      e.status = "resolved";
-      e.resolved_ms = now_ms;
-      if (!owner.empty()) e.owner = owner;
-    }
-    if (!note.empty()) e.note = note;
+    auto e = rules::exception_after(std::move(**current), action, owner, note, now_ms);
+    if (!e) return e;
     StmtPtr s;
     const char* sql = "UPDATE exceptions SET status = ?2, owner = ?3, note = ?4, resolved_ms = ?5 WHERE id = ?1";
     if (const int rc = prepare_once(sql, s); rc != SQLITE_OK) return sql_error(db_.get(), rc, "update exception");
     bind_int(s.get(), 1, id);
-    bind_text(s.get(), 2, e.status);
-    bind_text(s.get(), 3, e.owner);
-    bind_text(s.get(), 4, e.note);
-    bind_int(s.get(), 5, e.resolved_ms);
+    bind_text(s.get(), 2, e->status);
+    bind_text(s.get(), 3, e->owner);
+    bind_text(s.get(), 4, e->note);
+    bind_int(s.get(), 5, e->resolved_ms);
     if (const int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "update exception");
     return e;
   }
@@ -668,21 +667,7 @@ class SqliteStore final : public Store, private rules::ApplySql {
                                                    ", this build knows up to " + std::to_string(kSchemaVersion));
     }
     if (from == kSchemaVersion) return {};
-    if (rc = exec(db_.get(), "BEGIN IMMEDIATE"); rc != SQLITE_OK) return sql_error(db_.get(), rc, "begin migration");
-    for (int v = from; v < kSchemaVersion; ++v) {
-      if (rc = exec(db_.get(), kMigrations[static_cast<std::size_t>(v)]); rc != SQLITE_OK) {
-        Error e = sql_error(db_.get(), rc, "migrate " + path_);
-        exec(db_.get(), "ROLLBACK");
-        return e;
-      }
-    }
-    const std::string bump = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
-    if (rc = exec(db_.get(), bump.c_str()); rc != SQLITE_OK || (rc = exec(db_.get(), "COMMIT")) != SQLITE_OK) {
-      Error e = sql_error(db_.get(), rc, "migrate " + path_);
-      exec(db_.get(), "ROLLBACK");
-      return e;
-    }
-    return {};
+    return sqlite_util::migrate(db_.get(), kMigrations, from, "ledger");
   }
 
   int prepare_once(const char* sql, StmtPtr& out) {
