@@ -46,35 +46,27 @@ namespace asio = boost::asio;
 
 // One line of terminal output for a scan reply, e.g.
 //   [good] Moved 3 x 04006381333931 (seq 7) | next: Scan source bin
-std::string describe(const ui::ApiReply& reply) {
-  const auto& b = reply.body;
-  const auto str = [&b](const char* key) {
-    return b.contains(key) && b[key].is_string() ? b[key].get<std::string>() : std::string();
-  };
-  std::string feedback = str("feedback");
-  std::string message = str("message");
-  if (message.empty() && b.contains("error") && b["error"].is_object()) {
-    message = b["error"].value("message", std::string());
+std::string describe(const ui::ScanReply& reply) {
+  std::string feedback(scanner::to_string(reply.outcome.feedback));
+  std::string message = reply.outcome.message;
+  if (reply.kind == ui::ScanReply::Kind::self_test) feedback = "self_test";
+  if (reply.kind == ui::ScanReply::Kind::failed) {
+    feedback = "error";
+    message = reply.error ? reply.error->message : std::string();
   }
-  if (feedback.empty()) feedback = "error";
   std::string line = "[" + feedback + "] " + message;
-  if (b.contains("movement") && b["movement"].is_object()) {
-    line += " (seq " + std::to_string(b["movement"].value("seq", std::uint64_t{0})) + ")";
-  }
-  if (const auto prompt = str("prompt"); !prompt.empty()) line += " | next: " + prompt;
+  if (!reply.recorded.empty()) line += " (seq " + std::to_string(reply.recorded.front().seq) + ")";
+  if (!reply.outcome.prompt.empty()) line += " | next: " + reply.outcome.prompt;
   return line;
 }
 
-// Submits one scan from a local input (stdin, a serial scanner) without
-// blocking; the reply is printed (after `prefix`) and its feedback played on
-// the Asio thread.
-void submit_local_scan(asio::io_context& io, Engine& engine, Feedback* feedback, ui::ScanRequest request,
-                       std::string prefix) {
-  engine.submit_scan(std::move(request), [&io, feedback, prefix = std::move(prefix)](ui::ApiReply reply) {
-    asio::post(io, [feedback, prefix, reply = std::move(reply)] {
-      std::cout << prefix << describe(reply) << std::endl;
-      if (feedback != nullptr) feedback->on_reply(reply);
-    });
+// Submits one scan of a local input (stdin, a USB, serial or camera scanner)
+// to `sink`, the feedback-wrapped DeviceApi that HTTP scans take too (it
+// plays the feedback); the reply is printed after `prefix` on the Asio
+// thread.
+void submit_and_print(asio::io_context& io, ui::DeviceApi& sink, ui::ScanRequest request, std::string prefix) {
+  sink.submit_scan(std::move(request), [&io, prefix = std::move(prefix)](ui::ScanReply reply) {
+    asio::post(io, [prefix, reply = std::move(reply)] { std::cout << prefix << describe(reply) << std::endl; });
   });
 }
 
@@ -84,8 +76,8 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
  public:
   static constexpr std::size_t kLineBytesMax = 4096;
 
-  StdinScans(asio::io_context& io, Engine& engine, Feedback* feedback)
-      : io_(io), engine_(engine), feedback_(feedback), in_(io), buffer_(kLineBytesMax + 1) {}
+  StdinScans(asio::io_context& io, ui::DeviceApi& sink, Feedback* feedback)
+      : io_(io), sink_(sink), feedback_(feedback), in_(io), buffer_(kLineBytesMax + 1) {}
 
   // Fails for stdin that epoll cannot watch (a regular file).
   std::error_code start() {
@@ -135,12 +127,12 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
   }
 
   void submit(std::string text) {
-    submit_local_scan(io_, engine_, feedback_, ui::ScanRequest{std::move(text), "", "stdin"}, "");
+    submit_and_print(io_, sink_, ui::ScanRequest{std::move(text), "", "stdin"}, "");
   }
 
   asio::io_context& io_;
-  Engine& engine_;
-  Feedback* feedback_;
+  ui::DeviceApi& sink_;
+  Feedback* feedback_;  // a line too long to be a scan
   asio::posix::stream_descriptor in_;
   asio::streambuf buffer_;
   bool skipping_ = false;
@@ -152,8 +144,8 @@ class StdinScans : public std::enable_shared_from_this<StdinScans> {
 // ends a scan after suffix_timeout_ms without reports (an Asio timer).
 class UsbScans {
  public:
-  UsbScans(asio::io_context& io, Engine& engine, Feedback* feedback, const std::vector<ScannerConfig>& scanners)
-      : io_(io), engine_(engine), feedback_(feedback) {
+  UsbScans(asio::io_context& io, ui::DeviceApi& sink, Feedback* feedback, const std::vector<ScannerConfig>& scanners)
+      : io_(io), sink_(sink), feedback_(feedback) {
     for (const auto& sc : scanners) {
       if (sc.is_usb()) usb_.push_back(sc);
     }
@@ -219,13 +211,13 @@ class UsbScans {
 
   void submit(const ScannerConfig& sc, DecodedScan scan) {
     if (!sc.aim_prefix) scan.symbology.clear();
-    submit_local_scan(io_, engine_, feedback_, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "usb"},
-                      "scanner " + sc.name + ": ");
+    submit_and_print(io_, sink_, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "usb"},
+                     "scanner " + sc.name + ": ");
   }
 
   asio::io_context& io_;
-  Engine& engine_;
-  Feedback* feedback_;
+  ui::DeviceApi& sink_;
+  Feedback* feedback_;  // a report that does not decode
   std::vector<ScannerConfig> usb_;  // indexed like Config::usb_scanners
   std::map<Key, Device> devices_;
 };
@@ -404,7 +396,7 @@ int run(const std::vector<std::string>& args) {
   std::unique_ptr<UsbContext> usb_context;
   std::unique_ptr<UsbFeedback> usb_feedback;  // outlives the manager's transfers
   std::unique_ptr<UsbScannerManager> usb;
-  UsbScans usb_scans(io, **engine, feedback->get(), config.scanners);
+  UsbScans usb_scans(io, feedback_api, feedback->get(), config.scanners);
   if (!config.usb_scanners.empty()) {
     if (auto ctx = UsbContext::open(io.get_executor()); !ctx) {
       spdlog::warn("USB scanners off: {}", ctx.error().message);
@@ -429,7 +421,7 @@ int run(const std::vector<std::string>& args) {
 
   std::shared_ptr<StdinScans> stdin_scans;
   if (config.stdin_scans) {
-    stdin_scans = std::make_shared<StdinScans>(io, **engine, feedback->get());
+    stdin_scans = std::make_shared<StdinScans>(io, feedback_api, feedback->get());
     if (auto ec = stdin_scans->start()) {
       std::cerr << "tallyd: --stdin needs a terminal or a pipe: " << ec.message() << '\n';
       return 2;
@@ -446,8 +438,8 @@ int run(const std::vector<std::string>& args) {
     Feedback* fb = feedback->get();
     Engine* eng = engine->get();
     const std::string source = sc.type;  // "serial" | "camera"
-    auto scan = [&io, eng, fb, prefix, source](DecodedScan s) {
-      submit_local_scan(io, *eng, fb, ui::ScanRequest{std::move(s.text), std::move(s.symbology), source}, prefix);
+    auto scan = [&io, &feedback_api, prefix, source](DecodedScan s) {
+      submit_and_print(io, feedback_api, ui::ScanRequest{std::move(s.text), std::move(s.symbology), source}, prefix);
     };
     auto refused = [fb, prefix](const std::string& why) {
       std::cout << prefix << "[error] " << why << std::endl;

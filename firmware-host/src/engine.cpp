@@ -32,8 +32,6 @@ std::int64_t now_ms() {
 
 // HTTP status for a journal error: the disk is full (507), anything else is
 // the device's fault (500). Either way nothing was written.
-unsigned status_for_journal_error(const Error& e) { return e.code == "disk_full" ? 507U : 500U; }
-
 }  // namespace
 
 struct Engine::Impl {
@@ -204,50 +202,11 @@ struct Engine::Impl {
   }
 
   // Worker thread: the whole life of one scan.
-  ui::ApiReply handle_scan(const ui::ScanRequest& request, std::int64_t time_ms) {
+  ui::ScanReply handle_scan(const ui::ScanRequest& request, std::int64_t time_ms) {
     scanner::Session next = session;
-    const scanner::Scan scan{request.text, request.symbology, request.source, time_ms};
-    scanner::Outcome outcome = next.handle(scan);
-
-    json body = {{"feedback", scanner::to_string(outcome.feedback)},
-                 {"code", outcome.code},
-                 {"message", outcome.message},
-                 {"prompt", outcome.prompt}};
-    if (outcome.exception) {
-      const auto& x = *outcome.exception;
-      body["exception"] = {{"kind", x.kind}, {"expected", x.expected}, {"scanned", x.scanned}, {"task", x.task}};
-    }
-    if (!outcome.accepted()) {
-      scans_refused.fetch_add(1, std::memory_order_relaxed);
-      body["error"] = {{"code", outcome.code}, {"message", outcome.message}};
-      body["operator"] = session.operator_id();
-      body["mode"] = session.mode();
-      if (outcome.exception) {
-        // A refused scan that revealed a device-side exception (wrong bin,
-        // wrong item, expired lot): journal the scan as evidence and the
-        // exception; the session stays as it was (no snapshot written).
-        journal::Entry refused;
-        refused.scan = journal::ScanRecord{scanner::redacted(request.text),
-                                           request.symbology,
-                                           request.source,
-                                           session.operator_id(),
-                                           session.mode(),
-                                           "error",
-                                           outcome.code,
-                                           time_ms};
-        refused.exception = outcome.exception;
-        auto r = journal->append(refused);
-        body["exception"]["recorded"] = r.ok();
-        if (!r) {
-          journal_errors.fetch_add(1, std::memory_order_relaxed);
-          std::lock_guard lock(view_mutex);
-          view.last_error = r.error().code + ": " + r.error().message;
-        } else {
-          refresh_view();
-        }
-      }
-      return {422, std::move(body)};
-    }
+    ui::ScanReply reply;
+    reply.outcome = next.handle(scanner::Scan{request.text, request.symbology, request.source, time_ms});
+    if (!reply.outcome.accepted()) return refuse(request, std::move(reply), time_ms);
 
     journal::Entry entry;
     entry.scan = journal::ScanRecord{scanner::redacted(request.text),  // PIN:**** (never a PIN in clear)
@@ -255,48 +214,18 @@ struct Engine::Impl {
                                      request.source,
                                      next.operator_id(),
                                      next.mode(),
-                                     std::string(scanner::to_string(outcome.feedback)),
-                                     outcome.code,
+                                     std::string(scanner::to_string(reply.outcome.feedback)),
+                                     reply.outcome.code,
                                      time_ms};
-    entry.movement = outcome.movement;
-    entry.more_movements = outcome.more_movements;
-    entry.exception = outcome.exception;  // e.g. unknown item, short pick (accepted with a warning)
+    entry.movement = reply.outcome.movement;
+    entry.more_movements = reply.outcome.more_movements;
+    entry.exception = reply.outcome.exception;  // e.g. unknown item, short pick (accepted with a warning)
     entry.session_snapshot = next.snapshot().dump();
 
-    // Escrow: a pick beyond this device's allowance is recorded all the
-    // same, with an allowance_exceeded exception in the same transaction.
-    std::optional<scanner::AllowanceUse> allowance;
-    if (outcome.movement && master && scanner::allowance_applies(*master, *outcome.movement)) {
-      const scanner::Movement& pick = *outcome.movement;
-      std::int64_t used = 0;
-      if (const auto* grant = master->find_allowance(pick.item.id(), pick.item.lot, pick.from.location.code)) {
-        auto u = allowance_used_of(*grant);
-        if (!u) {
-          journal_errors.fetch_add(1, std::memory_order_relaxed);
-          json err = {{"error", {{"code", u.error().code}, {"message", u.error().message}}},
-                      {"feedback", "error"},
-                      {"prompt", session.prompt()}};
-          return {status_for_journal_error(u.error()), std::move(err)};
-        }
-        used = *u;
-      }
-      allowance = scanner::allowance_use(*master, pick, used, time_ms);
-      if (allowance->exceeded) {
-        auto x = scanner::allowance_exception(*allowance, pick, next.mode());
-        x.time_ms = time_ms;
-        const json shown = {{"kind", x.kind}, {"expected", x.expected}, {"scanned", x.scanned}, {"task", x.task}};
-        if (entry.exception) {
-          entry.more_exceptions.push_back(std::move(x));
-          body["more_exceptions"] = json::array({shown});
-        } else {
-          entry.exception = std::move(x);
-          body["exception"] = shown;
-        }
-        entry.scan.feedback = "warning";
-        body["feedback"] = "warning";
-        body["message"] = outcome.message + " Beyond this device's pick allowance (" +
-                          std::to_string(allowance->remaining) + " left): recorded and flagged for the supervisor.";
-      }
+    auto allowance = escrow(reply, entry, next.mode(), time_ms);
+    if (!allowance) {
+      journal_errors.fetch_add(1, std::memory_order_relaxed);
+      return ui::ScanReply::failure(allowance.error(), session.prompt());
     }
 
     const auto started = std::chrono::steady_clock::now();
@@ -314,50 +243,108 @@ struct Engine::Impl {
         std::lock_guard lock(view_mutex);
         view.last_error = appended.error().code + ": " + appended.error().message;
       }
-      json err = {{"error", {{"code", appended.error().code}, {"message", appended.error().message}}},
-                  {"feedback", "error"},
-                  {"prompt", session.prompt()}};
-      return {status_for_journal_error(appended.error()), std::move(err)};
+      return ui::ScanReply::failure(appended.error(), session.prompt());
     }
 
     session = std::move(next);
-    body["scan_id"] = appended->scan_id;
-    if (allowance) {
-      const std::int64_t qty = outcome.movement->qty;
-      if (allowance->grant != nullptr) allowance_used[allowance->grant->id] += qty;
-      body["allowance"] = {{"id", allowance->grant ? json(allowance->grant->id) : json(nullptr)},
-                           {"granted", allowance->grant ? allowance->grant->qty : 0},
-                           {"remaining", std::max<std::int64_t>(0, allowance->remaining - qty)},
-                           {"expires_ms", allowance->grant ? allowance->grant->expires_ms : 0},
-                           {"exceeded", allowance->exceeded}};
+    reply.kind = reply.outcome.movement ? ui::ScanReply::Kind::recorded : ui::ScanReply::Kind::accepted;
+    reply.scan_id = appended->scan_id;
+    if (*allowance) {
+      const scanner::AllowanceUse& use = **allowance;
+      const std::int64_t qty = reply.outcome.movement->qty;
+      if (use.grant != nullptr) allowance_used[use.grant->id] += qty;
+      reply.allowance = ui::AllowanceReport{use.grant ? std::optional(use.grant->id) : std::nullopt,
+                                            use.grant ? use.grant->qty : 0,
+                                            std::max<std::int64_t>(0, use.remaining - qty),
+                                            use.grant ? use.grant->expires_ms : 0, use.exceeded};
     }
     scans_accepted.fetch_add(1, std::memory_order_relaxed);
-    if (outcome.movement) {
-      scanner::Movement recorded = *outcome.movement;
-      recorded.device = options.journal.device;
-      recorded.site = options.journal.site;
-      recorded.seq = appended->seq.value_or(0);
-      recorded.hlc = appended->hlc;
-      body["movement"] = wire::to_json(recorded);
-      movements_recorded.fetch_add(1, std::memory_order_relaxed);
-      if (!outcome.more_movements.empty()) {  // a pallet: every movement, the first included
-        json all = json::array({body["movement"]});
-        for (std::size_t k = 0; k < outcome.more_movements.size(); ++k) {
-          scanner::Movement more = outcome.more_movements[k];
-          more.device = options.journal.device;
-          more.site = options.journal.site;
-          more.seq = appended->more.at(k).first;
-          more.hlc = appended->more.at(k).second;
-          all.push_back(wire::to_json(more));
-          movements_recorded.fetch_add(1, std::memory_order_relaxed);
-        }
-        body["movements"] = std::move(all);
+    if (reply.outcome.movement) {
+      const auto stamped = [this](scanner::Movement m, std::uint64_t seq, std::uint64_t hlc) {
+        m.device = options.journal.device;
+        m.site = options.journal.site;
+        m.seq = seq;
+        m.hlc = hlc;
+        return m;
+      };
+      reply.recorded.push_back(stamped(*reply.outcome.movement, appended->seq.value_or(0), appended->hlc));
+      for (std::size_t k = 0; k < reply.outcome.more_movements.size(); ++k) {  // a pallet
+        reply.recorded.push_back(
+            stamped(reply.outcome.more_movements[k], appended->more.at(k).first, appended->more.at(k).second));
       }
+      movements_recorded.fetch_add(reply.recorded.size(), std::memory_order_relaxed);
     }
-    body["operator"] = session.operator_id();
-    body["mode"] = session.mode();
+    reply.operator_id = session.operator_id();
+    reply.mode = session.mode();
     refresh_view();
-    return {outcome.movement ? 201U : 200U, std::move(body)};
+    return reply;
+  }
+
+  // Worker thread: a scan the session refused. The session stays as it was;
+  // a refusal that revealed a device-side exception (wrong bin, wrong item,
+  // expired lot) journals the scan as evidence and the exception, no snapshot.
+  ui::ScanReply refuse(const ui::ScanRequest& request, ui::ScanReply reply, std::int64_t time_ms) {
+    scans_refused.fetch_add(1, std::memory_order_relaxed);
+    reply.kind = ui::ScanReply::Kind::refused;
+    reply.operator_id = session.operator_id();
+    reply.mode = session.mode();
+    if (!reply.outcome.exception) return reply;
+    journal::Entry refused;
+    refused.scan = journal::ScanRecord{scanner::redacted(request.text),
+                                       request.symbology,
+                                       request.source,
+                                       session.operator_id(),
+                                       session.mode(),
+                                       "error",
+                                       reply.outcome.code,
+                                       time_ms};
+    refused.exception = reply.outcome.exception;
+    auto r = journal->append(refused);
+    reply.exception_recorded = r.ok();
+    if (!r) {
+      journal_errors.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lock(view_mutex);
+      view.last_error = r.error().code + ": " + r.error().message;
+    } else {
+      refresh_view();
+    }
+    return reply;
+  }
+
+  // Worker thread. Escrow: a pick beyond this device's allowance is recorded
+  // all the same, with an allowance_exceeded exception in the same
+  // transaction (added to `entry` and `reply`). The use, if the pick counts
+  // against an allowance; an error if its journaled picks cannot be read.
+  Result<std::optional<scanner::AllowanceUse>> escrow(ui::ScanReply& reply, journal::Entry& entry,
+                                                      const std::string& mode, std::int64_t time_ms) {
+    const auto& movement = reply.outcome.movement;
+    if (!movement || !master || !scanner::allowance_applies(*master, *movement)) {
+      return std::optional<scanner::AllowanceUse>();
+    }
+    const scanner::Movement& pick = *movement;
+    std::int64_t used = 0;
+    if (const auto* grant = master->find_allowance(pick.item.id(), pick.item.lot, pick.from.location.code)) {
+      auto u = allowance_used_of(*grant);
+      if (!u) return u.error();
+      used = *u;
+    }
+    const scanner::AllowanceUse use = scanner::allowance_use(*master, pick, used, time_ms);
+    if (use.exceeded) {
+      auto x = scanner::allowance_exception(use, pick, mode);
+      x.time_ms = time_ms;
+      if (entry.exception) {
+        entry.more_exceptions.push_back(x);
+        reply.more_exceptions.push_back(std::move(x));
+      } else {
+        entry.exception = x;
+        reply.outcome.exception = std::move(x);
+      }
+      entry.scan.feedback = "warning";
+      reply.outcome.feedback = scanner::Feedback::warning;
+      reply.outcome.message += " Beyond this device's pick allowance (" + std::to_string(use.remaining) +
+                               " left): recorded and flagged for the supervisor.";
+    }
+    return std::optional(use);
   }
 
   json status_body() const {
@@ -453,20 +440,20 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
   return engine;
 }
 
-void Engine::submit_scan(ui::ScanRequest request, Reply reply) {
+void Engine::submit_scan(ui::ScanRequest request, ScanDone done) {
   // The scanner self-test label: answered with its diagnosis, nothing journaled.
-  if (auto diagnosis = self_test_reply(request)) return reply(std::move(*diagnosis));
+  if (auto diagnosis = self_test_reply(request)) return done(std::move(*diagnosis));
   const std::int64_t time_ms = now_ms();
-  auto shared_reply = std::make_shared<Reply>(std::move(reply));
+  auto shared_done = std::make_shared<ScanDone>(std::move(done));
   Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, request = std::move(request), time_ms, shared_reply] {
+  const bool queued = impl->enqueue([impl, request = std::move(request), time_ms, shared_done] {
     auto answer = impl->handle_scan(request, time_ms);
     impl->notify_appended();
-    (*shared_reply)(std::move(answer));
+    (*shared_done)(std::move(answer));
   });
   if (!queued) {
     impl->overloaded.fetch_add(1, std::memory_order_relaxed);
-    (*shared_reply)({503, ui::error_body("overloaded", "the journal is busy or stopping; scan again")});
+    (*shared_done)(ui::ScanReply::failure(make_error("overloaded", "the journal is busy or stopping; scan again")));
   }
 }
 

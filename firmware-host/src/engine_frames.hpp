@@ -14,11 +14,11 @@
 namespace tally::device {
 
 // The scanner self-test label (scanner/self_test.hpp) scanned through any
-// input: the diagnosis as a 200 reply {"feedback":"self_test","code":
-// "self_test_ok"|"self_test_failed","message":summary,"self_test":{…}};
-// nothing is journaled and the session is untouched. nullopt for any other
-// scan. The terminator is not checked (the inputs strip it).
-std::optional<ui::ApiReply> self_test_reply(const ui::ScanRequest& request);
+// input: its diagnosis as a reply of kind self_test (code "self_test_ok" or
+// "self_test_failed", the message the summary and every problem with its
+// fix); nothing is journaled and the session is untouched. nullopt for any
+// other scan. The terminator is not checked (the inputs strip it).
+std::optional<ui::ScanReply> self_test_reply(const ui::ScanRequest& request);
 
 struct Engine::Frames {
   Frames(Engine& engine, std::shared_ptr<DecodeWorker> decoder, scanner::DecodeOptions options,
@@ -28,14 +28,14 @@ struct Engine::Frames {
   Frames& operator=(const Frames&) = delete;
 
   // Queues a frame; false when the queue is full or stopping.
-  bool submit(ui::FrameRequest request, Reply reply);
+  bool submit(ui::FrameRequest request, FrameDone done);
   // Queues a camera frame for decoding only; false when full or stopping.
   bool submit(CapturedFrame frame, DecodeDone done);
   // Refuses new frames, finishes the queued ones, joins the thread. Idempotent.
   void stop();
 
  private:
-  ui::ApiReply process(const ui::FrameRequest& request);
+  ui::FrameReply process(const ui::FrameRequest& request);
   Result<std::vector<scanner::Symbol>> decode(const CapturedFrame& frame);
 
   Engine& engine_;

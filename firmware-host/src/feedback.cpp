@@ -82,53 +82,38 @@ const std::vector<Segment>& segments(Pattern p) {
   return error;
 }
 
-std::uint64_t max_seq(const nlohmann::json& body) {
-  std::uint64_t seq = 0;
-  const auto take = [&seq](const nlohmann::json& m) {
-    if (m.is_object() && m.contains("seq") && m["seq"].is_number_integer() && m["seq"].get<std::int64_t>() > 0) {
-      seq = std::max(seq, m["seq"].get<std::uint64_t>());
-    }
-  };
-  if (body.contains("movement")) take(body["movement"]);
-  if (body.contains("movements") && body["movements"].is_array()) {
-    for (const auto& m : body["movements"]) take(m);
-  }
-  if (body.contains("scans") && body["scans"].is_array()) {
-    for (const auto& s : body["scans"]) {
-      if (s.is_object() && s.contains("result") && s["result"].is_object()) seq = std::max(seq, max_seq(s["result"]));
-    }
-  }
-  return seq;
-}
-
 // Commands run one at a time, in pattern order; up to this many wait behind
 // the running one, more are skipped (and counted).
 constexpr std::size_t kCommandsQueued = 16;
 
 }  // namespace
 
-std::optional<Pattern> pattern_for(const ui::ApiReply& reply) {
-  const auto& b = reply.body;
-  if (!b.is_object()) return reply.status >= 400 ? std::optional<Pattern>(Pattern::error) : std::nullopt;
-  if (b.contains("scans") && b["scans"].is_array()) {  // a frame: the loudest of its scans
-    std::optional<Pattern> worst;
-    for (const auto& e : b["scans"]) {
-      if (!e.is_object() || !e.contains("status") || !e["status"].is_number_integer()) continue;  // null: not processed
-      const auto status = e["status"].get<std::int64_t>();
-      if (status < 100 || status > 599) continue;
-      auto p = pattern_for(ui::ApiReply{static_cast<unsigned>(status), e.value("result", nlohmann::json::object())});
-      if (p && (!worst || severity(*p) > severity(*worst))) worst = p;
-    }
-    if (!worst && reply.status >= 400) worst = Pattern::error;
-    return worst;
+std::optional<Pattern> pattern_for(const ui::ScanReply& reply) {
+  switch (reply.kind) {
+    case ui::ScanReply::Kind::refused:
+    case ui::ScanReply::Kind::failed:
+      return Pattern::error;
+    case ui::ScanReply::Kind::self_test:
+      return reply.self_test && reply.self_test->ok ? Pattern::good : Pattern::warning;
+    case ui::ScanReply::Kind::recorded:
+    case ui::ScanReply::Kind::accepted:
+      break;
   }
-  const std::string fb = b.contains("feedback") && b["feedback"].is_string() ? b["feedback"].get<std::string>() : "";
-  if (reply.status >= 400 || fb == "error") return Pattern::error;
-  if (fb == "warning") return Pattern::warning;
-  if (fb == "self_test") return b.value("code", std::string()) == "self_test_ok" ? Pattern::good : Pattern::warning;
-  if (b.contains("movement") && b["movement"].is_object()) return Pattern::recorded;
-  if (fb == "good") return Pattern::good;
-  return std::nullopt;
+  if (reply.outcome.feedback == scanner::Feedback::error) return Pattern::error;
+  if (reply.outcome.feedback == scanner::Feedback::warning) return Pattern::warning;
+  if (!reply.recorded.empty()) return Pattern::recorded;
+  return Pattern::good;
+}
+
+std::optional<Pattern> pattern_for(const ui::FrameReply& reply) {
+  if (reply.error) return Pattern::error;
+  std::optional<Pattern> worst;  // the loudest of its scans
+  for (const auto& scan : reply.scans) {
+    if (!scan.reply) continue;  // skipped
+    const auto p = pattern_for(*scan.reply);
+    if (p && (!worst || severity(*p) > severity(*worst))) worst = p;
+  }
+  return worst;
 }
 
 struct Feedback::Impl : std::enable_shared_from_this<Impl> {
@@ -335,8 +320,16 @@ Result<std::unique_ptr<Feedback>> Feedback::open(asio::io_context& io, const Fee
 Feedback::Feedback(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Feedback::~Feedback() { stop(); }
 
-void Feedback::on_reply(const ui::ApiReply& reply) {
-  if (const std::uint64_t seq = max_seq(reply.body); seq > 0 && reply.status < 300) {
+void Feedback::on_reply(const ui::ScanReply& reply) {
+  if (const std::uint64_t seq = reply.max_seq(); seq > 0) {
+    impl_->recorded_through = std::max(impl_->recorded_through, seq);
+    impl_->awaiting_ack = true;
+  }
+  if (auto p = pattern_for(reply)) play(*p);
+}
+
+void Feedback::on_reply(const ui::FrameReply& reply) {
+  if (const std::uint64_t seq = reply.max_seq(); seq > 0) {
     impl_->recorded_through = std::max(impl_->recorded_through, seq);
     impl_->awaiting_ack = true;
   }
@@ -363,19 +356,18 @@ void Feedback::stop() {
 
 Feedback::Stats Feedback::stats() const { return impl_->stats; }
 
-ui::DeviceApi::Reply FeedbackDeviceApi::tap(Reply reply) {
-  return [this, reply = std::move(reply)](ui::ApiReply r) {
+void FeedbackDeviceApi::submit_scan(ui::ScanRequest request, ScanDone done) {
+  inner().submit_scan(std::move(request), [this, done = std::move(done)](ui::ScanReply r) {
     asio::post(io_, [&feedback = feedback_, copy = r] { feedback.on_reply(copy); });
-    reply(std::move(r));
-  };
+    done(std::move(r));
+  });
 }
 
-void FeedbackDeviceApi::submit_scan(ui::ScanRequest request, Reply reply) {
-  inner().submit_scan(std::move(request), tap(std::move(reply)));
-}
-
-void FeedbackDeviceApi::submit_frame(ui::FrameRequest request, Reply reply) {
-  inner().submit_frame(std::move(request), tap(std::move(reply)));
+void FeedbackDeviceApi::submit_frame(ui::FrameRequest request, FrameDone done) {
+  inner().submit_frame(std::move(request), [this, done = std::move(done)](ui::FrameReply r) {
+    asio::post(io_, [&feedback = feedback_, copy = r] { feedback.on_reply(copy); });
+    done(std::move(r));
+  });
 }
 
 void FeedbackOutbox::record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) {

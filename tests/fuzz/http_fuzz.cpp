@@ -22,9 +22,14 @@ namespace {
 
 class StubDevice final : public tally::ui::DeviceApi {
  public:
-  void submit_scan(tally::ui::ScanRequest request, Reply reply) override {
+  void submit_scan(tally::ui::ScanRequest request, ScanDone done) override {
     TALLY_FUZZ_CHECK(!request.text.empty());
-    reply({201, {{"feedback", "good"}, {"text", request.text}, {"symbology", request.symbology}}});
+    tally::ui::ScanReply r;  // the scan's text and symbology echoed through the reply's JSON
+    r.kind = tally::ui::ScanReply::Kind::accepted;
+    r.outcome.feedback = tally::scanner::Feedback::good;
+    r.outcome.message = request.text;
+    r.outcome.prompt = request.symbology;
+    done(std::move(r));
   }
   void status(Reply reply) override { reply({200, {{"device", "hh-1"}}}); }
   void movements(std::uint64_t after, std::size_t limit, Reply reply) override {

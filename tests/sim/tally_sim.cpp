@@ -73,6 +73,7 @@
 #include "tally/edge/edge_client.hpp"
 #include "tally/journal/journal.hpp"
 #include "tally/ledger/store.hpp"
+#include "tally/ui/device_routes.hpp"
 #include "tally/wire/movement_json.hpp"
 #include "temp_dir.hpp"
 
@@ -506,36 +507,30 @@ class Fleet {
     tally::ui::ScanRequest req;
     req.text = step.text;
     req.source = "sim";
-    d.engine->submit_scan(std::move(req), [this, &d, step](tally::ui::ApiReply reply) {
+    d.engine->submit_scan(std::move(req), [this, &d, step](tally::ui::ScanReply reply) {
       asio::post(io_, [this, &d, step, reply = std::move(reply)] { answered(d, step, reply); });
     });
   }
 
-  void answered(Device& d, const Step& step, const tally::ui::ApiReply& reply) {
+  void answered(Device& d, const Step& step, const tally::ui::ScanReply& reply) {
+    using Kind = tally::ui::ScanReply::Kind;
     d.in_flight = false;
-    if (reply.status == 503) {
+    if (reply.kind == Kind::failed && reply.error && reply.error->code == "overloaded") {
       ++stats_.overloaded;  // the journal queue is full: the same scan again
     } else {
-      if (reply.status / 100 != 2 || step.movement != (reply.status == 201)) {
+      const bool ok = reply.kind == Kind::recorded || reply.kind == Kind::accepted;
+      if (!ok || step.movement != (reply.kind == Kind::recorded)) {
         if (stats_.script_errors++ == 0) {
-          stats_.first_script_error = d.id + " '" + step.text + "' → " + std::to_string(reply.status) + " " +
-                                      reply.body.dump();
+          const auto shown = tally::ui::scan_response(reply);
+          stats_.first_script_error = d.id + " '" + step.text + "' → " + std::to_string(shown.status) + " " +
+                                      shown.body.dump();
         }
       }
       const auto now = Clock::now();
-      if (reply.status == 201 && reply.body.contains("movements")) {
-        for (const auto& m : reply.body["movements"]) {
-          const auto seq = m.value("seq", std::uint64_t{0});
-          d.recorded_seqs.push_back(seq);
-          d.last_recorded_seq = std::max(d.last_recorded_seq, seq);
-          if (seq > d.acked) d.unacked.emplace(seq, now);
-          ++stats_.recorded;
-        }
-      } else if (reply.status == 201 && reply.body.contains("movement")) {
-        const auto seq = reply.body["movement"].value("seq", std::uint64_t{0});
-        d.recorded_seqs.push_back(seq);
-        d.last_recorded_seq = std::max(d.last_recorded_seq, seq);
-        if (seq > d.acked) d.unacked.emplace(seq, now);
+      for (const auto& m : reply.recorded) {  // a pallet: several
+        d.recorded_seqs.push_back(m.seq);
+        d.last_recorded_seq = std::max(d.last_recorded_seq, m.seq);
+        if (m.seq > d.acked) d.unacked.emplace(m.seq, now);
         ++stats_.recorded;
       }
       d.script->advance();

@@ -50,6 +50,7 @@
 
 #include "assets.hpp"
 #include "event_hub.hpp"
+#include "tally/ui/device_routes.hpp"
 
 namespace tally::ui {
 namespace {
@@ -493,8 +494,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void call_submit_scan() { config_->api->submit_scan(std::move(scan_), make_reply()); }
-  void call_submit_frame() { config_->api->submit_frame(std::move(frame_), make_reply()); }
+  void call_submit_scan() {
+    auto reply = make_reply();
+    config_->api->submit_scan(std::move(scan_), [reply](ScanReply r) { reply(scan_response(r)); });
+  }
+  void call_submit_frame() {
+    auto reply = make_reply();
+    config_->api->submit_frame(std::move(frame_), [reply](FrameReply r) { reply(frame_response(r)); });
+  }
   void call_status() { config_->api->status(make_reply()); }
   void call_trigger_camera() { config_->api->trigger_camera(std::move(camera_), make_reply()); }
   void call_movements() {

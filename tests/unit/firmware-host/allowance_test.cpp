@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tally/device/engine.hpp"
+#include "tally/ui/device_routes.hpp"
 #include "tally/journal/journal.hpp"
 #include "temp_dir.hpp"
 
@@ -49,7 +50,7 @@ class AllowanceEngineTest : public ::testing::Test {
   ui::ApiReply scan(const std::string& text) {
     std::promise<ui::ApiReply> p;
     auto f = p.get_future();
-    engine_->submit_scan(ui::ScanRequest{text, "", "http"}, [&p](ui::ApiReply r) { p.set_value(std::move(r)); });
+    engine_->submit_scan(ui::ScanRequest{text, "", "http"}, [&p](ui::ScanReply r) { p.set_value(ui::scan_response(r)); });
     return f.get();
   }
   json status() {

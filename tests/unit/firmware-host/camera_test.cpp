@@ -26,6 +26,7 @@
 #include "tally/device/camera.hpp"
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
+#include "tally/ui/device_routes.hpp"
 #include "tally/device/image_file.hpp"
 #include "camera_status.hpp"  // firmware-host/src: CameraTriggerApi
 #include "temp_dir.hpp"
@@ -125,8 +126,8 @@ class CameraTest : public ::testing::Test {
     CameraScanner::Events events;
     events.scan = [this](DecodedScan scan) {
       scans_.push_back(scan);
-      engine_->submit_scan(ui::ScanRequest{scan.text, scan.symbology, "camera"}, [this](ui::ApiReply r) {
-        asio::post(io_, [this, r = std::move(r)] { replies_.push_back(r); });
+      engine_->submit_scan(ui::ScanRequest{scan.text, scan.symbology, "camera"}, [this](ui::ScanReply r) {
+        asio::post(io_, [this, r = ui::scan_response(r)] { replies_.push_back(r); });
       });
     };
     events.status = [this](std::string s) { statuses_.push_back(std::move(s)); };
@@ -168,7 +169,7 @@ class CameraTest : public ::testing::Test {
   ui::ApiReply scan(const std::string& text) {
     std::promise<ui::ApiReply> p;
     auto f = p.get_future();
-    engine_->submit_scan(ui::ScanRequest{text, "", "http"}, [&p](ui::ApiReply r) { p.set_value(std::move(r)); });
+    engine_->submit_scan(ui::ScanRequest{text, "", "http"}, [&p](ui::ScanReply r) { p.set_value(ui::scan_response(r)); });
     return f.get();
   }
 

@@ -15,6 +15,7 @@
 
 #include "fault_vfs.hpp"
 #include "tally/device/engine.hpp"
+#include "tally/ui/device_routes.hpp"
 #include "tally/journal/journal.hpp"
 #include "temp_dir.hpp"
 
@@ -41,7 +42,7 @@ class DiskFaultTest : public ::testing::TestWithParam<Case> {
   static ui::ApiReply scan(Engine& e, const std::string& text) {
     std::promise<ui::ApiReply> p;
     auto f = p.get_future();
-    e.submit_scan(ui::ScanRequest{text, "", "http"}, [&p](ui::ApiReply r) { p.set_value(std::move(r)); });
+    e.submit_scan(ui::ScanRequest{text, "", "http"}, [&p](ui::ScanReply r) { p.set_value(ui::scan_response(r)); });
     return f.get();
   }
   static nlohmann::json status(Engine& e) {

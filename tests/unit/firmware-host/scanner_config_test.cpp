@@ -215,21 +215,40 @@ TEST(LineSplitter, SplitsAtTheSuffixAcrossReads) {
   EXPECT_EQ(split(crlf, "A\rB\r\n"), (std::vector<std::string>{"|A\rB"}));
 }
 
+// A typed reply as the engine gives it (one recorded movement with `seq`).
+ui::ScanReply reply_of(ui::ScanReply::Kind kind, scanner::Feedback feedback, std::uint64_t seq = 0) {
+  ui::ScanReply r;
+  r.kind = kind;
+  r.outcome.feedback = feedback;
+  if (seq > 0) {
+    scanner::Movement m;
+    m.seq = seq;
+    r.recorded.push_back(m);
+  }
+  return r;
+}
+
 TEST(Feedback, PatternForEngineReplies) {
-  using nlohmann::json;
-  const auto p = [](unsigned status, json body) { return pattern_for(ui::ApiReply{status, std::move(body)}); };
-  EXPECT_EQ(p(200, {{"feedback", "good"}}), Pattern::good);
-  EXPECT_EQ(p(201, {{"feedback", "good"}, {"movement", {{"seq", 3}}}}), Pattern::recorded);
-  EXPECT_EQ(p(201, {{"feedback", "warning"}, {"movement", {{"seq", 3}}}}), Pattern::warning);
-  EXPECT_EQ(p(422, {{"feedback", "error"}}), Pattern::error);
-  EXPECT_EQ(p(507, {{"error", {{"code", "disk_full"}}}}), Pattern::error);
-  EXPECT_EQ(p(200, {{"feedback", "self_test"}, {"code", "self_test_ok"}}), Pattern::good);
-  EXPECT_EQ(p(200, {{"found", 0}, {"scans", json::array()}}), std::nullopt);
-  json frame = {{"scans", json::array({json{{"status", 200}, {"result", {{"feedback", "good"}}}},
-                                       json{{"status", 201}, {"result", {{"feedback", "good"}, {"movement", json::object()}}}}})}};
-  EXPECT_EQ(p(201, frame), Pattern::recorded);
-  frame["scans"].push_back({{"status", 422}, {"result", {{"feedback", "error"}}}});
-  EXPECT_EQ(p(201, frame), Pattern::error);
+  using K = ui::ScanReply::Kind;
+  using F = scanner::Feedback;
+  EXPECT_EQ(pattern_for(reply_of(K::accepted, F::good)), Pattern::good);
+  EXPECT_EQ(pattern_for(reply_of(K::recorded, F::good, 3)), Pattern::recorded);
+  EXPECT_EQ(pattern_for(reply_of(K::recorded, F::warning, 3)), Pattern::warning);
+  EXPECT_EQ(pattern_for(reply_of(K::refused, F::error)), Pattern::error);
+  EXPECT_EQ(pattern_for(ui::ScanReply::failure(make_error("disk_full", "full"))), Pattern::error);
+  ui::ScanReply self_test = reply_of(K::self_test, F::good);
+  self_test.self_test = scanner::SelfTestReport{true, true, {}, "OK"};
+  EXPECT_EQ(pattern_for(self_test), Pattern::good);
+  self_test.self_test->ok = false;
+  EXPECT_EQ(pattern_for(self_test), Pattern::warning);
+  ui::FrameReply frame;  // nothing found
+  EXPECT_EQ(pattern_for(frame), std::nullopt);
+  frame.scans.push_back({"]E0x", "]E0", reply_of(K::accepted, F::good)});
+  frame.scans.push_back({"]E0y", "]E0", reply_of(K::recorded, F::good, 4)});
+  EXPECT_EQ(pattern_for(frame), Pattern::recorded);
+  frame.scans.push_back({"]E0z", "]E0", reply_of(K::refused, F::error)});
+  EXPECT_EQ(pattern_for(frame), Pattern::error);
+  EXPECT_EQ(pattern_for(ui::FrameReply::failure(make_error("not_an_image", "no"))), Pattern::error);
 }
 
 // The LED is driven on for a pattern and off after it; the command gets each
@@ -252,8 +271,7 @@ TEST(Feedback, LedCommandAndAcked) {
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   };
   EXPECT_EQ(slurp(dir / "led0" / "brightness"), "0\n");  // off at start
-  using nlohmann::json;
-  (*fb)->on_reply(ui::ApiReply{201, json{{"feedback", "good"}, {"movement", {{"seq", 3}}}}});
+  (*fb)->on_reply(reply_of(ui::ScanReply::Kind::recorded, scanner::Feedback::good, 3));
   EXPECT_EQ(slurp(dir / "led0" / "brightness"), "255\n");  // on while it plays
   (*fb)->on_ack(2);  // not yet everything recorded
   (*fb)->on_ack(3);

@@ -26,6 +26,7 @@
 
 #include "http_client.hpp"
 #include "tally/ui/device_api.hpp"
+#include "tally/ui/device_routes.hpp"
 #include "tally/ui/http_server.hpp"
 
 namespace tally::ui {
@@ -37,6 +38,31 @@ using tally::test::HttpResponse;
 namespace http = boost::beast::http;
 
 // Records every call and answers it from a worker thread.
+// A typed scan reply as a device would give it.
+ScanReply scan_reply(ScanReply::Kind kind, std::string code, std::string prompt, std::uint64_t seq = 0) {
+  ScanReply r;
+  r.kind = kind;
+  r.outcome.feedback = kind == ScanReply::Kind::refused ? tally::scanner::Feedback::error : tally::scanner::Feedback::good;
+  r.outcome.code = std::move(code);
+  r.outcome.message = "said " + r.outcome.code;
+  r.outcome.prompt = std::move(prompt);
+  if (seq > 0) {
+    tally::scanner::Movement m;
+    m.device = "dev-1";
+    m.site = "site-a";
+    m.operator_id = "alice";
+    m.type = tally::scanner::MovementType::move;
+    m.item.gtin = "09506000134352";
+    m.qty = 1;
+    m.from = {tally::scanner::Location{"A-01-01-1"}, tally::scanner::StockState::available};
+    m.to = {tally::scanner::Location{"B-01-01-1"}, tally::scanner::StockState::available};
+    m.seq = seq;
+    r.outcome.movement = m;
+    r.recorded.push_back(m);
+  }
+  return r;
+}
+
 class FakeApi : public DeviceApi {
  public:
   struct MovementsCall {
@@ -49,7 +75,7 @@ class FakeApi : public DeviceApi {
   FakeApi(const FakeApi&) = delete;
   FakeApi& operator=(const FakeApi&) = delete;
 
-  void submit_scan(ScanRequest request, Reply reply) override {
+  void submit_scan(ScanRequest request, ScanDone reply) override {
     std::lock_guard lock(mu_);
     scans_.push_back(std::move(request));
     if (hold_scans_) {
@@ -79,7 +105,7 @@ class FakeApi : public DeviceApi {
     enqueue_locked([reply = std::move(reply), text = metrics_text_] { reply(text); });
   }
 
-  void set_scan_reply(ApiReply reply) { std::lock_guard lock(mu_); scan_reply_ = std::move(reply); }
+  void set_scan_reply(ScanReply reply) { std::lock_guard lock(mu_); scan_reply_ = std::move(reply); }
   void set_status_reply(ApiReply reply) { std::lock_guard lock(mu_); status_reply_ = std::move(reply); }
   void set_metrics_text(std::string text) { std::lock_guard lock(mu_); metrics_text_ = std::move(text); }
   // Keeps scan replies until release_held_scans().
@@ -141,13 +167,13 @@ class FakeApi : public DeviceApi {
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
   bool hold_scans_ = false;
-  std::vector<Reply> held_;
+  std::vector<ScanDone> held_;
   std::vector<ScanRequest> scans_;
   std::vector<std::string> cameras_;
   std::vector<MovementsCall> movements_calls_;
   int status_calls_ = 0;
   int metrics_calls_ = 0;
-  ApiReply scan_reply_{200, {{"feedback", "good"}, {"code", "ok"}, {"prompt", "Scan a bin"}}};
+  ScanReply scan_reply_ = scan_reply(ScanReply::Kind::accepted, "ok", "Scan a bin");
   ApiReply status_reply_{200, {{"device", "dev-1"}, {"pending", 3}, {"last_seq", 42}}};
   ApiReply movements_reply_{200, {{"movements", json::array()}, {"next_after", 0}}};
   std::string metrics_text_ = "# TYPE tally_scans_total counter\ntally_scans_total 7\n";
@@ -227,10 +253,13 @@ class HttpServerTest : public ::testing::Test {
 };
 
 TEST_F(HttpServerTest, ScanIsForwardedAndTheReplyPassedThrough) {
-  api_.set_scan_reply({201, {{"feedback", "good"}, {"code", "moved"}, {"movement", {{"seq", 5}}}}});
+  const ScanReply moved = scan_reply(ScanReply::Kind::recorded, "moved", "Scan source bin", 5);
+  api_.set_scan_reply(moved);
   const auto r = post_scan(R"({"text":"(01)09506000134352\u001d(10)L42","symbology":"gs1-128"})");
   EXPECT_EQ(r.status, 201u) << r.body;
-  EXPECT_EQ(r.json(), (json{{"feedback", "good"}, {"code", "moved"}, {"movement", {{"seq", 5}}}}));
+  EXPECT_EQ(r.json(), scan_response(moved).body);
+  EXPECT_EQ(r.json()["code"], "moved");
+  EXPECT_EQ(r.json()["movement"]["seq"], 5);
   EXPECT_EQ(r.header("Content-Type"), "application/json");
   expect_common_headers(r);
   const auto scans = api_.scans();
@@ -241,10 +270,9 @@ TEST_F(HttpServerTest, ScanIsForwardedAndTheReplyPassedThrough) {
 }
 
 TEST_F(HttpServerTest, ScanWithoutSymbologyAndARefusalArePassedThrough) {
-  api_.set_scan_reply({409, {{"error", {{"code", "no_operator"}, {"message", "scan a badge"}}},
-                             {"prompt", "Scan your badge"}}});
+  api_.set_scan_reply(scan_reply(ScanReply::Kind::refused, "no_operator", "Scan your badge"));
   const auto r = post_scan(R"({"text":"A-01-02-3"})");
-  expect_error(r, 409, "no_operator");
+  expect_error(r, 422, "no_operator");
   EXPECT_EQ(r.json()["prompt"], "Scan your badge");
   ASSERT_EQ(api_.scans().size(), 1u);
   EXPECT_EQ(api_.scans()[0].symbology, "");

@@ -60,20 +60,18 @@ class Engine final : public ui::DeviceApi, public edge::Outbox {
   static Result<std::unique_ptr<Engine>> open(EngineOptions options);
   ~Engine() override;  // stop()s
 
-  void submit_scan(ui::ScanRequest request, Reply reply) override;
+  void submit_scan(ui::ScanRequest request, ScanDone done) override;
   void status(Reply reply) override;
   void movements(std::uint64_t after, std::size_t limit, Reply reply) override;
   void metrics(std::function<void(std::string)> reply) override;
   // Decodes on a dedicated frame thread (never the caller's, never the
   // journal worker), then submits each symbol like submit_scan() with text =
   // AIM id + content (what a scanner with AIM ids on sends), symbology = the
-  // AIM id, source "frame", one after the other. Reply: {"symbols":[…],
-  // "scans":[{"text","symbology","status","result"}]}; status 201 if a scan
-  // recorded a movement, else 200 (also when nothing was found), the first
-  // 5xx of a scan (the rest are skipped), or a decode error: 400
-  // not_an_image, 413 image_too_large, 422 decoder_crashed, 503
-  // decode_timeout / overloaded, 500 worker_error.
-  void submit_frame(ui::FrameRequest request, Reply reply) override;
+  // AIM id, source "frame", one after the other; after a scan that failed
+  // the rest are skipped. A decode error (not_an_image, image_too_large,
+  // decoder_crashed, decode_timeout, worker_error) or overloaded is the
+  // reply's error.
+  void submit_frame(ui::FrameRequest request, FrameDone done) override;
 
   // A camera frame (CameraScanner) decoded on the same frame thread and
   // DecodeWorker child as submit_frame(), in the same bounded queue

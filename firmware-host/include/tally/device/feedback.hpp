@@ -41,10 +41,12 @@ enum class Pattern : std::uint8_t {
 };
 std::string_view to_string(Pattern p);
 
-// The pattern an engine reply (POST /api/v1/scans body, or a frame reply
-// with "scans") calls for; nullopt when it calls for none (a frame with
-// nothing found).
-std::optional<Pattern> pattern_for(const ui::ApiReply& reply);
+// The pattern a scan's reply calls for (refused or failed: error; a warning;
+// a self-test: good when it passed, else warning; a movement recorded;
+// good), and a frame's: the loudest of its scans', error when it was not
+// decoded, nullopt when nothing was found.
+std::optional<Pattern> pattern_for(const ui::ScanReply& reply);
+std::optional<Pattern> pattern_for(const ui::FrameReply& reply);
 
 class Feedback {
  public:
@@ -55,9 +57,10 @@ class Feedback {
   Feedback(const Feedback&) = delete;
   Feedback& operator=(const Feedback&) = delete;
 
-  // The engine's reply to one scan: plays its pattern and remembers the
-  // highest movement seq it recorded (for acked).
-  void on_reply(const ui::ApiReply& reply);
+  // The engine's reply to one scan or frame: plays its pattern and
+  // remembers the highest movement seq it recorded (for acked).
+  void on_reply(const ui::ScanReply& reply);
+  void on_reply(const ui::FrameReply& reply);
   // The ledger's applied_through, once persisted: plays "acked" when it
   // covers the movements recorded since the last acked.
   void on_ack(std::uint64_t applied_through);
@@ -83,17 +86,17 @@ class Feedback {
   std::shared_ptr<Impl> impl_;
 };
 
-// The DeviceApi the HTTP server gets: the engine's, with each scan and frame
-// reply also posted to `feedback` on `io` (the reply itself goes on untouched).
+// The one sink of every input's scans (HTTP, stdin, USB, serial, camera):
+// the engine's DeviceApi, with each scan and frame reply also posted to
+// `feedback` on `io` (the reply itself goes on untouched).
 class FeedbackDeviceApi final : public ui::ForwardingDeviceApi {
  public:
   FeedbackDeviceApi(boost::asio::io_context& io, ui::DeviceApi& inner, Feedback& feedback)
       : ForwardingDeviceApi(inner), io_(io), feedback_(feedback) {}
-  void submit_scan(ui::ScanRequest request, Reply reply) override;
-  void submit_frame(ui::FrameRequest request, Reply reply) override;
+  void submit_scan(ui::ScanRequest request, ScanDone done) override;
+  void submit_frame(ui::FrameRequest request, FrameDone done) override;
 
  private:
-  Reply tap(Reply reply);
   boost::asio::io_context& io_;
   Feedback& feedback_;
 };

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tally/ui/scan_reply.hpp"
+
 namespace tally::ui {
 
 struct ApiReply {
@@ -43,12 +45,15 @@ struct FrameRequest {
 class DeviceApi {
  public:
   using Reply = std::function<void(ApiReply)>;
+  using ScanDone = std::function<void(ScanReply)>;
+  using FrameDone = std::function<void(FrameReply)>;
   virtual ~DeviceApi() = default;
 
-  // The path a hardware scan takes. 2xx only after any movement it made is
-  // durable; 4xx when the session refused it (body says why, nothing
-  // changed); 503 when the device is overloaded; 507 when the disk is full.
-  virtual void submit_scan(ScanRequest request, Reply reply) = 0;
+  // The path every scan takes, whatever its input (HTTP, stdin, USB, serial,
+  // camera). recorded/accepted only after what it changed is durable;
+  // refused: nothing changed; failed: overloaded, journal error, full disk.
+  // ui/device_routes.hpp shows it as HTTP.
+  virtual void submit_scan(ScanRequest request, ScanDone done) = 0;
   // GET /api/v1/status body.
   virtual void status(Reply reply) = 0;
   // GET /api/v1/movements body: {"movements":[…],"next_after":N}.
@@ -58,10 +63,10 @@ class DeviceApi {
   // POST /api/v1/frames: decode the image and submit each symbol found as a
   // scan (in frame order), then answer with the symbols and each scan's
   // reply. Must not block the caller (decoding takes up to seconds).
-  // Default: 501, for DeviceApi implementations without a decoder.
-  virtual void submit_frame(FrameRequest request, Reply reply) {
+  // Default: not_supported, for DeviceApi implementations without a decoder.
+  virtual void submit_frame(FrameRequest request, FrameDone done) {
     (void)request;
-    reply({501, error_body("not_supported", "this device does not decode frames")});
+    done(FrameReply::failure(make_error("not_supported", "this device does not decode frames")));
   }
   // POST /api/v1/cameras/{id}/trigger: opens a trigger window on a camera
   // scanner in trigger mode, as its trigger key does (202). 404 for an id
@@ -78,16 +83,16 @@ class DeviceApi {
 class ForwardingDeviceApi : public DeviceApi {
  public:
   explicit ForwardingDeviceApi(DeviceApi& inner) : inner_(inner) {}
-  void submit_scan(ScanRequest request, Reply reply) override {
-    inner_.submit_scan(std::move(request), std::move(reply));
+  void submit_scan(ScanRequest request, ScanDone done) override {
+    inner_.submit_scan(std::move(request), std::move(done));
   }
   void status(Reply reply) override { inner_.status(std::move(reply)); }
   void movements(std::uint64_t after, std::size_t limit, Reply reply) override {
     inner_.movements(after, limit, std::move(reply));
   }
   void metrics(std::function<void(std::string)> reply) override { inner_.metrics(std::move(reply)); }
-  void submit_frame(FrameRequest request, Reply reply) override {
-    inner_.submit_frame(std::move(request), std::move(reply));
+  void submit_frame(FrameRequest request, FrameDone done) override {
+    inner_.submit_frame(std::move(request), std::move(done));
   }
   void trigger_camera(std::string id, Reply reply) override { inner_.trigger_camera(std::move(id), std::move(reply)); }
 
