@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -12,7 +11,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <nlohmann/json.hpp>
 
 #include "tally/edge/chunk_assembler.hpp"
 #include "tally/mqtt/client.hpp"
@@ -21,7 +19,6 @@ namespace tally::edge {
 namespace {
 
 namespace asio = boost::asio;
-using nlohmann::json;
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -36,39 +33,6 @@ bool parse_index(std::string_view text, std::size_t& out) {
 
 }  // namespace
 
-std::optional<Ack> parse_ack(std::string_view payload) {
-  const json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  const auto v = j.find("v");
-  if (v == j.end() || *v != 1) return std::nullopt;
-  Ack ack;
-  if (const auto e = j.find("exceptions_through");
-      e != j.end() && e->is_number_unsigned() &&
-      e->get<std::uint64_t>() <= std::uint64_t{std::numeric_limits<std::int64_t>::max()}) {
-    ack.exceptions_through = e->get<std::int64_t>();
-  }
-  if (const auto a = j.find("applied_through"); a != j.end() && a->is_number_unsigned()) {
-    ack.applied_through = a->get<std::uint64_t>();
-  }
-  if (!ack.applied_through && !ack.exceptions_through) return std::nullopt;
-  if (const auto it = j.find("rejected"); it != j.end() && it->is_array()) {
-    for (const auto& r : *it) {
-      // Only logged: whatever the element is, it must not throw here.
-      std::uint64_t seq = 0;
-      std::string reason = "?";
-      if (r.is_object()) {
-        if (const auto s = r.find("seq"); s != r.end() && s->is_number_unsigned()) seq = s->get<std::uint64_t>();
-        if (const auto why = r.find("reason"); why != r.end() && why->is_string()) reason = why->get<std::string>();
-      }
-      ack.rejected.emplace_back(seq, std::move(reason));
-    }
-  }
-  return ack;
-}
-
-std::string EdgeClient::topic(const std::string& site, const std::string& device, const std::string& leaf) {
-  return "tally/v1/" + site + "/" + device + "/" + leaf;
-}
 
 struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
   asio::any_io_executor executor;
@@ -125,11 +89,11 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
         reconnect_timer(executor),
         status_timer(executor),
         exception_timer(executor) {
-    site_root = "tally/v1/" + options.site + "/";
-    movements_topic = EdgeClient::topic(options.site, options.device, "movements");
-    ack_topic = EdgeClient::topic(options.site, options.device, "ack");
-    status_topic = EdgeClient::topic(options.site, options.device, "status");
-    exceptions_topic = EdgeClient::topic(options.site, options.device, "exceptions");
+    site_root = wire::site_root(options.site);
+    movements_topic = wire::device_topic(options.site, options.device, "movements");
+    ack_topic = wire::device_topic(options.site, options.device, "ack");
+    status_topic = wire::device_topic(options.site, options.device, "status");
+    exceptions_topic = wire::device_topic(options.site, options.device, "exceptions");
     std::lock_guard lock(stats_mutex);
     stats_.uri = options.uri;
     stats_.enabled = !options.uri.empty();
@@ -154,14 +118,8 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
   }
 
   std::string status_payload(bool online) const {
-    return json{{"v", 1},
-                {"device", options.device},
-                {"site", options.site},
-                {"online", online},
-                {"pending", window.pending()},
-                {"last_seq", window.last_seq()},
-                {"version", options.version}}
-        .dump();
+    return wire::status_payload(options.device, options.site,
+                                wire::Status{online, window.pending(), window.last_seq(), options.version});
   }
 
   Result<void> start() {
@@ -259,8 +217,8 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
     client->subscribe({{ack_topic, 1},
                        {site_root + "catalog/+", 1},
                        {site_root + "locations/+", 1},
-                       {EdgeClient::topic(options.site, options.device, "tasks/+"), 1},
-                       {EdgeClient::topic(options.site, options.device, "allowances/+"), 1}},
+                       {wire::device_topic(options.site, options.device, "tasks/+"), 1},
+                       {wire::device_topic(options.site, options.device, "allowances/+"), 1}},
                       [](Result<void> r) {
                         if (!r) spdlog::warn("sync: subscribe failed: {}", r.error().message);
                       });
@@ -348,8 +306,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
       pause_exceptions();
       return;
     }
-    std::string payload = R"({"v":1,"device":)" + json(options.device).dump() + R"(,"site":)" +
-                          json(options.site).dump() + R"(,"exceptions":[)";
+    std::string payload = wire::envelope_open(options.device, options.site, "exceptions");
     std::size_t n = 0;
     for (const auto& item : *items) {
       if (n > 0 && payload.size() + item.json.size() + 2 > options.batch_max_bytes) break;
@@ -357,7 +314,7 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
       payload += item.json;
       ++n;
     }
-    payload += "]}";
+    payload += wire::kEnvelopeClose;
     const std::int64_t last = (*items)[n - 1].id;
     if (auto r = client->publish(exceptions_topic, payload, 1, false); !r) {
       spdlog::debug("sync: publish of device exceptions through {} failed: {}", last, r.error().message);
@@ -495,16 +452,12 @@ struct EdgeClient::Impl : std::enable_shared_from_this<EdgeClient::Impl> {
       bytes += list[i].json.size() + 1;
     }
     payload.reserve(bytes);
-    payload += R"({"v":1,"device":)";
-    payload += json(options.device).dump();
-    payload += R"(,"site":)";
-    payload += json(options.site).dump();
-    payload += R"(,"movements":[)";
+    payload += wire::envelope_open(options.device, options.site, "movements");
     for (std::size_t i = 0; i < n; ++i) {
       if (i > 0) payload += ',';
       payload += list[i].json;
     }
-    payload += "]}";
+    payload += wire::kEnvelopeClose;
     const std::uint64_t first = list[0].seq;
     const std::uint64_t last = list[n - 1].seq;
     if (auto r = client->publish(movements_topic, payload, 1, false); !r) {

@@ -45,6 +45,7 @@
 #include "tally/ledger/postgres_store.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
+#include "tally/wire/protocol.hpp"
 #include "tally/mqtt/client.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/service/work_queue.hpp"
@@ -57,11 +58,12 @@ namespace {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-constexpr const char* kSubscription = "$share/ledger/tally/v1/+/+/movements";
-constexpr const char* kExceptionsSubscription = "$share/ledger/tally/v1/+/+/exceptions";
-// Not shared: every instance keeps the fleet's status (retained, so each one
-// gets every device's last word when it subscribes).
-constexpr const char* kStatusSubscription = "tally/v1/+/+/status";
+// Movements and exceptions are shared between instances; the status is not:
+// every instance keeps the fleet's status (retained, so each one gets every
+// device's last word when it subscribes).
+constexpr const char* kSubscription = wire::kMovementsSubscription;
+using wire::kExceptionsSubscription;
+using wire::kStatusSubscription;
 // The window of the KPIs the history samples (the dashboard's).
 constexpr std::int64_t kKpiSampleWindowMs = 24 * 3600 * 1000;
 constexpr std::chrono::seconds kReconnectDelay{1};

@@ -4,16 +4,14 @@
 #include <algorithm>
 
 #include "tally/scanner/master_data.hpp"
+#include "tally/wire/protocol.hpp"
 
 namespace tally::ledger {
 
 using nlohmann::json;
 
 std::string master_data_topic(const MasterDataRecord& record) {
-  if (record.kind == "tasks") {
-    return "tally/v1/" + record.scope + "/tasks";  // scope is "{site}/{device}"
-  }
-  return "tally/v1/" + record.scope + "/" + record.kind;
+  return wire::topic(record.scope, record.kind);  // tasks, allowances: scope is "{site}/{device}"
 }
 
 namespace {

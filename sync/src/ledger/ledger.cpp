@@ -9,38 +9,14 @@
 
 #include "tally/scanner/master_data.hpp"
 #include "tally/wire/movement_json.hpp"
+#include "tally/wire/protocol.hpp"
 
 namespace tally::ledger {
 
 using nlohmann::json;
 
-namespace {
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// A topic level: non-empty, no wildcard or separator.
-bool valid_level(std::string_view s) {
-  return !s.empty() && s.find_first_of("/+#") == std::string_view::npos;
-}
-
-}  // namespace
 
 namespace {
-
-std::optional<MovementsTopic> parse_device_topic(std::string_view topic, std::string_view kSuffix) {
-  constexpr std::string_view kPrefix = "tally/v1/";
-  if (topic.size() <= kPrefix.size() + kSuffix.size() || topic.substr(0, kPrefix.size()) != kPrefix ||
-      topic.substr(topic.size() - kSuffix.size()) != kSuffix) {
-    return std::nullopt;
-  }
-  const std::string_view middle = topic.substr(kPrefix.size(), topic.size() - kPrefix.size() - kSuffix.size());
-  const auto slash = middle.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  const std::string_view site = middle.substr(0, slash);
-  const std::string_view device = middle.substr(slash + 1);
-  if (!valid_level(site) || !valid_level(device)) return std::nullopt;
-  return MovementsTopic{std::string(site), std::string(device)};
-}
 
 // Who handles a device-side exception, how urgent it is and what to do
 // (docs/PROTOCOL.md "Device exceptions").
@@ -61,98 +37,38 @@ Triage triage(std::string_view kind) {
   return {"supervisor", "medium", "review the evidence with the operator"};
 }
 
-// Every device message: a JSON object with "v": 1.
-Result<json> parse_v1_object(std::string_view payload) {
-  json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return make_error("bad_json", "the payload is not valid JSON");
-  if (!j.is_object()) return make_error("bad_json", "the payload must be a JSON object");
-  const auto v = j.find("v");
-  if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1) {
-    return make_error("bad_version", "\"v\" must be 1");
-  }
-  return j;
-}
-
-// The envelope every device message shares: {"v":1,"device","site",<list>:[…]},
-// device and site equal to the topic's. Returns the parsed message.
-Result<json> parse_envelope(const MovementsTopic& topic, std::string_view payload, const char* list_key) {
-  auto parsed = parse_v1_object(payload);
-  if (!parsed) return parsed;
-  const json& j = *parsed;
-  const auto device = j.find("device");
-  const auto site = j.find("site");
-  const auto list = j.find(list_key);
-  if (device == j.end() || !device->is_string()) return make_error("bad_batch", "\"device\" must be a string");
-  if (site == j.end() || !site->is_string()) return make_error("bad_batch", "\"site\" must be a string");
-  if (list == j.end() || !list->is_array()) {
-    return make_error("bad_batch", "\"" + std::string(list_key) + "\" must be an array");
-  }
-  if (device->get_ref<const std::string&>() != topic.device) {
-    return make_error("forged_device", "the batch names device \"" + device->get<std::string>() +
-                                           "\" but was published under \"" + topic.device + "\"");
-  }
-  if (site->get_ref<const std::string&>() != topic.site) {
-    return make_error("forged_device", "the batch names site \"" + site->get<std::string>() +
-                                           "\" but was published under \"" + topic.site + "\"");
-  }
-  return parsed;
-}
-
 }  // namespace
 
 std::optional<MovementsTopic> parse_movements_topic(std::string_view topic) {
-  return parse_device_topic(topic, "/movements");
+  return wire::parse_device_topic(topic, "movements");
 }
 
 std::optional<MovementsTopic> parse_exceptions_topic(std::string_view topic) {
-  return parse_device_topic(topic, "/exceptions");
+  return wire::parse_device_topic(topic, "exceptions");
 }
 
 std::optional<MovementsTopic> parse_status_topic(std::string_view topic) {
-  return parse_device_topic(topic, "/status");
+  return wire::parse_device_topic(topic, "status");
 }
 
 Result<DeviceStatus> parse_status(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms) {
-  auto parsed = parse_v1_object(payload);
+  auto parsed = wire::parse_status(topic, payload);
   if (!parsed) return parsed.error();
-  const json& j = *parsed;
-  for (const auto& [key, level] : {std::pair{"device", &topic.device}, std::pair{"site", &topic.site}}) {
-    const auto it = j.find(key);
-    if (it == j.end()) continue;  // optional: devices before it was added omit both
-    if (!it->is_string()) return make_error("bad_status", "\"" + std::string(key) + "\" must be a string");
-    if (it->get_ref<const std::string&>() != *level) {
-      return make_error("forged_device", "the status names " + std::string(key) + " \"" + it->get<std::string>() +
-                                             "\" but was published under \"" + *level + "\"");
-    }
-  }
   DeviceStatus st;
   st.device = topic.device;
   st.site = topic.site;
   st.received_ms = now_ms;
-  const auto online = j.find("online");
-  if (online == j.end() || !online->is_boolean()) return make_error("bad_status", "\"online\" must be true or false");
-  st.online = online->get<bool>();
-  for (const auto& [key, out] : {std::pair{"pending", &st.pending}, std::pair{"last_seq", &st.last_seq}}) {
-    const auto it = j.find(key);
-    if (it == j.end() || !it->is_number_unsigned() ||
-        it->get<std::uint64_t>() > std::uint64_t{std::numeric_limits<std::int64_t>::max()}) {
-      return make_error("bad_status", "\"" + std::string(key) + "\" must be a non-negative integer");
-    }
-    *out = it->get<std::uint64_t>();
-  }
-  if (st.pending > st.last_seq) return make_error("bad_status", "\"pending\" is above \"last_seq\"");
-  const auto version = j.find("version");
-  if (version == j.end() || !version->is_string() || version->get_ref<const std::string&>().size() > 64) {
-    return make_error("bad_status", "\"version\" must be a string of at most 64 bytes");
-  }
-  st.version = version->get<std::string>();
+  st.online = parsed->online;
+  st.pending = parsed->pending;
+  st.last_seq = parsed->last_seq;
+  st.version = std::move(parsed->version);
   return st;
 }
 
 Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::string_view payload,
                                               std::int64_t now_ms) {
   constexpr std::size_t kMaxElements = 1000;
-  auto j = parse_envelope(topic, payload, "exceptions");
+  auto j = wire::parse_envelope(topic, payload, "exceptions");
   if (!j) return j.error();
   const json* list = &(*j)["exceptions"];
   if (list->size() > kMaxElements) return make_error("bad_batch", "more than 1000 exceptions in one message");
@@ -195,7 +111,7 @@ Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::
       e.evidence = {{"device", batch.device},         {"site", batch.site},
                     {"seqs", json::array()},          {"scans", json::array()},
                     {"device_exception_id", id_value}, {"reason", reason_text(x.error())},
-                    {"element", dump(element).substr(0, 64 * 1024)}};
+                    {"element", wire::dump(element).substr(0, 64 * 1024)}};
       batch.exceptions.emplace_back(id_value, std::move(e));
       continue;
     }
@@ -228,7 +144,7 @@ Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::
 }
 
 Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms) {
-  auto j = parse_envelope(topic, payload, "movements");
+  auto j = wire::parse_envelope(topic, payload, "movements");
   if (!j) return j.error();
   const json* list = &(*j)["movements"];
   Batch batch;
@@ -261,13 +177,13 @@ Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload,
     if (in.movement) {
       wire::to_json_text(*in.movement, in.payload);
     } else {
-      in.payload = dump(element);
+      in.payload = wire::dump(element);
     }
     // Hash chain members (optional: a device without the chain omits both).
     for (auto [key, out] : {std::pair{"hash", &in.hash}, std::pair{"prev_hash", &in.prev_hash}}) {
       const auto h = element.find(key);
       if (h == element.end()) continue;
-      *out = h->is_string() ? h->get<std::string>() : dump(*h);
+      *out = h->is_string() ? h->get<std::string>() : wire::dump(*h);
     }
     if (in.movement && !in.hash.empty()) in.computed_hash = wire::chain_hash(in.prev_hash, in.payload);
     batch.movements.push_back(std::move(in));
@@ -568,13 +484,10 @@ void Ledger::check_master_data(Batch& batch) {
 }
 
 std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected) {
-  json r = json::array();
-  for (const auto& x : rejected) r.push_back({{"seq", x.seq}, {"reason", x.reason}});
-  return dump(json{{"v", 1}, {"applied_through", applied_through}, {"rejected", std::move(r)}});
-}
-
-std::string exceptions_ack_payload(std::int64_t exceptions_through) {
-  return dump(json{{"v", 1}, {"exceptions_through", exceptions_through}});
+  std::vector<std::pair<std::uint64_t, std::string>> r;
+  r.reserve(rejected.size());
+  for (const auto& x : rejected) r.emplace_back(x.seq, x.reason);
+  return wire::ack_payload(applied_through, r);
 }
 
 Result<Handled> Ledger::dead_letter(std::string_view topic, std::string_view payload, const Error& why,
@@ -700,8 +613,8 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
         continue;
       }
       Handled h;
-      h.ack = Publish{"tally/v1/" + p.exceptions->site + "/" + p.exceptions->device + "/ack",
-                      exceptions_ack_payload(*through), false};
+      h.ack = Publish{wire::device_topic(p.exceptions->site, p.exceptions->device, "ack"),
+                      wire::exceptions_ack_payload(*through), false};
       out.push_back(std::move(h));
       continue;
     }
@@ -754,7 +667,7 @@ std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepa
       head->second = ChainHead{outcome->applied_through, {}};
     }
     Handled h;
-    h.ack = Publish{"tally/v1/" + batches[i].site + "/" + batches[i].device + "/ack",
+    h.ack = Publish{wire::device_topic(batches[i].site, batches[i].device, "ack"),
                     ack_payload(outcome->applied_through, with_conflicts(outcome->rejected, *conflicts[i])), false};
     h.outcome = std::move(*outcome);
     slot = std::move(h);

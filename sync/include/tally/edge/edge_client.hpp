@@ -33,6 +33,7 @@
 #include "tally/edge/outbox.hpp"
 #include "tally/edge/send_window.hpp"
 #include "tally/mqtt/client.hpp"
+#include "tally/wire/protocol.hpp"
 
 namespace tally::edge {
 
@@ -84,17 +85,9 @@ struct EdgeStats {
   std::uint64_t exception_batches_sent = 0;
 };
 
-// The ledger's ack on …/{device}/ack (docs/PROTOCOL.md): {"v":1,
-// "applied_through":N,"rejected":[{"seq","reason"}]} and/or
-// "exceptions_through":N. Never throws: nullopt for anything that is not an
-// ack (the client counts it as a bad message). A malformed "rejected"
-// element is listed with seq 0 and reason "?" (it is only logged).
-struct Ack {
-  std::optional<std::uint64_t> applied_through;
-  std::optional<std::int64_t> exceptions_through;
-  std::vector<std::pair<std::uint64_t, std::string>> rejected;
-};
-std::optional<Ack> parse_ack(std::string_view payload);
+// The ledger's ack on …/{device}/ack (wire/protocol.hpp).
+using wire::Ack;
+using wire::parse_ack;
 
 class EdgeClient {
  public:
@@ -111,9 +104,6 @@ class EdgeClient {
   void stop();
 
   EdgeStats stats() const;
-
-  // Topic helpers (also used by tests and the protocol docs).
-  static std::string topic(const std::string& site, const std::string& device, const std::string& leaf);
 
  private:
   struct Impl;

@@ -23,6 +23,7 @@
 
 #include "tally/ledger/store.hpp"
 #include "tally/scanner/result.hpp"
+#include "tally/wire/protocol.hpp"
 
 namespace tally::ledger {
 
@@ -45,11 +46,8 @@ struct Handled {
   std::optional<std::string> dead_letter;  // the reason, when dead-lettered
 };
 
-// "tally/v1/{site}/{device}/movements" → site, device.
-struct MovementsTopic {
-  std::string site;
-  std::string device;
-};
+// "tally/v1/{site}/{device}/movements" → site, device (wire/protocol.hpp).
+using MovementsTopic = wire::DeviceTopic;
 std::optional<MovementsTopic> parse_movements_topic(std::string_view topic);
 // "tally/v1/{site}/{device}/exceptions" → site, device.
 std::optional<MovementsTopic> parse_exceptions_topic(std::string_view topic);
@@ -80,10 +78,9 @@ Result<DeviceExceptionBatch> parse_exceptions(const MovementsTopic& topic, std::
 // anything else makes the whole batch bad.
 Result<Batch> parse_batch(const MovementsTopic& topic, std::string_view payload, std::int64_t now_ms);
 
-// The ack payload {"v":1,"applied_through":N,"rejected":[{"seq","reason"}]}.
+// The ack payload {"v":1,"applied_through":N,"rejected":[{"seq","reason"}]}
+// of the store's rejections (wire::ack_payload).
 std::string ack_payload(std::uint64_t applied_through, const std::vector<Rejection>& rejected);
-// The ack of device exceptions {"v":1,"exceptions_through":N}.
-std::string exceptions_ack_payload(std::int64_t exceptions_through);
 
 class Ledger {
  public:
