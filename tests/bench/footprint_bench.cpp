@@ -3,7 +3,7 @@
 // same run.
 //
 //   footprint_bench [--idle-s=10] [--runs=5] [--mqtt] [--watchdog-ms=N] [--strict]
-//                   [--tallyd=PATH]
+//                   [--tallyd=PATH] [--scans=300]
 //
 //  * stripped binary size (strip -o of the built tallyd) beside /bin/true's;
 //  * time from exec to ready: posix_spawn → first READY=1 on a NOTIFY_SOCKET
@@ -15,7 +15,11 @@
 //  * wake-ups when idle: voluntary + involuntary context switches of every
 //    thread of tallyd and its child over --idle-s, per thread, beside
 //    `sleep`; target 0 besides the watchdog (--watchdog-ms sets
-//    WATCHDOG_USEC to show that cost; --mqtt connects to a real mosquitto).
+//    WATCHDOG_USEC to show that cost; --mqtt connects to a real mosquitto);
+//  * scan latency, after the idle window: --scans HTTP POST /api/v1/scans of
+//    3-scan moves (every third scan records a durable movement), median and
+//    p99 per kind, beside a GET /api/v1/status round trip on the same
+//    connection (no journal).
 //
 // --tallyd: measure another tallyd binary (default: the one built beside it),
 // e.g. a copy from before a change, to compare both on the same machine.
@@ -43,6 +47,7 @@
 
 #include "bench_args.hpp"
 #include "daemon.hpp"
+#include "http_client.hpp"
 #include "mosquitto.hpp"
 #include "notify_socket.hpp"
 #include "temp_dir.hpp"
@@ -58,6 +63,47 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double p99(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, v.size() * 99 / 100)];
+}
+
+// Round trips on one keep-alive connection, in ms.
+struct Latency {
+  std::vector<double> status;    // GET /api/v1/status
+  std::vector<double> accepted;  // a scan journaled without a movement (the bins)
+  std::vector<double> recorded;  // a scan that records a movement (201)
+  std::string error;
+};
+
+Latency scan_latency(std::uint16_t port, int scans) {
+  Latency out;
+  tally::test::HttpClient c(port);
+  const auto post = [&c](const std::string& text) {
+    return c.post_json("/api/v1/scans", R"({"text":")" + text + R"("})");
+  };
+  if (post("OP:bench").status != 200 || post("CMD:MOVE").status != 200) {
+    out.error = "sign-in refused";
+    return out;
+  }
+  for (int i = 0; i < scans; ++i) {
+    const int step = i % 3;
+    const std::string text = step == 0 ? "A-01-01-1" : step == 1 ? "4006381333931" : "B-01-01-1";
+    auto t0 = Clock::now();
+    const auto r = post(text);
+    const double ms = ms_since(t0);
+    if (r.status / 100 != 2) {
+      out.error = text + " answered " + std::to_string(r.status) + ": " + r.body;
+      return out;
+    }
+    (r.status == 201 ? out.recorded : out.accepted).push_back(ms);
+    t0 = Clock::now();
+    (void)c.get("/api/v1/status");
+    out.status.push_back(ms_since(t0));
+  }
+  return out;
 }
 
 pid_t spawn(const std::vector<std::string>& argv_s) {
@@ -145,6 +191,7 @@ int main(int argc, char** argv) {
   const long watchdog_ms = std::stol(arg_value(argc, argv, "watchdog-ms", "0"));
   const bool with_mqtt = has_flag(argc, argv, "mqtt");
   const bool strict = has_flag(argc, argv, "strict");
+  const int scans = std::stoi(arg_value(argc, argv, "scans", "300"));
   const std::string tallyd = arg_value(argc, argv, "tallyd", TALLYD_PATH);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -175,6 +222,7 @@ int main(int argc, char** argv) {
   std::vector<double> ready_ms;
   double rss_kb = 0, pss_kb = 0, child_rss_kb = 0;
   Wakeups wake;
+  Latency latency;
   for (int i = 0; i < runs; ++i) {
     const fs::path data = dir.path() / ("data-" + std::to_string(i));
     const std::string sock = (dir.path() / ("notify-" + std::to_string(i) + ".sock")).string();
@@ -206,6 +254,11 @@ int main(int argc, char** argv) {
             static_cast<double>(proc_kb("/proc/" + std::to_string(child) + "/status", "VmRSS").value_or(0));
       }
       wake = idle_wakeups(d.pid(), idle_s);
+      latency = scan_latency(d.wait_listening(), scans);
+      if (!latency.error.empty()) {
+        std::cerr << "footprint_bench: scan latency: " << latency.error << '\n';
+        return 1;
+      }
     }
     d.signal(SIGTERM);
     d.wait();
@@ -241,6 +294,13 @@ int main(int argc, char** argv) {
   for (const auto& [name, n] : wake.by_thread) {
     if (n > 0) std::printf("                    %-40s %ld switches\n", name.c_str(), n);
   }
+  const double status_ms = median(latency.status);
+  std::printf("  scan latency      recorded (201, fsync) median %.3f ms p99 %.3f ms   ratio %.1fx\n",
+              median(latency.recorded), p99(latency.recorded), median(latency.recorded) / status_ms);
+  std::printf("                    accepted (200)        median %.3f ms p99 %.3f ms   ratio %.1fx\n",
+              median(latency.accepted), p99(latency.accepted), median(latency.accepted) / status_ms);
+  std::printf("                    GET status (baseline) median %.3f ms p99 %.3f ms   (%zu scans)\n", status_ms,
+              p99(latency.status), latency.recorded.size() + latency.accepted.size());
   bool ok = ready <= 200 && rss_kb <= 10 * 1024;
   if (watchdog_ms == 0 && !with_mqtt) ok = ok && wake.per_s == 0;
   if (strict && !ok) {
