@@ -27,6 +27,7 @@
 #include "tally/wire/movement_json.hpp"
 #include "apply_rules.hpp"
 #include "apply_step.hpp"
+#include "store_txn.hpp"
 #include "fleet_schema.hpp"
 
 namespace tally::ledger {
@@ -206,7 +207,7 @@ ExceptionRecord read_exception(const PGresult* r, int row) {
   return e;
 }
 
-class PostgresStore final : public Store, private rules::ApplySql {
+class PostgresStore final : public Store, private rules::ApplySql, private rules::TxnSql {
  public:
   static Result<std::unique_ptr<Store>> open(const PostgresOptions& options) {
     auto store = std::unique_ptr<PostgresStore>(new PostgresStore());
@@ -215,47 +216,11 @@ class PostgresStore final : public Store, private rules::ApplySql {
   }
 
   Result<ApplyOutcome> apply_batch(const Batch& batch) override {
-    if (auto r = begin(); !r) return r.error();
-    auto result = apply_in_txn(batch);
-    if (!result) {
-      abort_txn();
-      return result;
-    }
-    if (auto r = run("COMMIT", {}, "commit batch"); !r) {
-      abort_txn();
-      return r.error();
-    }
-    return result;
+    return rules::in_transaction(*this, "commit batch", [&] { return apply_in_txn(batch); });
   }
 
   Result<std::vector<Result<ApplyOutcome>>> apply_batches(std::span<const Batch> batches) override {
-    if (auto r = begin(); !r) return r.error();
-    std::vector<Result<ApplyOutcome>> out;
-    out.reserve(batches.size());
-    for (const Batch& batch : batches) {
-      if (auto r = run("SAVEPOINT batch", {}, "savepoint"); !r) {
-        abort_txn();
-        return r.error();
-      }
-      auto result = apply_in_txn(batch);
-      if (!result) {
-        if (PQstatus(conn_.get()) != CONNECTION_OK) return result.error();  // the transaction is gone
-        if (auto r = run("ROLLBACK TO SAVEPOINT batch", {}, "rollback to savepoint"); !r) {
-          abort_txn();
-          return r.error();
-        }
-      }
-      if (auto r = run("RELEASE SAVEPOINT batch", {}, "release savepoint"); !r) {
-        abort_txn();
-        return r.error();
-      }
-      out.push_back(std::move(result));
-    }
-    if (auto r = run("COMMIT", {}, "commit batches"); !r) {
-      abort_txn();
-      return r.error();
-    }
-    return out;
+    return rules::apply_group(*this, batches, [this](const Batch& batch) { return apply_in_txn(batch); });
   }
 
   Result<std::uint64_t> applied_through(const std::string& device) override {
@@ -359,23 +324,17 @@ class PostgresStore final : public Store, private rules::ApplySql {
     // writing the same devices cannot deadlock.
     std::map<std::string, const DeviceStatus*> last;
     for (const DeviceStatus& st : statuses) last[st.device] = &st;
-    if (auto r = begin(); !r) return r.error();
     static const std::string upsert = dollars(rules::kStatusUpsert);
-    for (const auto& [device, st] : last) {
-      auto r = run(upsert,
-                   {p(st->device), p(st->site), p(std::int64_t{st->online ? 1 : 0}), p_u64(st->pending),
-                    p_u64(st->last_seq), p(st->version), p(st->received_ms), p(std::int64_t{st->retained ? 1 : 0})},
-                   "device status");
-      if (!r) {
-        abort_txn();
-        return r.error();
+    return rules::in_transaction(*this, "commit device status", [&]() -> Result<void> {
+      for (const auto& [device, st] : last) {
+        auto r = run(upsert,
+                     {p(st->device), p(st->site), p(std::int64_t{st->online ? 1 : 0}), p_u64(st->pending),
+                      p_u64(st->last_seq), p(st->version), p(st->received_ms), p(std::int64_t{st->retained ? 1 : 0})},
+                     "device status");
+        if (!r) return r.error();
       }
-    }
-    if (auto r = run("COMMIT", {}, "commit device status"); !r) {
-      abort_txn();
-      return r.error();
-    }
-    return {};
+      return {};
+    });
   }
 
   Result<std::vector<DeviceStatus>> device_statuses() override {
@@ -400,16 +359,13 @@ class PostgresStore final : public Store, private rules::ApplySql {
   Result<bool> add_kpi_sample(const KpiSample& sample, std::int64_t min_gap_ms, std::int64_t prune_before_ms) override {
     static const std::string insert = dollars(rules::kKpiSampleInsert);
     static const std::string prune = dollars(rules::kKpiSamplePrune);
-    if (auto r = begin(); !r) return r.error();
-    auto added = run(insert, {p(sample.time_ms), p(sample.kpis), p(sample.time_ms - min_gap_ms)}, "kpi sample");
-    const bool stored = added && std::strtoll(PQcmdTuples(added->get()), nullptr, 10) > 0;
-    auto done = added ? run(prune, {p(prune_before_ms)}, "prune kpi samples") : Result<ResPtr>(added.error());
-    if (done) done = run("COMMIT", {}, "commit kpi sample");
-    if (!done) {
-      abort_txn();
-      return done.error();
-    }
-    return stored;
+    return rules::in_transaction(*this, "commit kpi sample", [&]() -> Result<bool> {
+      auto added = run(insert, {p(sample.time_ms), p(sample.kpis), p(sample.time_ms - min_gap_ms)}, "kpi sample");
+      if (!added) return added.error();
+      const bool stored = std::strtoll(PQcmdTuples(added->get()), nullptr, 10) > 0;
+      if (auto pruned = run(prune, {p(prune_before_ms)}, "prune kpi samples"); !pruned) return pruned.error();
+      return stored;
+    });
   }
 
   Result<std::vector<KpiSample>> kpi_samples(const KpiSampleQuery& q) override {
@@ -439,22 +395,12 @@ class PostgresStore final : public Store, private rules::ApplySql {
   Result<ExceptionRecord> update_exception(std::int64_t id, const std::string& action, const std::string& owner,
                                            const std::string& note, std::int64_t now_ms) override {
     if (auto ok = rules::check_exception_action(action, owner); !ok) return ok.error();
-    if (auto r = begin(); !r) return r.error();
-    auto result = update_exception_in_txn(id, action, owner, note, now_ms);
-    if (!result) {
-      abort_txn();
-      return result;
-    }
-    if (auto r = run("COMMIT", {}, "commit exception"); !r) {
-      abort_txn();
-      return r.error();
-    }
-    return result;
+    return rules::in_transaction(*this, "commit exception",
+                                 [&] { return update_exception_in_txn(id, action, owner, note, now_ms); });
   }
 
   Result<std::int64_t> apply_device_exceptions(const DeviceExceptionBatch& batch) override {
-    if (auto r = begin(); !r) return r.error();
-    auto result = [&]() -> Result<std::int64_t> {
+    return rules::in_transaction(*this, "commit device exceptions", [&]() -> Result<std::int64_t> {
       // The device's cursor row, locked until the commit (created when new),
       // so two instances never raise one device's exceptions twice.
       if (auto r = run("INSERT INTO device_exception_cursors(device, through) VALUES ($1, 0) "
@@ -478,16 +424,7 @@ class PostgresStore final : public Store, private rules::ApplySql {
         return u.error();
       }
       return through;
-    }();
-    if (!result) {
-      abort_txn();
-      return result;
-    }
-    if (auto r = run("COMMIT", {}, "commit device exceptions"); !r) {
-      abort_txn();
-      return r.error();
-    }
-    return result;
+    });
   }
 
   Result<std::map<std::string, std::string>> lot_expiries(const std::string& item) override {
@@ -560,17 +497,7 @@ class PostgresStore final : public Store, private rules::ApplySql {
 
   Result<MasterDataRecord> put_master_data(const std::string& kind, const std::string& scope,
                                            const nlohmann::json& payload) override {
-    if (auto r = begin(); !r) return r.error();
-    auto result = put_master_in_txn(kind, scope, payload);
-    if (!result) {
-      abort_txn();
-      return result;
-    }
-    if (auto r = run("COMMIT", {}, "commit master data"); !r) {
-      abort_txn();
-      return r.error();
-    }
-    return result;
+    return rules::in_transaction(*this, "commit master data", [&] { return put_master_in_txn(kind, scope, payload); });
   }
 
   Result<std::optional<MasterDataRecord>> master_data(const std::string& kind, const std::string& scope) override {
@@ -726,14 +653,26 @@ class PostgresStore final : public Store, private rules::ApplySql {
     return r;
   }
 
-  Result<void> begin() {
+  // ------------------------------------------------------------ rules::TxnSql (transactions)
+
+  Result<void> run_txn(const char* sql, std::string_view what) {
+    if (auto r = run(sql, {}, what); !r) return r.error();
+    return {};
+  }
+  Result<void> commit(std::string_view what) override { return run_txn("COMMIT", what); }
+  Result<void> savepoint() override { return run_txn("SAVEPOINT batch", "savepoint"); }
+  Result<void> rollback_to_savepoint() override { return run_txn("ROLLBACK TO SAVEPOINT batch", "rollback to savepoint"); }
+  Result<void> release_savepoint() override { return run_txn("RELEASE SAVEPOINT batch", "release savepoint"); }
+  bool transaction_alive() override { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+  Result<void> begin() override {
     if (auto r = ensure_connected(); !r) return r;
     if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) abort_txn();
     if (auto r = run("BEGIN", {}, "begin"); !r) return r.error();
     return {};
   }
 
-  void abort_txn() {
+  void abort_txn() override {
     if (PQstatus(conn_.get()) != CONNECTION_OK) return;
     if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
     ResPtr r(PQexec(conn_.get(), "ROLLBACK"));

@@ -20,6 +20,7 @@
 #include "../sqlite_util.hpp"
 #include "apply_rules.hpp"
 #include "apply_step.hpp"
+#include "store_txn.hpp"
 #include "fleet_schema.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/wire/movement_json.hpp"
@@ -136,7 +137,7 @@ Error sql_error(sqlite3* db, int rc, std::string_view what) { return sqlite_util
 
 using rules::Key;
 
-class SqliteStore final : public Store, private rules::ApplySql {
+class SqliteStore final : public Store, private rules::ApplySql, private rules::TxnSql {
  public:
   static Result<std::unique_ptr<Store>> open(const SqliteOptions& options) {
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore());
@@ -145,46 +146,11 @@ class SqliteStore final : public Store, private rules::ApplySql {
   }
 
   Result<ApplyOutcome> apply_batch(const Batch& batch) override {
-    if (auto r = begin(); !r) return r.error();
-    auto result = apply_in_txn(batch);
-    if (!result) {
-      abort_txn();
-      return result;
-    }
-    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
-      abort_txn();
-      return sql_error(db_.get(), rc, "commit batch");
-    }
-    return result;
+    return rules::in_transaction(*this, "commit batch", [&] { return apply_in_txn(batch); });
   }
 
   Result<std::vector<Result<ApplyOutcome>>> apply_batches(std::span<const Batch> batches) override {
-    if (auto r = begin(); !r) return r.error();
-    std::vector<Result<ApplyOutcome>> out;
-    out.reserve(batches.size());
-    for (const Batch& batch : batches) {
-      if (const int rc = step_done(savepoint_.get()); rc != SQLITE_OK) {
-        Error e = sql_error(db_.get(), rc, "savepoint");
-        abort_txn();
-        return e;
-      }
-      auto result = apply_in_txn(batch);
-      if (!result) {
-        if (sqlite3_get_autocommit(db_.get()) != 0) return result.error();  // SQLite ended the transaction
-        step_done(rollback_to_.get());
-      }
-      if (const int rc = step_done(release_.get()); rc != SQLITE_OK) {
-        Error e = sql_error(db_.get(), rc, "release savepoint");
-        abort_txn();
-        return e;
-      }
-      out.push_back(std::move(result));
-    }
-    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
-      abort_txn();
-      return sql_error(db_.get(), rc, "commit batches");
-    }
-    return out;
+    return rules::apply_group(*this, batches, [this](const Batch& batch) { return apply_in_txn(batch); });
   }
 
   Result<std::uint64_t> applied_through(const std::string& device) override {
@@ -197,8 +163,7 @@ class SqliteStore final : public Store, private rules::ApplySql {
   }
 
   Result<std::int64_t> apply_device_exceptions(const DeviceExceptionBatch& batch) override {
-    if (auto r = begin(); !r) return r.error();
-    auto result = [&]() -> Result<std::int64_t> {
+    return rules::in_transaction(*this, "commit device exceptions", [&]() -> Result<std::int64_t> {
       std::int64_t through = 0;
       {
         Use use(select_exception_cursor_.get());
@@ -222,16 +187,7 @@ class SqliteStore final : public Store, private rules::ApplySql {
         return sql_error(db_.get(), rc, "update exceptions cursor");
       }
       return through;
-    }();
-    if (!result) {
-      abort_txn();
-      return result;
-    }
-    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
-      abort_txn();
-      return sql_error(db_.get(), rc, "commit device exceptions");
-    }
-    return result;
+    });
   }
 
   Result<std::map<std::string, std::string>> lot_expiries(const std::string& item) override {
@@ -352,28 +308,21 @@ class SqliteStore final : public Store, private rules::ApplySql {
 
   Result<void> put_device_statuses(std::span<const DeviceStatus> statuses) override {
     if (statuses.empty()) return {};
-    if (auto r = begin(); !r) return r.error();
-    for (const DeviceStatus& st : statuses) {
-      Use use(upsert_status_.get());
-      bind_text(*use, 1, st.device);
-      bind_text(*use, 2, st.site);
-      bind_int(*use, 3, st.online ? 1 : 0);
-      bind_int(*use, 4, static_cast<std::int64_t>(st.pending));
-      bind_int(*use, 5, static_cast<std::int64_t>(st.last_seq));
-      bind_text(*use, 6, st.version);
-      bind_int(*use, 7, st.received_ms);
-      bind_int(*use, 8, st.retained ? 1 : 0);
-      if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) {
-        Error e = sql_error(db_.get(), rc, "device status");
-        abort_txn();
-        return e;
+    return rules::in_transaction(*this, "commit device status", [&]() -> Result<void> {
+      for (const DeviceStatus& st : statuses) {
+        Use use(upsert_status_.get());
+        bind_text(*use, 1, st.device);
+        bind_text(*use, 2, st.site);
+        bind_int(*use, 3, st.online ? 1 : 0);
+        bind_int(*use, 4, static_cast<std::int64_t>(st.pending));
+        bind_int(*use, 5, static_cast<std::int64_t>(st.last_seq));
+        bind_text(*use, 6, st.version);
+        bind_int(*use, 7, st.received_ms);
+        bind_int(*use, 8, st.retained ? 1 : 0);
+        if (const int rc = sqlite3_step(*use); rc != SQLITE_DONE) return sql_error(db_.get(), rc, "device status");
       }
-    }
-    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
-      abort_txn();
-      return sql_error(db_.get(), rc, "commit device status");
-    }
-    return {};
+      return {};
+    });
   }
 
   Result<std::vector<DeviceStatus>> device_statuses() override {
@@ -399,7 +348,12 @@ class SqliteStore final : public Store, private rules::ApplySql {
   }
 
   Result<bool> add_kpi_sample(const KpiSample& sample, std::int64_t min_gap_ms, std::int64_t prune_before_ms) override {
-    if (auto r = begin(); !r) return r.error();
+    return rules::in_transaction(*this, "commit kpi sample", [&]() -> Result<bool> {
+      return add_kpi_sample_in_txn(sample, min_gap_ms, prune_before_ms);
+    });
+  }
+
+  Result<bool> add_kpi_sample_in_txn(const KpiSample& sample, std::int64_t min_gap_ms, std::int64_t prune_before_ms) {
     StmtPtr insert, prune;
     int rc = prepare_once(rules::kKpiSampleInsert, insert);
     if (rc == SQLITE_OK) {
@@ -415,12 +369,7 @@ class SqliteStore final : public Store, private rules::ApplySql {
       rc = sqlite3_step(prune.get());
       rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
-    if (rc == SQLITE_OK) rc = step_done(commit_.get());
-    if (rc != SQLITE_OK) {
-      Error e = sql_error(db_.get(), rc, "kpi sample");
-      abort_txn();
-      return e;
-    }
+    if (rc != SQLITE_OK) return sql_error(db_.get(), rc, "kpi sample");
     return stored;
   }
 
@@ -463,18 +412,8 @@ class SqliteStore final : public Store, private rules::ApplySql {
   Result<ExceptionRecord> update_exception(std::int64_t id, const std::string& action, const std::string& owner,
                                            const std::string& note, std::int64_t now_ms) override {
     if (auto ok = rules::check_exception_action(action, owner); !ok) return ok.error();
-    if (auto r = begin(); !r) return r.error();
-    auto result = update_exception_in_txn(id, action, owner, note, now_ms);
-    if (!result) {
-      abort_txn();
-      return result;
-    }
-    if (const int rc = step_done(commit_.get()); rc != SQLITE_OK) {
-      Error e = sql_error(db_.get(), rc, "commit exception");
-      abort_txn();
-      return e;
-    }
-    return result;
+    return rules::in_transaction(*this, "commit exception",
+                                 [&] { return update_exception_in_txn(id, action, owner, note, now_ms); });
   }
 
   Result<ExceptionRecord> update_exception_in_txn(std::int64_t id, const std::string& action,
@@ -740,15 +679,22 @@ class SqliteStore final : public Store, private rules::ApplySql {
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
   }
 
-  Result<void> begin() {
-    if (const int rc = step_done(begin_.get()); rc != SQLITE_OK) return sql_error(db_.get(), rc, "begin");
+  // ------------------------------------------------------------ rules::TxnSql (transactions)
+
+  Result<void> step_txn(const StmtPtr& statement, std::string_view what) {
+    if (const int rc = step_done(statement.get()); rc != SQLITE_OK) return sql_error(db_.get(), rc, what);
     return {};
   }
-
-  void abort_txn() {
+  Result<void> begin() override { return step_txn(begin_, "begin"); }
+  Result<void> commit(std::string_view what) override { return step_txn(commit_, what); }
+  void abort_txn() override {
     if (sqlite3_get_autocommit(db_.get()) != 0) return;
     step_done(rollback_.get());
   }
+  Result<void> savepoint() override { return step_txn(savepoint_, "savepoint"); }
+  Result<void> rollback_to_savepoint() override { return step_txn(rollback_to_, "rollback to savepoint"); }
+  Result<void> release_savepoint() override { return step_txn(release_, "release savepoint"); }
+  bool transaction_alive() override { return sqlite3_get_autocommit(db_.get()) == 0; }
 
   Result<std::optional<ExceptionRecord>> exception_by_id(std::int64_t id) {
     StmtPtr s;
