@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "assets.hpp"
+#include "responses.hpp"
 #include "tally/scanner/result.hpp"
 #include "tally/ui/ledger_api.hpp"
 
@@ -23,25 +24,6 @@ using nlohmann::json;
 
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kPathEchoMax = 200;
-
-HttpResponse json_response(unsigned status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
-
-HttpResponse error_response(unsigned status, const std::string& code, const std::string& message) {
-  return json_response(status, error_body(code, message));
-}
-
-HttpResponse bad_request(const std::string& message) { return error_response(400, "bad_request", message); }
-
-HttpResponse method_not_allowed(std::string_view allow, std::string_view path) {
-  HttpResponse r = error_response(405, "method_not_allowed", "use " + std::string(allow) + " for " + std::string(path));
-  r.allow = std::string(allow);
-  return r;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

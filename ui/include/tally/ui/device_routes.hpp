@@ -1,14 +1,26 @@
-// The HTTP face of tallyd's typed replies (scan_reply.hpp): their status
-// codes and JSON bodies, docs/UI.md "The device API". Used by the HTTP
-// server's device routes, and by tests and tools that want a reply as the
-// API shows it.
+// tallyd's HTTP routes over a DeviceApi, and the HTTP face of its typed
+// replies (scan_reply.hpp): status codes and JSON bodies. HttpServer serves
+// the router for tallyd; tests and tools use scan_response to see a reply as
+// the API shows it.
 #pragma once
+
+#include <cstddef>
+#include <memory>
 
 #include "tally/scanner/result.hpp"
 #include "tally/ui/device_api.hpp"
+#include "tally/ui/router.hpp"
 #include "tally/ui/scan_reply.hpp"
 
 namespace tally::ui {
+
+// GET / (the handheld UI and its assets), POST /api/v1/scans, POST
+// /api/v1/frames, GET /api/v1/status, GET /api/v1/movements?after&limit
+// (limit clamped to movements_limit_max), GET /metrics, POST
+// /api/v1/cameras/{id}/trigger. Malformed requests get a 4xx JSON error
+// and never reach `api`. Scans, frames and triggers answer with
+// state_changed (the server tells its WebSocket listeners).
+std::unique_ptr<Router> make_device_router(DeviceApi& api, std::size_t movements_limit_max);
 
 // 201 recorded, 200 accepted or self-test, 422 refused, a failure by its
 // error code (status_for_error).

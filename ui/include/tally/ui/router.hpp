@@ -1,8 +1,9 @@
-// A second way to serve HTTP with tally::ui::HttpServer: instead of the
-// tallyd routes over a DeviceApi, every parsed request goes to a Router
-// (tally-ledger's routes, ui/src/ledger_routes.cpp). The server keeps owning
-// the connection machinery (keep-alive, limits, timeouts, lingering close,
-// malformed HTTP → 4xx); the router owns paths, methods and bodies.
+// What tally::ui::HttpServer serves: every parsed request goes to a Router
+// (tallyd's, ui/src/device_routes.cpp; tally-ledger's,
+// ui/src/ledger_routes.cpp). The server owns the connection machinery
+// (keep-alive, limits, timeouts, lingering close, malformed HTTP → 4xx, the
+// WebSocket upgrade of /api/v1/events); the router owns paths, methods and
+// bodies.
 //
 // handle() is called on the server's thread; `respond` must be called exactly
 // once, from any thread (the server posts it back to the connection).
@@ -27,6 +28,9 @@ struct HttpResponse {
   std::string body;
   std::string allow;  // for 405
   bool html = false;  // adds the page's security headers
+  // The request may have changed what GET /api/v1/status shows (a scan):
+  // the server pushes the status to its WebSocket listeners, if any.
+  bool state_changed = false;
 };
 
 class Router {
