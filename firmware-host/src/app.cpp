@@ -15,12 +15,9 @@
 #include <system_error>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -35,192 +32,13 @@
 #include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
 #include "camera_status.hpp"
+#include "local_inputs.hpp"
 #include "metrics_text.hpp"
 #include "usb_feedback.hpp"
 #include "usb_status.hpp"
 
 namespace tally::device {
 namespace {
-
-namespace asio = boost::asio;
-
-// One line of terminal output for a scan reply, e.g.
-//   [good] Moved 3 x 04006381333931 (seq 7) | next: Scan source bin
-std::string describe(const ui::ScanReply& reply) {
-  std::string feedback(scanner::to_string(reply.outcome.feedback));
-  std::string message = reply.outcome.message;
-  if (reply.kind == ui::ScanReply::Kind::self_test) feedback = "self_test";
-  if (reply.kind == ui::ScanReply::Kind::failed) {
-    feedback = "error";
-    message = reply.error ? reply.error->message : std::string();
-  }
-  std::string line = "[" + feedback + "] " + message;
-  if (!reply.recorded.empty()) line += " (seq " + std::to_string(reply.recorded.front().seq) + ")";
-  if (!reply.outcome.prompt.empty()) line += " | next: " + reply.outcome.prompt;
-  return line;
-}
-
-// Submits one scan of a local input (stdin, a USB, serial or camera scanner)
-// to `sink`, the feedback-wrapped DeviceApi that HTTP scans take too (it
-// plays the feedback); the reply is printed after `prefix` on the Asio
-// thread.
-void submit_and_print(asio::io_context& io, ui::DeviceApi& sink, ui::ScanRequest request, std::string prefix) {
-  sink.submit_scan(std::move(request), [&io, prefix = std::move(prefix)](ui::ScanReply reply) {
-    asio::post(io, [prefix, reply = std::move(reply)] { std::cout << prefix << describe(reply) << std::endl; });
-  });
-}
-
-// Reads one scan per line from stdin (a keyboard-wedge scanner types into the
-// terminal and ends with Enter). Lines over line_bytes_max are refused whole.
-class StdinScans : public std::enable_shared_from_this<StdinScans> {
- public:
-  static constexpr std::size_t kLineBytesMax = 4096;
-
-  StdinScans(asio::io_context& io, ui::DeviceApi& sink, Feedback* feedback)
-      : io_(io), sink_(sink), feedback_(feedback), in_(io), buffer_(kLineBytesMax + 1) {}
-
-  // Fails for stdin that epoll cannot watch (a regular file).
-  std::error_code start() {
-    boost::system::error_code ec;
-    in_.assign(::dup(STDIN_FILENO), ec);
-    if (ec) return ec;
-    read_next();
-    return {};
-  }
-
-  void close() {
-    boost::system::error_code ignored;
-    in_.close(ignored);
-  }
-
- private:
-  void read_next() {
-    asio::async_read_until(in_, buffer_, '\n',
-                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                             self->on_line(ec, n);
-                           });
-  }
-
-  void on_line(const boost::system::error_code& ec, std::size_t n) {
-    if (ec == asio::error::not_found) {  // a line longer than the limit
-      std::cout << "[error] scan longer than " << kLineBytesMax << " bytes ignored" << std::endl;
-      if (feedback_ != nullptr) feedback_->play(Pattern::error);
-      skipping_ = true;
-      buffer_.consume(buffer_.size());
-      read_next();
-      return;
-    }
-    if (ec) {
-      if (ec != asio::error::operation_aborted) {
-        std::cout << "stdin closed; still serving HTTP (Ctrl-C stops)" << std::endl;
-      }
-      return;
-    }
-    std::string line(asio::buffers_begin(buffer_.data()),
-                     asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
-    buffer_.consume(n);
-    const bool was_skipping = skipping_;
-    skipping_ = false;
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    if (!line.empty() && !was_skipping) submit(std::move(line));
-    read_next();
-  }
-
-  void submit(std::string text) {
-    submit_and_print(io_, sink_, ui::ScanRequest{std::move(text), "", "stdin"}, "");
-  }
-
-  asio::io_context& io_;
-  ui::DeviceApi& sink_;
-  Feedback* feedback_;  // a line too long to be a scan
-  asio::posix::stream_descriptor in_;
-  asio::streambuf buffer_;
-  bool skipping_ = false;
-};
-
-// USB scanners ([[scanner]] hid-pos / keyboard): each connected device gets
-// its own decoder (a fresh one after a replug, so half a scan from before an
-// unplug is never joined to the next); a keyboard scanner without a suffix
-// ends a scan after suffix_timeout_ms without reports (an Asio timer).
-class UsbScans {
- public:
-  UsbScans(asio::io_context& io, ui::DeviceApi& sink, Feedback* feedback, const std::vector<ScannerConfig>& scanners)
-      : io_(io), sink_(sink), feedback_(feedback) {
-    for (const auto& sc : scanners) {
-      if (sc.is_usb()) usb_.push_back(sc);
-    }
-  }
-
-  void on_report(const UsbDeviceId& id, std::span<const std::uint8_t> report) {
-    if (id.scanner >= usb_.size()) return;
-    Device& d = device(id);
-    const ScannerConfig& sc = usb_[id.scanner];
-    Result<std::optional<DecodedScan>> r =
-        d.keyboard ? d.keyboard->check(report) : d.hid_pos->check(report);
-    if (!r) {
-      std::cout << "scanner " << sc.name << ": [error] " << r.error().message << std::endl;
-      if (feedback_ != nullptr) feedback_->play(Pattern::error);
-      return;
-    }
-    if (*r) {
-      submit(sc, std::move(**r));
-    } else if (d.keyboard && sc.keyboard.suffix == "none") {
-      d.idle->expires_after(std::chrono::milliseconds(sc.suffix_timeout_ms));
-      d.idle->async_wait([this, key = key_of(id)](const boost::system::error_code& ec) {
-        if (ec) return;
-        const auto it = devices_.find(key);
-        if (it == devices_.end() || !it->second.keyboard) return;
-        if (auto scan = it->second.keyboard->flush()) submit(usb_[key.scanner], std::move(*scan));
-      });
-    }
-  }
-
-  void on_connection(const UsbDeviceId& id, bool connected) {
-    if (!connected) devices_.erase(key_of(id));  // cancels its idle timer
-  }
-
- private:
-  struct Key {
-    std::size_t scanner;
-    std::uint8_t bus, address, interface;
-    auto operator<=>(const Key&) const = default;
-  };
-  struct Device {
-    std::unique_ptr<KeyboardDecoder> keyboard;  // else hid_pos
-    std::unique_ptr<HidPosDecoder> hid_pos;
-    std::unique_ptr<asio::steady_timer> idle;
-  };
-
-  static Key key_of(const UsbDeviceId& id) { return {id.scanner, id.bus, id.address, id.interface}; }
-
-  Device& device(const UsbDeviceId& id) {
-    auto [it, fresh] = devices_.try_emplace(key_of(id));
-    if (fresh) {
-      const ScannerConfig& sc = usb_[id.scanner];
-      if (sc.type == "keyboard") {
-        it->second.keyboard = std::make_unique<KeyboardDecoder>(sc.keyboard);
-        it->second.idle = std::make_unique<asio::steady_timer>(io_);
-      } else {
-        HidPosOptions o;
-        o.max_len = sc.max_len;
-        it->second.hid_pos = std::make_unique<HidPosDecoder>(o);
-      }
-    }
-    return it->second;
-  }
-
-  void submit(const ScannerConfig& sc, DecodedScan scan) {
-    if (!sc.aim_prefix) scan.symbology.clear();
-    submit_and_print(io_, sink_, ui::ScanRequest{std::move(scan.text), std::move(scan.symbology), "usb"},
-                     "scanner " + sc.name + ": ");
-  }
-
-  asio::io_context& io_;
-  ui::DeviceApi& sink_;
-  Feedback* feedback_;  // a report that does not decode
-  std::vector<ScannerConfig> usb_;  // indexed like Config::usb_scanners
-  std::map<Key, Device> devices_;
-};
 
 edge::EdgeOptions edge_options(const Config& config) {
   edge::EdgeOptions o;
@@ -304,6 +122,30 @@ std::string status_line(const Engine& engine, const edge::EdgeClient* sync) {
   return line + (sync->stats().connected ? "connected" : "disconnected");
 }
 
+// The engine's options from tallyd's config: the session ([session],
+// [labels]), the journal, the queue bound and frame decoding ([decode]).
+EngineOptions engine_options(const Config& config) {
+  EngineOptions o;
+  o.session = scanner::SessionOptions{config.device_id, config.site, config.receiving_location};
+  o.session.idle_timeout_ms = config.session_idle_timeout_s * 1000;
+  o.session.require_pin = config.session_require_pin;
+  o.session.pins = config.session_pins;
+  o.session.labels = config.labels;
+  if (config.session_reason_codes) o.session.reason_codes = *config.session_reason_codes;
+  o.journal.path = config.journal_path();
+  o.journal.device = config.device_id;
+  o.journal.site = config.site;
+  o.queue_max = config.queue_max;
+  o.mqtt_uri = config.mqtt_uri;
+  // POST /api/v1/frames decodes in a child process. DecodeWorker fork()s
+  // without exec, so run() calls this before anything starts a thread
+  // (Engine::open starts the journal worker and the frame thread, the Paho
+  // client its own) and before the journal and sockets are opened.
+  o.frame_decoder = std::make_shared<DecodeWorker>();
+  o.frame_decode = config.decode;  // [decode]
+  return o;
+}
+
 void configure_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("tallyd");
   spdlog::set_default_logger(logger);
@@ -332,25 +174,8 @@ int run(const std::vector<std::string>& args) {
     return 3;
   }
 
-  EngineOptions engine_options;
-  engine_options.session = scanner::SessionOptions{config.device_id, config.site, config.receiving_location};
-  engine_options.session.idle_timeout_ms = config.session_idle_timeout_s * 1000;
-  engine_options.session.require_pin = config.session_require_pin;
-  engine_options.session.pins = config.session_pins;
-  engine_options.session.labels = config.labels;
-  if (config.session_reason_codes) engine_options.session.reason_codes = *config.session_reason_codes;
-  engine_options.journal.path = config.journal_path();
-  engine_options.journal.device = config.device_id;
-  engine_options.journal.site = config.site;
-  engine_options.queue_max = config.queue_max;
-  engine_options.mqtt_uri = config.mqtt_uri;
-  // POST /api/v1/frames decodes in a child process. DecodeWorker fork()s
-  // without exec, so it is created here, before anything starts a thread
-  // (Engine::open starts the journal worker and the frame thread, the Paho
-  // client its own) and before the journal and sockets are opened.
-  engine_options.frame_decoder = std::make_shared<DecodeWorker>();
-  engine_options.frame_decode = config.decode;  // [decode]
-  auto engine = Engine::open(engine_options);
+  const EngineOptions options = engine_options(config);
+  auto engine = Engine::open(options);
   if (!engine) {
     std::cerr << "tallyd: cannot use journal " << config.journal_path().string() << ": "
               << engine.error().message << " [" << engine.error().code << "]\n";
