@@ -331,7 +331,6 @@ std::unique_ptr<Router> make_device_router(DeviceApi& api, std::size_t movements
   return std::make_unique<DeviceRouter>(api, movements_limit_max);
 }
 
-
 unsigned status_for_error(const Error& e) {
   const std::string& c = e.code;
   if (c == "disk_full") return 507;
