@@ -154,22 +154,14 @@ struct Engine::Impl {
   // each: [{"id","type","reference","lines","lines_done","current","done"}].
   json task_list() const {
     json out = json::array();
-    if (!master || master->tasks.empty()) return out;
-    const json snap = session.snapshot();
-    const json state = snap.value("state", json::object());
-    const std::string current = state.value("task", std::string());
-    const int line_index = state.value("line_index", 0);
-    const json done = snap.value("done_tasks", json::array());
-    for (const auto& t : master->tasks) {
-      const bool finished = std::find(done.begin(), done.end(), t.id) != done.end();
-      const auto lines = static_cast<int>(t.lines.size());
+    for (const scanner::TaskProgress& t : session.task_progress()) {
       out.push_back({{"id", t.id},
                      {"type", t.type},
                      {"reference", t.reference},
-                     {"lines", lines},
-                     {"lines_done", finished ? lines : (t.id == current ? std::min(line_index, lines) : 0)},
-                     {"current", t.id == current},
-                     {"done", finished}});
+                     {"lines", t.lines},
+                     {"lines_done", t.lines_done},
+                     {"current", t.current},
+                     {"done", t.done}});
     }
     return out;
   }

@@ -10,6 +10,7 @@
 // restore() replays a snapshot's evidence to rebuild (and check) the state.
 #include "session/core.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -278,6 +279,20 @@ std::string Session::mode() const { return std::string(workflow::workflow_of(*st
 std::string Session::prompt() const { return workflow::prompt(*state_); }
 
 void Session::set_master_data(std::shared_ptr<const MasterData> data) { state_->master = std::move(data); }
+
+std::vector<TaskProgress> Session::task_progress() const {
+  const workflow::State& s = *state_;
+  std::vector<TaskProgress> out;
+  if (!s.master) return out;
+  for (const Task& t : s.master->tasks) {
+    TaskProgress p{t.id, t.type, t.reference, static_cast<int>(t.lines.size())};
+    p.done = std::find(s.done_tasks.begin(), s.done_tasks.end(), t.id) != s.done_tasks.end();
+    p.current = t.id == s.ctx.task;
+    p.lines_done = p.done ? p.lines : p.current ? std::min(s.ctx.line_index, p.lines) : 0;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
 
 nlohmann::json Session::snapshot() const { return workflow::to_snapshot(*state_); }
 

@@ -810,6 +810,43 @@ TEST(Workflows, ExceptionsCarryTheContext) {
   EXPECT_EQ(o.exception->time_ms, 42);
 }
 
+// Task progress is the session's to say (issue 16: tallyd read it back out
+// of the session's snapshot JSON): the current task's lines behind it, a
+// finished task whole, the others untouched.
+TEST(Workflows, TaskProgressFollowsThePicks) {
+  Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
+  EXPECT_TRUE(s.task_progress().empty()) << "no master data, no tasks";
+  s.set_master_data(master());
+  const auto of = [&s](const std::string& id) {
+    for (const auto& t : s.task_progress())
+      if (t.id == id) return t;
+    ADD_FAILURE() << "no task " << id;
+    return TaskProgress{};
+  };
+  EXPECT_EQ(s.task_progress().size(), 4U);
+  for (const char* t : {"OP:alice", "CMD:PICK"}) ASSERT_TRUE(s.handle(Scan{t, "", "t", 1}).accepted()) << t;
+  TaskProgress t17 = of("TASK:17");
+  EXPECT_TRUE(t17.current);
+  EXPECT_EQ(t17.type, "pick");
+  EXPECT_EQ(t17.reference, "ORD:991");
+  EXPECT_EQ(t17.lines, 2);
+  EXPECT_EQ(t17.lines_done, 0);
+  for (const char* t : {"A-01-01-1", kItemA, kItemA, kItemA, "TOTE:7"})
+    ASSERT_TRUE(s.handle(Scan{t, "", "t", 2}).accepted()) << t;
+  EXPECT_EQ(of("TASK:17").lines_done, 1);
+  for (const char* t : {"B-02-01-1", kItemB, kItemB, "TOTE:7"}) ASSERT_TRUE(s.handle(Scan{t, "", "t", 3}).accepted()) << t;
+  t17 = of("TASK:17");
+  EXPECT_TRUE(t17.done);
+  EXPECT_EQ(t17.lines_done, 2);
+  EXPECT_FALSE(t17.current);
+  EXPECT_FALSE(of("TASK:18").current);
+  for (const char* t : {"CMD:DONE", "CMD:PICK"}) ASSERT_TRUE(s.handle(Scan{t, "", "t", 4}).accepted()) << t;
+  EXPECT_TRUE(of("TASK:18").current) << "the next open pick task";
+  EXPECT_TRUE(of("TASK:17").done) << "a finished task stays finished";
+  EXPECT_FALSE(of("TASK:30").current || of("TASK:30").done);
+  EXPECT_EQ(of("TASK:30").lines_done, 0);
+}
+
 TEST(Workflows, HalfDoneTaskPickResumesWithoutMasterData) {
   Session s(SessionOptions{"hh-01", "site-a", "DOCK-1"});
   s.set_master_data(master());

@@ -157,6 +157,17 @@ namespace workflow {
 struct State;
 }
 
+// A task of the master data, and how far this session got with it.
+struct TaskProgress {
+  std::string id;
+  std::string type;  // "pick", "receive", "count"
+  std::string reference;
+  int lines = 0;
+  int lines_done = 0;    // the lines behind the current one, or all when done
+  bool current = false;  // the task the session is on
+  bool done = false;     // finished in this session
+};
+
 class Session {
  public:
   explicit Session(SessionOptions options);
@@ -177,6 +188,10 @@ class Session {
   // tasks). Shared and immutable; the engine swaps in a new one when a new
   // version is stored. Null means none yet.
   void set_master_data(std::shared_ptr<const MasterData> data);
+
+  // Every task of the master data with this session's progress on it (none
+  // without master data).
+  std::vector<TaskProgress> task_progress() const;
 
   // Serialisable state (operator, mode, the open step and its evidence).
   nlohmann::json snapshot() const;
