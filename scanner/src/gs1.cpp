@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "gs1_lint.hpp"
 #include "gs1_table.hpp"
 #include "text.hpp"
 
@@ -271,67 +272,11 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
   return e;
 }
 
-// "31nn" matches "3103"; "02" matches "02".
-bool ai_matches(std::string_view pattern, std::string_view ai) {
-  if (pattern.size() != ai.size()) return false;
-  for (std::size_t i = 0; i < ai.size(); ++i)
-    if (pattern[i] != 'n' && pattern[i] != ai[i]) return false;
-  return true;
-}
-
-template <typename F>
-void split(std::string_view s, char sep, F&& f) {
-  std::size_t b = 0;
-  while (b <= s.size()) {
-    auto e = s.find(sep, b);
-    if (e == std::string_view::npos) e = s.size();
-    if (e > b) f(s.substr(b, e - b));
-    b = e + 1;
-  }
-}
-
-// Duplicates (error when the values differ), then the Syntax Dictionary's
-// req= and ex= rules as warnings.
+// Duplicates (error when the values differ), then the AI association rules
+// as warnings (gs1_lint.cpp).
 std::optional<Error> lint(Gs1Data& d) {
-  auto& els = d.elements;
-  std::set<std::string> seen;
-  auto warn = [&](std::string w) {
-    if (seen.insert(w).second) d.warnings.push_back(std::move(w));
-  };
-  for (std::size_t i = 0; i < els.size(); ++i)
-    for (std::size_t j = i + 1; j < els.size(); ++j) {
-      if (els[i].ai != els[j].ai) continue;
-      if (els[i].raw != els[j].raw)
-        return fail("bad_gs1", els[j].ai, els[j].offset, "repeated with a different value");
-      warn("AI " + els[i].ai + " appears more than once");
-    }
-  for (const auto& e : els) {
-    const AiSpec* spec = e.known ? gs1::find_ai(e.ai) : nullptr;
-    if (spec == nullptr) continue;
-    split(spec->req, ' ', [&](std::string_view group) {
-      bool ok = false;
-      std::string names;
-      split(group, ',', [&](std::string_view alt) {
-        for (const auto& o : els)
-          if (&o != &e && ai_matches(alt, o.ai)) ok = true;
-        names += (names.empty() ? "" : ", ") + std::string(alt);
-      });
-      if (!ok)
-        warn("AI " + e.ai + " requires " + (names.find(',') == std::string::npos ? "AI " : "one of AI ") + names);
-    });
-    auto exclusive = [&](const Gs1Element& o) {
-      const auto& a = e.ai < o.ai ? e.ai : o.ai;
-      const auto& b = e.ai < o.ai ? o.ai : e.ai;
-      warn("AI " + a + " and AI " + b + " are mutually exclusive");
-    };
-    split(spec->ex, ',', [&](std::string_view alt) {
-      for (const auto& o : els)
-        if (&o != &e && o.ai != e.ai && ai_matches(alt, o.ai)) exclusive(o);
-    });
-    if (spec->family)  // 3102 with 3103: one measure of a kind
-      for (const auto& o : els)
-        if (&o != &e && o.ai != e.ai && o.ai.size() == 4 && o.ai.compare(0, 3, spec->ai) == 0) exclusive(o);
-  }
+  if (const Gs1Element* conflict = gs1::lint(d))
+    return fail("bad_gs1", conflict->ai, conflict->offset, "repeated with a different value");
   return std::nullopt;
 }
 
