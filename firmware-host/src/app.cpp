@@ -18,7 +18,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "tally/device/camera.hpp"
@@ -29,6 +28,7 @@
 #include "tally/device/serial_scanner.hpp"
 #include "tally/device/usb.hpp"
 #include "tally/edge/edge_client.hpp"
+#include "tally/service/logging.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
 #include "camera_status.hpp"
@@ -146,12 +146,6 @@ EngineOptions engine_options(const Config& config) {
   return o;
 }
 
-void configure_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("tallyd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-}
-
 }  // namespace
 
 int run(const std::vector<std::string>& args) {
@@ -165,7 +159,7 @@ int run(const std::vector<std::string>& args) {
     return loaded->exit_code;
   }
   const Config& config = loaded->config;
-  configure_logging(config.log_level);
+  service::configure_logging("tallyd", config.log_level);
 
   std::error_code fs_error;
   std::filesystem::create_directories(config.data_dir, fs_error);

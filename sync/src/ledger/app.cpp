@@ -33,9 +33,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api_json.hpp"
 #include "tally/ledger/allowances.hpp"
 #include "tally/ledger/app.hpp"
 #include "tally/ledger/downlink.hpp"
@@ -47,6 +47,7 @@
 #include "tally/wire/movement_json.hpp"
 #include "tally/wire/protocol.hpp"
 #include "tally/mqtt/client.hpp"
+#include "tally/service/logging.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/service/work_queue.hpp"
 #include "tally/ui/http_server.hpp"
@@ -71,80 +72,6 @@ constexpr std::chrono::seconds kReconnectDelay{1};
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-
-json to_json(const ExceptionRecord& e) {
-  return {{"id", e.id},           {"kind", e.kind},       {"device", e.device},
-          {"seq", e.seq},         {"owner", e.owner},     {"priority", e.priority},
-          {"evidence", e.evidence}, {"next_action", e.next_action}, {"status", e.status},
-          {"note", e.note},       {"created_ms", e.created_ms}, {"resolved_ms", e.resolved_ms}};
-}
-
-// Stored movements as the API shows them: the wire movement plus the ledger's
-// row "id" and "applied_ms".
-json movements_json(const std::vector<StoredMovement>& rows) {
-  json out = json::array();
-  for (const auto& m : rows) {
-    json j = json::parse(m.payload, nullptr, false);
-    if (j.is_discarded()) j = json::object();
-    j["id"] = m.id;
-    j["applied_ms"] = m.applied_ms;
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-// GET /api/v1/devices: the ledger's view of each device (devices table) and
-// the device's own last word (its retained status), by device id. A device
-// known only from its status (it never synced) is listed too.
-json devices_json(const std::vector<DeviceInfo>& rows, const std::vector<DeviceStatus>& statuses) {
-  std::map<std::string, std::pair<const DeviceInfo*, const DeviceStatus*>> by_device;
-  for (const auto& d : rows) by_device[d.device].first = &d;
-  for (const auto& st : statuses) by_device[st.device].second = &st;
-  json out = json::array();
-  for (const auto& [device, both] : by_device) {
-    const DeviceInfo none;
-    const DeviceInfo& d = both.first != nullptr ? *both.first : none;
-    const DeviceStatus* st = both.second;
-    json j = {{"device", device},
-              {"site", both.first != nullptr ? d.site : st->site},
-              {"applied_through", d.applied_through},
-              {"last_seen_ms", d.last_seen_ms},
-              {"last_batch_size", d.last_batch_size},
-              {"movements", d.movements},
-              {"rejected", d.rejected},
-              {"online", nullptr},
-              {"pending", nullptr},
-              {"last_seq", nullptr},
-              {"version", nullptr},
-              {"status_ms", nullptr},
-              {"lag", nullptr},
-              {"stale", false}};
-    if (st != nullptr) {
-      j["online"] = st->online;
-      j["pending"] = st->pending;
-      j["last_seq"] = st->last_seq;
-      j["version"] = st->version;
-      j["status_ms"] = st->received_ms;
-      // Movements the device said it journaled that the ledger has not applied.
-      j["lag"] = st->last_seq > d.applied_through ? st->last_seq - d.applied_through : 0;
-      // The figures may be out of date: an offline device may have recorded
-      // more since its last word, and a ledger past last_seq has seen newer.
-      j["stale"] = !st->online || d.applied_through > st->last_seq;
-    }
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-ui::ApiReply error_reply(const Error& e) {
-  unsigned status = 500;
-  if (e.code == "bad_request") status = 400;
-  if (e.code == "not_found") status = 404;
-  if (e.code == "conflict") status = 409;
-  if (e.code == "disk_full") status = 507;
-  return ui::ApiReply{status, ui::error_body(e.code, e.message)};
 }
 
 bool valid_level(const std::string& s) {
@@ -651,38 +578,6 @@ class Service final : public ui::LedgerApi {
   bool stopping_ = false;                 // io thread only
 };
 
-void configure_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("tally-ledger");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-}
-
-// Loads --catalog into the store unless the stored snapshot has the same content.
-Result<void> load_catalog(Store& store, const AppConfig& config) {
-  std::ifstream in(config.catalog_file);
-  if (!in) return make_error("bad_config", "cannot read catalog " + config.catalog_file.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  json catalog = json::parse(text.str(), nullptr, false);
-  if (catalog.is_discarded()) return make_error("bad_config", "catalog " + config.catalog_file.string() + " is not JSON");
-  if (auto r = check_master_data("catalog", catalog); !r) {
-    return make_error("bad_config", "catalog " + config.catalog_file.string() + ": " + r.error().message);
-  }
-  auto current = store.master_data("catalog", config.site);
-  if (!current) return current.error();
-  if (*current) {
-    json stored = json::parse((*current)->payload, nullptr, false);
-    json a = catalog;
-    a.erase("version");
-    a["v"] = 1;
-    if (stored.is_object()) stored.erase("version");
-    if (stored == a) return {};
-  }
-  auto rec = store.put_master_data("catalog", config.site, catalog);
-  if (!rec) return rec.error();
-  return {};
-}
-
 }  // namespace
 
 int run(const std::vector<std::string>& args) {
@@ -696,7 +591,7 @@ int run(const std::vector<std::string>& args) {
     return loaded->exit_code;
   }
   const AppConfig& config = loaded->config;
-  configure_logging(config.log_level);
+  service::configure_logging("tally-ledger", config.log_level);
 
   std::error_code fs_error;
   std::filesystem::create_directories(config.data_dir, fs_error);
@@ -724,7 +619,7 @@ int run(const std::vector<std::string>& args) {
     return violations->empty() ? 0 : 1;
   }
   if (!config.catalog_file.empty()) {
-    if (auto r = load_catalog(**store, config); !r) {
+    if (auto r = load_catalog_file(**store, config.catalog_file, config.site); !r) {
       std::cerr << "tally-ledger: " << r.error().message << '\n';
       return 2;
     }

@@ -2,6 +2,8 @@
 #include "tally/ledger/downlink.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "tally/scanner/master_data.hpp"
 #include "tally/wire/protocol.hpp"
@@ -121,6 +123,31 @@ Result<json> with_task(const json& current, const json& task) {
   if (!replaced) tasks.push_back(task);
   if (auto r = check_master_data("tasks", snapshot); !r) return r.error();
   return snapshot;
+}
+
+Result<void> load_catalog_file(Store& store, const std::filesystem::path& file, const std::string& site) {
+  std::ifstream in(file);
+  if (!in) return make_error("bad_config", "cannot read catalog " + file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  json catalog = json::parse(text.str(), nullptr, false);
+  if (catalog.is_discarded()) return make_error("bad_config", "catalog " + file.string() + " is not JSON");
+  if (auto r = check_master_data("catalog", catalog); !r) {
+    return make_error("bad_config", "catalog " + file.string() + ": " + r.error().message);
+  }
+  auto current = store.master_data("catalog", site);
+  if (!current) return current.error();
+  if (*current) {
+    json stored = json::parse((*current)->payload, nullptr, false);
+    json a = catalog;
+    a.erase("version");
+    a["v"] = 1;
+    if (stored.is_object()) stored.erase("version");
+    if (stored == a) return {};
+  }
+  auto rec = store.put_master_data("catalog", site, catalog);
+  if (!rec) return rec.error();
+  return {};
 }
 
 }  // namespace tally::ledger

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -51,5 +52,11 @@ Result<nlohmann::json> assign_fefo_lots(Store& store, nlohmann::json task);
 
 // Checks a catalog or locations payload ("bad_request" naming the problem).
 Result<void> check_master_data(const std::string& kind, const nlohmann::json& payload);
+
+// tally-ledger --catalog FILE: stores the catalog of `site` from a JSON
+// file (master_data.hpp's format) unless the stored snapshot has the same
+// content. Error "bad_config" naming the file for one that cannot be read
+// or is not a valid catalog; store errors pass through.
+Result<void> load_catalog_file(Store& store, const std::filesystem::path& file, const std::string& site);
 
 }  // namespace tally::ledger
