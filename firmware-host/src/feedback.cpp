@@ -320,20 +320,16 @@ Result<std::unique_ptr<Feedback>> Feedback::open(asio::io_context& io, const Fee
 Feedback::Feedback(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Feedback::~Feedback() { stop(); }
 
-void Feedback::on_reply(const ui::ScanReply& reply) {
-  if (const std::uint64_t seq = reply.max_seq(); seq > 0) {
-    impl_->recorded_through = std::max(impl_->recorded_through, seq);
-    impl_->awaiting_ack = true;
-  }
-  if (auto p = pattern_for(reply)) play(*p);
-}
+void Feedback::on_reply(const ui::ScanReply& reply) { on_reply(reply.max_seq(), pattern_for(reply)); }
 
-void Feedback::on_reply(const ui::FrameReply& reply) {
-  if (const std::uint64_t seq = reply.max_seq(); seq > 0) {
-    impl_->recorded_through = std::max(impl_->recorded_through, seq);
+void Feedback::on_reply(const ui::FrameReply& reply) { on_reply(reply.max_seq(), pattern_for(reply)); }
+
+void Feedback::on_reply(std::uint64_t recorded_seq, std::optional<Pattern> pattern) {
+  if (recorded_seq > 0) {
+    impl_->recorded_through = std::max(impl_->recorded_through, recorded_seq);
     impl_->awaiting_ack = true;
   }
-  if (auto p = pattern_for(reply)) play(*p);
+  if (pattern) play(*pattern);
 }
 
 void Feedback::on_ack(std::uint64_t applied_through) {

@@ -83,6 +83,8 @@ class Feedback {
  private:
   struct Impl;
   explicit Feedback(std::shared_ptr<Impl> impl);
+  // A reply that made movements durable up to `recorded_seq` (0: none).
+  void on_reply(std::uint64_t recorded_seq, std::optional<Pattern> pattern);
   std::shared_ptr<Impl> impl_;
 };
 
