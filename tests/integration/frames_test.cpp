@@ -18,7 +18,6 @@
 namespace tally::test {
 namespace {
 
-namespace http = boost::beast::http;
 
 std::filesystem::path testdata() {
   const char* env = std::getenv("TALLY_TESTDATA");
@@ -47,7 +46,7 @@ class FramesTest : public ::testing::Test {
     return r.json();
   }
   static HttpResponse frame(HttpClient& c, const std::string& body, const std::string& type = "image/png") {
-    return c.request(http::verb::post, "/api/v1/frames", body, type);
+    return c.request("POST", "/api/v1/frames", body, type);
   }
   static void expect_error(const HttpResponse& r, unsigned status, const std::string& code) {
     EXPECT_EQ(r.status, status) << r.body;

@@ -239,10 +239,10 @@ TEST_F(HardwareTest, ACameraThatIsNotThereIsRetriedWhileTallydServesAndItsTrigge
   EXPECT_EQ(status["cameras"][0]["opens"], 0);
   EXPECT_NE(http.get("/metrics").body.find("tally_camera_streaming 0\n"), std::string::npos);
   // Its HTTP trigger says why it cannot trigger now; an unknown name is 404.
-  const auto busy = http.request(boost::beast::http::verb::post, "/api/v1/cameras/cam/trigger");
+  const auto busy = http.request("POST", "/api/v1/cameras/cam/trigger");
   EXPECT_EQ(busy.status, 409U) << busy.body;  // the default mode is continuous
   EXPECT_EQ(busy.json()["error"]["code"], "camera_not_in_trigger_mode") << busy.body;
-  const auto unknown = http.request(boost::beast::http::verb::post, "/api/v1/cameras/nope/trigger");
+  const auto unknown = http.request("POST", "/api/v1/cameras/nope/trigger");
   EXPECT_EQ(unknown.status, 404U) << unknown.body;
   EXPECT_EQ(unknown.json()["error"]["code"], "unknown_camera");
   std::ofstream(video) << "not a camera\n";
@@ -258,7 +258,7 @@ TEST_F(HardwareTest, ACameraThatIsNotThereIsRetriedWhileTallydServesAndItsTrigge
     Daemon t(TALLYD_PATH, {"--config", config_path().string(), "--mqtt", "", "--data-dir",
                            (dir_.path() / "d").string(), "--http", "127.0.0.1:0"});
     HttpClient h(t.wait_listening());
-    const auto r = h.request(boost::beast::http::verb::post, "/api/v1/cameras/dock/trigger");
+    const auto r = h.request("POST", "/api/v1/cameras/dock/trigger");
     EXPECT_EQ(r.status, 503U) << r.body;
     EXPECT_EQ(r.json()["error"]["code"], "camera_not_streaming") << r.body;
     EXPECT_EQ(h.get("/api/v1/status").json()["cameras"][0]["triggered"], false);
