@@ -115,8 +115,8 @@ SyncReport sync_report(const edge::EdgeClient* sync, const std::string& uri) {
 }
 
 // systemd's STATUS= line: what an operator wants from `systemctl status`.
-std::string status_line(const Engine& engine, const edge::EdgeClient* sync) {
-  const edge::OutboxState o = engine.outbox_state();
+std::string status_line(const edge::Outbox& journal, const edge::EdgeClient* sync) {
+  const edge::OutboxState o = journal.outbox_state();
   std::string line = "pending " + std::to_string(o.last_seq - std::min(o.acked_seq, o.last_seq)) + ", broker ";
   if (sync == nullptr) return line + "off";
   return line + (sync->stats().connected ? "connected" : "disconnected");
@@ -188,7 +188,7 @@ int run(const std::vector<std::string>& args) {
   // trigger: the vector outlives the server's use of the API.
   std::vector<std::shared_ptr<CameraScanner>> cameras;
   CameraTriggerApi http_api(feedback_api, cameras);
-  FeedbackOutbox sync_outbox(io, **engine, **feedback);
+  FeedbackOutbox sync_outbox(io, (*engine)->journal_worker(), **feedback);
 
   ui::HttpOptions http_options;
   http_options.host = config.http_host;
@@ -291,10 +291,13 @@ int run(const std::vector<std::string>& args) {
 
   // systemd's watchdog (WatchdogSec=): pinged from this loop, and only while
   // the journal worker answers a queued no-op in time.
-  Engine& engine_ref = **engine;
+  journal::Worker& journal = (*engine)->journal_worker();
   service::Watchdog watchdog(
-      io.get_executor(), [&engine_ref](std::function<void()> alive) { engine_ref.probe(std::move(alive)); },
-      [&engine_ref, &sync] { return status_line(engine_ref, sync.get()); });
+      io.get_executor(),
+      [&journal](std::function<void()> alive) {
+        journal.post([alive = std::move(alive)](journal::Journal&) { alive(); }, /*past_limit=*/true);
+      },
+      [&journal, &sync] { return status_line(journal, sync.get()); });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -317,7 +320,7 @@ int run(const std::vector<std::string>& args) {
   std::cout << "tallyd " << TALLY_VERSION << ": device " << config.device_id << ", site " << config.site
             << ", journal " << config.journal_path().string() << '\n'
             << "listening on http://" << host << ':' << endpoint->port() << std::endl;
-  service::notify("READY=1\nSTATUS=" + status_line(engine_ref, sync.get()));
+  service::notify("READY=1\nSTATUS=" + status_line(journal, sync.get()));
   watchdog.start();
 
   io.run();

@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include "tally/scanner/label.hpp"
-#include "tally/service/work_queue.hpp"
 #include "tally/wire/movement_json.hpp"
 
 #include "engine_frames.hpp"
@@ -36,13 +35,12 @@ std::int64_t now_ms() {
 
 struct Engine::Impl {
   EngineOptions options;
-  std::unique_ptr<journal::Journal> journal;  // worker thread only (after open)
-  scanner::Session session;                   // worker thread only (after open)
+  scanner::Session session;                           // worker thread only (after open)
   std::shared_ptr<const scanner::MasterData> master;  // worker thread only
 
-  // What status() shows without queueing behind appends. Updated by the worker.
+  // What status() shows without queueing behind appends. Updated by the
+  // worker; the journal's own counters are the worker's status().
   struct View {
-    journal::Status journal;
     std::string operator_id;
     std::string mode;
     std::string prompt;
@@ -53,20 +51,14 @@ struct Engine::Impl {
   mutable std::mutex view_mutex;
   View view;  // GUARDED_BY(view_mutex)
 
-  // The bounded job queue in front of the worker (options.queue_max); the
-  // worker starts last in the constructor, once everything it uses exists.
-  std::optional<service::WorkQueue> queue;
-
   // Metrics (relaxed atomics: monotonic counters read for /metrics).
   std::atomic<std::uint64_t> scans_accepted{0}, scans_refused{0}, movements_recorded{0};
   std::atomic<std::uint64_t> journal_errors{0}, overloaded{0};
   std::atomic<std::uint64_t> append_us_sum{0}, append_count{0};
 
-  // Sync client hooks (edge::Outbox, status/metrics additions).
+  // Sync client additions to status and metrics.
   mutable std::mutex hooks_mutex;
-  std::function<void(edge::OutboxState)> append_listener;  // GUARDED_BY(hooks_mutex)
-  SyncReport sync_report;                                  // GUARDED_BY(hooks_mutex)
-  edge::OutboxState notified;                              // worker thread only
+  SyncReport sync_report;  // GUARDED_BY(hooks_mutex)
 
   // Pick allowances (docs/PROTOCOL.md "Pick allowances"): the units this
   // device picked under each grant (by id) since its basis_seq, counted from
@@ -74,42 +66,30 @@ struct Engine::Impl {
   // handle_scan. Cleared when a new allowances version is stored.
   std::map<std::string, std::int64_t> allowance_used;  // worker thread only
 
-  edge::OutboxState outbox_state() const {
-    std::lock_guard lock(view_mutex);
-    const journal::Status& j = view.journal;
-    return {j.last_seq, j.acked_seq, j.last_exception_id, j.exceptions_acked};
-  }
+  // The journal on its worker thread; last, so it stops (its queue drained)
+  // before anything its jobs use goes away.
+  std::unique_ptr<journal::Worker> worker;
 
-  // Worker thread: tells the append listener when last_seq or the last
-  // device exception moved.
-  void notify_appended() {
-    const edge::OutboxState now = outbox_state();
-    if (now.last_seq <= notified.last_seq && now.last_exception_id <= notified.last_exception_id) return;
-    notified = now;
-    std::function<void(edge::OutboxState)> listener;
-    {
-      std::lock_guard lock(hooks_mutex);
-      listener = append_listener;
-    }
-    if (listener) listener(now);
-  }
-
-  Impl(EngineOptions o, std::unique_ptr<journal::Journal> j, scanner::Session s)
-      : options(std::move(o)), journal(std::move(j)), session(std::move(s)) {
-    if (auto r = load_master_data(); !r) {
+  Impl(EngineOptions o, std::unique_ptr<journal::Journal> journal, scanner::Session s)
+      : options(std::move(o)), session(std::move(s)) {
+    if (auto r = load_master_data(*journal); !r) {
       view.last_error = "stored master data ignored: " + r.error().message;
     }
     refresh_view();
-    queue.emplace("journal worker", options.queue_max);
+    worker = std::make_unique<journal::Worker>(std::move(journal), options.queue_max);
+    worker->set_master_data_handler(
+        [this](journal::Journal& j, const std::string& kind, std::int64_t version, const std::string& text) {
+          return store_master_data(j, kind, version, text);
+        });
   }
 
-  // Parses every stored master-data kind (worker thread or before it starts).
-  // A stored version that no longer parses is skipped with a log line: the
+  // Parses every stored master-data kind (before the worker starts). A
+  // stored version that no longer parses is skipped with a log line: the
   // device keeps working without it rather than refusing to start.
-  Result<void> load_master_data() {
+  Result<void> load_master_data(const journal::Journal& j) {
     auto data = std::make_shared<scanner::MasterData>();
     for (const char* kind : {"catalog", "locations", "tasks", "allowances"}) {
-      const auto stored = journal->master_data(kind);
+      const auto stored = j.master_data(kind);
       if (!stored) continue;
       const json parsed = json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
       if (auto r = scanner::apply_master_data(kind, parsed, *data); !r) return r;
@@ -119,15 +99,18 @@ struct Engine::Impl {
     return {};
   }
 
-  Result<void> store_master_data(const std::string& kind, std::int64_t version, const std::string& payload) {
+  // Worker thread (the journal worker's master-data handler): checks and
+  // applies a version, stores it, hands it to the session.
+  Result<void> store_master_data(journal::Journal& j, const std::string& kind, std::int64_t version,
+                                 const std::string& payload) {
     if (!scanner::is_master_data_kind(kind)) {
       return make_error("bad_master_data", "unknown master data kind '" + kind + "'");
     }
-    if (const auto stored = journal->master_data(kind); stored && stored->first >= version) return {};
+    if (const auto stored = j.master_data(kind); stored && stored->first >= version) return {};
     auto next = std::make_shared<scanner::MasterData>(master ? *master : scanner::MasterData{});
     const json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (auto r = scanner::apply_master_data(kind, parsed, *next); !r) return r;
-    if (auto r = journal->put_master_data(kind, version, payload); !r) return r;
+    if (auto r = j.put_master_data(kind, version, payload); !r) return r;
     master = std::move(next);
     session.set_master_data(master);
     if (kind == "allowances") allowance_used.clear();
@@ -137,7 +120,6 @@ struct Engine::Impl {
 
   void refresh_view() {
     View v;
-    v.journal = journal->status();
     v.operator_id = session.operator_id();
     v.mode = session.mode();
     v.prompt = session.prompt();
@@ -148,6 +130,11 @@ struct Engine::Impl {
     std::lock_guard lock(view_mutex);
     v.last_error = view.last_error;
     view = std::move(v);
+  }
+
+  void set_last_error(const Error& e) {
+    std::lock_guard lock(view_mutex);
+    view.last_error = e.code + ": " + e.message;
   }
 
   // The device's tasks (master data) and how far this session got with
@@ -166,19 +153,21 @@ struct Engine::Impl {
     return out;
   }
 
-  // Queues a job; false when the queue is full or the engine is stopping.
-  // past_limit: queued even when full (the watchdog's probe, one at a time).
-  bool enqueue(std::function<void()> job, bool past_limit = false) { return queue->post(std::move(job), past_limit); }
-
-  void stop() { queue->stop(); }
+  // Queues a job on the journal worker; false (and counted) when the queue
+  // is full or the engine is stopping.
+  bool enqueue(std::function<void(journal::Journal&)> job) {
+    if (worker->post(std::move(job))) return true;
+    overloaded.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
 
   // Worker thread: this device's picks under `a` journaled so far (see allowance_used).
-  Result<std::int64_t> allowance_used_of(const scanner::Allowance& a) {
+  Result<std::int64_t> allowance_used_of(const journal::Journal& j, const scanner::Allowance& a) {
     if (const auto it = allowance_used.find(a.id); it != allowance_used.end()) return it->second;
     constexpr std::size_t kPage = 1000;
     std::int64_t used = 0;
     for (std::uint64_t after = a.basis_seq;;) {
-      auto rows = journal->movements_after(after, kPage);
+      auto rows = j.movements_after(after, kPage);
       if (!rows) return rows.error();
       for (const auto& m : *rows) {
         if (scanner::allowance_applies(*master, m) && m.item.id() == a.item && m.item.lot == a.lot &&
@@ -194,11 +183,11 @@ struct Engine::Impl {
   }
 
   // Worker thread: the whole life of one scan.
-  ui::ScanReply handle_scan(const ui::ScanRequest& request, std::int64_t time_ms) {
+  ui::ScanReply handle_scan(journal::Journal& j, const ui::ScanRequest& request, std::int64_t time_ms) {
     scanner::Session next = session;
     ui::ScanReply reply;
     reply.outcome = next.handle(scanner::Scan{request.text, request.symbology, request.source, time_ms});
-    if (!reply.outcome.accepted()) return refuse(request, std::move(reply), time_ms);
+    if (!reply.outcome.accepted()) return refuse(j, request, std::move(reply), time_ms);
 
     journal::Entry entry;
     entry.scan = journal::ScanRecord{scanner::redacted(request.text),  // PIN:**** (never a PIN in clear)
@@ -214,14 +203,14 @@ struct Engine::Impl {
     entry.exception = reply.outcome.exception;  // e.g. unknown item, short pick (accepted with a warning)
     entry.session_snapshot = next.snapshot().dump();
 
-    auto allowance = escrow(reply, entry, next.mode(), time_ms);
+    auto allowance = escrow(j, reply, entry, next.mode(), time_ms);
     if (!allowance) {
       journal_errors.fetch_add(1, std::memory_order_relaxed);
       return ui::ScanReply::failure(allowance.error(), session.prompt());
     }
 
     const auto started = std::chrono::steady_clock::now();
-    auto appended = journal->append(entry);
+    auto appended = j.append(entry);
     const auto took = std::chrono::steady_clock::now() - started;
     append_us_sum.fetch_add(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()),
@@ -231,10 +220,7 @@ struct Engine::Impl {
     if (!appended) {
       // Nothing was written: keep the old session and say so loudly.
       journal_errors.fetch_add(1, std::memory_order_relaxed);
-      {
-        std::lock_guard lock(view_mutex);
-        view.last_error = appended.error().code + ": " + appended.error().message;
-      }
+      set_last_error(appended.error());
       return ui::ScanReply::failure(appended.error(), session.prompt());
     }
 
@@ -275,7 +261,8 @@ struct Engine::Impl {
   // Worker thread: a scan the session refused. The session stays as it was;
   // a refusal that revealed a device-side exception (wrong bin, wrong item,
   // expired lot) journals the scan as evidence and the exception, no snapshot.
-  ui::ScanReply refuse(const ui::ScanRequest& request, ui::ScanReply reply, std::int64_t time_ms) {
+  ui::ScanReply refuse(journal::Journal& j, const ui::ScanRequest& request, ui::ScanReply reply,
+                       std::int64_t time_ms) {
     scans_refused.fetch_add(1, std::memory_order_relaxed);
     reply.kind = ui::ScanReply::Kind::refused;
     reply.operator_id = session.operator_id();
@@ -291,55 +278,50 @@ struct Engine::Impl {
                                        reply.outcome.code,
                                        time_ms};
     refused.exception = reply.outcome.exception;
-    auto r = journal->append(refused);
+    auto r = j.append(refused);
     reply.exception_recorded = r.ok();
     if (!r) {
       journal_errors.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard lock(view_mutex);
-      view.last_error = r.error().code + ": " + r.error().message;
-    } else {
-      refresh_view();
+      set_last_error(r.error());
     }
     return reply;
   }
 
-  // Worker thread. Escrow: a pick beyond this device's allowance is recorded
-  // all the same, with an allowance_exceeded exception in the same
-  // transaction (added to `entry` and `reply`). The use, if the pick counts
-  // against an allowance; an error if its journaled picks cannot be read.
-  Result<std::optional<scanner::AllowanceUse>> escrow(ui::ScanReply& reply, journal::Entry& entry,
-                                                      const std::string& mode, std::int64_t time_ms) {
+  // Worker thread. Escrow: the allowance this pick counts against, fed to
+  // scanner::escrow with the device's journaled use; a pick beyond it gets
+  // its allowance_exceeded exception in the same transaction (`entry`,
+  // `reply`). nullopt when no allowance applies; an error when the
+  // journaled picks cannot be read.
+  Result<std::optional<scanner::AllowanceUse>> escrow(const journal::Journal& j, ui::ScanReply& reply,
+                                                      journal::Entry& entry, const std::string& mode,
+                                                      std::int64_t time_ms) {
     const auto& movement = reply.outcome.movement;
     if (!movement || !master || !scanner::allowance_applies(*master, *movement)) {
       return std::optional<scanner::AllowanceUse>();
     }
-    const scanner::Movement& pick = *movement;
     std::int64_t used = 0;
-    if (const auto* grant = master->find_allowance(pick.item.id(), pick.item.lot, pick.from.location.code)) {
-      auto u = allowance_used_of(*grant);
+    if (const auto* grant = master->find_allowance(movement->item.id(), movement->item.lot,
+                                                   movement->from.location.code)) {
+      auto u = allowance_used_of(j, *grant);
       if (!u) return u.error();
       used = *u;
     }
-    const scanner::AllowanceUse use = scanner::allowance_use(*master, pick, used, time_ms);
-    if (use.exceeded) {
-      auto x = scanner::allowance_exception(use, pick, mode);
-      x.time_ms = time_ms;
+    auto decided = scanner::escrow(*master, reply.outcome, used, mode, time_ms);
+    if (decided.exception) {
+      entry.scan.feedback = std::string(scanner::to_string(reply.outcome.feedback));
       if (entry.exception) {
-        entry.more_exceptions.push_back(x);
-        reply.more_exceptions.push_back(std::move(x));
+        entry.more_exceptions.push_back(*decided.exception);
+        reply.more_exceptions.push_back(std::move(*decided.exception));
       } else {
-        entry.exception = x;
-        reply.outcome.exception = std::move(x);
+        entry.exception = decided.exception;
+        reply.outcome.exception = std::move(decided.exception);
       }
-      entry.scan.feedback = "warning";
-      reply.outcome.feedback = scanner::Feedback::warning;
-      reply.outcome.message += " Beyond this device's pick allowance (" + std::to_string(use.remaining) +
-                               " left): recorded and flagged for the supervisor.";
     }
-    return std::optional(use);
+    return std::optional(decided.use);
   }
 
   json status_body() const {
+    const journal::Status js = worker->status();
     std::lock_guard lock(view_mutex);
     json j = {{"device", options.journal.device},
               {"site", options.journal.site},
@@ -348,14 +330,14 @@ struct Engine::Impl {
               {"mode", view.mode},
               {"prompt", view.prompt},
               {"journal",
-               {{"last_seq", view.journal.last_seq},
-                {"acked_seq", view.journal.acked_seq},
-                {"pending", view.journal.pending},
-                {"scans", view.journal.scans},
+               {{"last_seq", js.last_seq},
+                {"acked_seq", js.acked_seq},
+                {"pending", js.pending},
+                {"scans", js.scans},
                 {"exceptions",
-                 {{"last_id", view.journal.last_exception_id},
-                  {"acked_id", view.journal.exceptions_acked},
-                  {"pending", view.journal.last_exception_id - view.journal.exceptions_acked}}},
+                 {{"last_id", js.last_exception_id},
+                  {"acked_id", js.exceptions_acked},
+                  {"pending", js.last_exception_id - js.exceptions_acked}}},
                 {"path", options.journal.path.string()}}},
               {"broker", {{"uri", options.mqtt_uri}, {"connected", false}}},
               {"last_ack", nullptr},
@@ -372,12 +354,8 @@ struct Engine::Impl {
   }
 
   std::string metrics_text() const {
-    View v;
-    {
-      std::lock_guard lock(view_mutex);
-      v = view;
-    }
-    const std::size_t depth = queue->queued();
+    const std::size_t depth = worker->queued();
+    const journal::Status js = worker->status();
     std::string m;
     const auto counter = [&m](const char* name, const char* help, auto value) {
       add_metric(m, name, "counter", help, value);
@@ -394,12 +372,12 @@ struct Engine::Impl {
             static_cast<double>(append_us_sum.load()) / 1e6);
     counter("tally_journal_append_seconds_count", "Durable appends.", append_count.load());
     gauge("tally_queue_depth", "Jobs waiting for the journal worker.", depth);
-    gauge("tally_queue_depth_max", "Highest queue depth seen.", queue->depth_max());
-    gauge("tally_journal_last_seq", "Highest movement seq written.", v.journal.last_seq);
-    gauge("tally_journal_acked_seq", "Highest seq acknowledged by the ledger.", v.journal.acked_seq);
-    gauge("tally_journal_pending", "Movements not yet acknowledged.", v.journal.pending);
+    gauge("tally_queue_depth_max", "Highest queue depth seen.", worker->depth_max());
+    gauge("tally_journal_last_seq", "Highest movement seq written.", js.last_seq);
+    gauge("tally_journal_acked_seq", "Highest seq acknowledged by the ledger.", js.acked_seq);
+    gauge("tally_journal_pending", "Movements not yet acknowledged.", js.pending);
     gauge("tally_device_exceptions_pending", "Device exceptions not yet acknowledged by the ledger.",
-          static_cast<std::uint64_t>(v.journal.last_exception_id - v.journal.exceptions_acked));
+          static_cast<std::uint64_t>(js.last_exception_id - js.exceptions_acked));
     std::function<std::string()> sync_metrics;
     {
       std::lock_guard hooks(hooks_mutex);
@@ -438,13 +416,13 @@ void Engine::submit_scan(ui::ScanRequest request, ScanDone done) {
   const std::int64_t time_ms = now_ms();
   auto shared_done = std::make_shared<ScanDone>(std::move(done));
   Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, request = std::move(request), time_ms, shared_done] {
-    auto answer = impl->handle_scan(request, time_ms);
-    impl->notify_appended();
+  // One job: the session's step, the escrow check and the append (one transaction).
+  const bool queued = impl->enqueue([impl, request = std::move(request), time_ms, shared_done](journal::Journal& j) {
+    auto answer = impl->handle_scan(j, request, time_ms);
+    impl->worker->publish();  // the status shows the scan before its reply
     (*shared_done)(std::move(answer));
   });
   if (!queued) {
-    impl->overloaded.fetch_add(1, std::memory_order_relaxed);
     (*shared_done)(ui::ScanReply::failure(make_error("overloaded", "the journal is busy or stopping; scan again")));
   }
 }
@@ -453,9 +431,8 @@ void Engine::status(Reply reply) { reply({200, impl_->status_body()}); }
 
 void Engine::movements(std::uint64_t after, std::size_t limit, Reply reply) {
   auto shared_reply = std::make_shared<Reply>(std::move(reply));
-  Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, after, limit, shared_reply] {
-    auto rows = impl->journal->movements_after(after, limit);
+  const bool queued = impl_->enqueue([after, limit, shared_reply](journal::Journal& j) {
+    auto rows = j.movements_after(after, limit);
     if (!rows) {
       (*shared_reply)({500, ui::error_body(rows.error().code, rows.error().message)});
       return;
@@ -468,109 +445,12 @@ void Engine::movements(std::uint64_t after, std::size_t limit, Reply reply) {
     }
     (*shared_reply)({200, {{"movements", std::move(list)}, {"next_after", next}}});
   });
-  if (!queued) {
-    impl->overloaded.fetch_add(1, std::memory_order_relaxed);
-    (*shared_reply)({503, ui::error_body("overloaded", "the journal is busy or stopping; try again")});
-  }
+  if (!queued) (*shared_reply)({503, ui::error_body("overloaded", "the journal is busy or stopping; try again")});
 }
 
 void Engine::metrics(std::function<void(std::string)> reply) { reply(impl_->metrics_text()); }
 
-void Engine::store_master_data(std::string kind, std::int64_t version, std::string payload,
-                               std::function<void(Result<void>)> done) {
-  auto shared_done = std::make_shared<std::function<void(Result<void>)>>(std::move(done));
-  Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, kind = std::move(kind), version, payload = std::move(payload), shared_done] {
-    (*shared_done)(impl->store_master_data(kind, version, payload));
-  });
-  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
-}
-
-edge::OutboxState Engine::outbox_state() const { return impl_->outbox_state(); }
-
-void Engine::read_outbox(std::uint64_t after, std::size_t limit,
-                         std::function<void(Result<std::vector<edge::OutboxItem>>)> done) {
-  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
-  Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, after, limit, shared_done] {
-    // The stored canonical text as is (no parse, no re-serialisation), with
-    // its hash-chain members added (docs/PROTOCOL.md "Hash chain").
-    auto rows = impl->journal->movement_texts_after(after, limit);
-    if (!rows) {
-      (*shared_done)(rows.error());
-      return;
-    }
-    std::vector<edge::OutboxItem> items;
-    items.reserve(rows->size());
-    for (const auto& m : *rows) {
-      edge::OutboxItem item;
-      item.seq = m.seq;
-      item.wall_time_ms = m.wall_time_ms;
-      item.json.reserve(m.payload.size() + 2 * m.hash.size() + 32);
-      wire::append_chained(item.json, m.payload, m.prev_hash, m.hash);
-      items.push_back(std::move(item));
-    }
-    (*shared_done)(std::move(items));
-  });
-  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
-}
-
-void Engine::record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) {
-  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
-  Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, applied_through, shared_done] {
-    auto r = impl->journal->set_acked(applied_through);
-    if (r) impl->refresh_view();
-    (*shared_done)(std::move(r));
-  });
-  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
-}
-
-void Engine::read_exceptions(std::int64_t after, std::size_t limit,
-                             std::function<void(Result<std::vector<edge::ExceptionItem>>)> done) {
-  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
-  Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, after, limit, shared_done] {
-    // The stored text as is, with "id" and "seq" added: the ledger judges
-    // each element (a bad one becomes its rejected_device_exception).
-    auto rows = impl->journal->exception_texts_after(after, limit);
-    if (!rows) {
-      (*shared_done)(rows.error());
-      return;
-    }
-    std::vector<edge::ExceptionItem> items;
-    items.reserve(rows->size());
-    for (auto& x : *rows) {
-      std::string element = std::move(x.payload);
-      element.pop_back();  // the closing brace
-      element += (element.size() > 1 ? R"(,"id":)" : R"("id":)") + std::to_string(x.id) + R"(,"seq":)" +
-                 (x.seq ? std::to_string(*x.seq) : std::string("null")) + "}";
-      items.push_back({x.id, std::move(element)});
-    }
-    (*shared_done)(std::move(items));
-  });
-  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
-}
-
-void Engine::record_exceptions_ack(std::int64_t through, std::function<void(Result<void>)> done) {
-  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
-  Impl* impl = impl_.get();
-  const bool queued = impl->enqueue([impl, through, shared_done] {
-    auto r = impl->journal->set_exceptions_acked(through);
-    if (r) impl->refresh_view();
-    (*shared_done)(std::move(r));
-  });
-  if (!queued) (*shared_done)(make_error("overloaded", "the journal is busy or stopping"));
-}
-
-void Engine::probe(std::function<void()> alive) {
-  impl_->enqueue([alive = std::move(alive)] { alive(); }, /*past_limit=*/true);
-}
-
-void Engine::set_append_listener(std::function<void(edge::OutboxState)> listener) {
-  std::lock_guard lock(impl_->hooks_mutex);
-  impl_->append_listener = std::move(listener);
-}
+journal::Worker& Engine::journal_worker() { return *impl_->worker; }
 
 void Engine::set_sync_report(SyncReport report) {
   std::lock_guard lock(impl_->hooks_mutex);
@@ -579,7 +459,7 @@ void Engine::set_sync_report(SyncReport report) {
 
 void Engine::stop() {
   if (frames_) frames_->stop();  // first: its queued frames still submit scans
-  impl_->stop();
+  impl_->worker->stop();
 }
 
 }  // namespace tally::device

@@ -29,7 +29,7 @@
 // Ack lag: from the moment a movement's scan was answered as recorded (it is
 // durable; the edge client sends it linger_ms later) until the edge client
 // hands the ledger's ack that covers it to the journal (Outbox::record_ack),
-// observed by a pass-through Outbox around the engine.
+// observed by a pass-through Outbox around the engine's journal worker.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -267,38 +267,38 @@ class Script {
 
 struct Device;
 
-// The edge client's view of the engine, passed through unchanged; it only
+// The edge client's view of the journal worker, passed through unchanged; it only
 // notes when an ack reaches the journal (the ack lag).
 class ObservedOutbox final : public tally::edge::Outbox {
  public:
-  ObservedOutbox(tally::device::Engine& engine, std::function<void(std::uint64_t)> on_ack)
-      : engine_(engine), on_ack_(std::move(on_ack)) {}
-  tally::edge::OutboxState outbox_state() const override { return engine_.outbox_state(); }
+  ObservedOutbox(tally::edge::Outbox& inner, std::function<void(std::uint64_t)> on_ack)
+      : inner_(inner), on_ack_(std::move(on_ack)) {}
+  tally::edge::OutboxState outbox_state() const override { return inner_.outbox_state(); }
   void read_outbox(std::uint64_t after, std::size_t limit,
                    std::function<void(tally::Result<std::vector<tally::edge::OutboxItem>>)> done) override {
-    engine_.read_outbox(after, limit, std::move(done));
+    inner_.read_outbox(after, limit, std::move(done));
   }
   void record_ack(std::uint64_t applied_through, std::function<void(tally::Result<void>)> done) override {
     on_ack_(applied_through);  // called on the edge client's executor
-    engine_.record_ack(applied_through, std::move(done));
+    inner_.record_ack(applied_through, std::move(done));
   }
   void read_exceptions(std::int64_t after, std::size_t limit,
                        std::function<void(tally::Result<std::vector<tally::edge::ExceptionItem>>)> done) override {
-    engine_.read_exceptions(after, limit, std::move(done));
+    inner_.read_exceptions(after, limit, std::move(done));
   }
   void record_exceptions_ack(std::int64_t through, std::function<void(tally::Result<void>)> done) override {
-    engine_.record_exceptions_ack(through, std::move(done));
+    inner_.record_exceptions_ack(through, std::move(done));
   }
   void store_master_data(std::string kind, std::int64_t version, std::string text,
                          std::function<void(tally::Result<void>)> done) override {
-    engine_.store_master_data(std::move(kind), version, std::move(text), std::move(done));
+    inner_.store_master_data(std::move(kind), version, std::move(text), std::move(done));
   }
   void set_append_listener(std::function<void(tally::edge::OutboxState)> listener) override {
-    engine_.set_append_listener(std::move(listener));
+    inner_.set_append_listener(std::move(listener));
   }
 
  private:
-  tally::device::Engine& engine_;
+  tally::edge::Outbox& inner_;
   std::function<void(std::uint64_t)> on_ack_;
 };
 
@@ -457,7 +457,7 @@ class Fleet {
 
  private:
   void connect(Device& d) {
-    d.outbox = std::make_unique<ObservedOutbox>(*d.engine, [this, &d](std::uint64_t n) { on_ack(d, n); });
+    d.outbox = std::make_unique<ObservedOutbox>(d.engine->journal_worker(), [this, &d](std::uint64_t n) { on_ack(d, n); });
     d.edge = std::make_unique<tally::edge::EdgeClient>(io_.get_executor(), *d.outbox, d.edge_options);
     if (auto r = d.edge->start(); !r) std::cerr << "tally-sim: " << d.id << ": " << r.error().message << '\n';
   }

@@ -71,4 +71,17 @@ DeviceException allowance_exception(const AllowanceUse& use, const Movement& pic
   return x;
 }
 
+Escrow escrow(const MasterData& master, Outcome& outcome, std::int64_t used, const std::string& mode,
+              std::int64_t time_ms) {
+  const Movement& pick = *outcome.movement;
+  Escrow e{allowance_use(master, pick, used, time_ms), std::nullopt};
+  if (!e.use.exceeded) return e;
+  e.exception = allowance_exception(e.use, pick, mode);
+  e.exception->time_ms = time_ms;
+  outcome.feedback = Feedback::warning;
+  outcome.message += " Beyond this device's pick allowance (" + std::to_string(e.use.remaining) +
+                     " left): recorded and flagged for the supervisor.";
+  return e;
+}
+
 }  // namespace tally::scanner

@@ -73,7 +73,7 @@ class AllowanceEngineTest : public ::testing::Test {
                              {"expires_ms", expires_ms}}}}};
     std::promise<Result<void>> p;
     auto f = p.get_future();
-    engine_->store_master_data("allowances", version, payload.dump(), [&p](Result<void> r) { p.set_value(r); });
+    engine_->journal_worker().store_master_data("allowances", version, payload.dump(), [&p](Result<void> r) { p.set_value(r); });
     return f.get();
   }
   // An ad hoc pick of qty units from kBin; returns the reply of the tote scan.

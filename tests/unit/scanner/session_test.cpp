@@ -581,5 +581,78 @@ TEST(FeedbackNames, All) {
   EXPECT_EQ(to_string(Feedback::error), "error");
 }
 
+
+// ------------------------------------------------------------------ escrow
+// scanner::escrow, fed the device's journaled use (the engine counts it).
+
+struct EscrowCase {
+  MasterData master;
+  Outcome outcome;
+  EscrowCase(std::int64_t grant_qty, std::int64_t expires_ms, std::int64_t pick_qty) {
+    master.allowances_version = 3;
+    master.allowances.push_back(Allowance{"g3", "09506000134352", "L1", "A-01-01-1", grant_qty, 0, 0, expires_ms});
+    Movement m;
+    m.type = MovementType::pick;
+    m.operator_id = "alice";
+    m.item.gtin = "09506000134352";
+    m.item.lot = "L1";
+    m.qty = pick_qty;
+    m.from = Endpoint{Location{"A-01-01-1"}, StockState::available};
+    m.to = Endpoint{Location{"TOTE-1"}, StockState::picked};
+    m.evidence = {"A-01-01-1", "(01)09506000134352(10)L1", "TOTE-1"};
+    outcome.feedback = Feedback::good;
+    outcome.code = "movement_recorded";
+    outcome.message = "Picked.";
+    outcome.movement = m;
+  }
+};
+
+TEST(Escrow, APickWithinTheAllowanceChangesNothing) {
+  EscrowCase c(10, 2'000, 4);
+  ASSERT_TRUE(allowance_applies(c.master, *c.outcome.movement));
+  const Escrow e = escrow(c.master, c.outcome, /*used=*/6, "pick", 1'000);
+  EXPECT_FALSE(e.use.exceeded);
+  EXPECT_EQ(e.use.remaining, 4);
+  ASSERT_NE(e.use.grant, nullptr);
+  EXPECT_EQ(e.use.grant->id, "g3");
+  EXPECT_FALSE(e.exception.has_value());
+  EXPECT_EQ(c.outcome.feedback, Feedback::good);
+  EXPECT_EQ(c.outcome.message, "Picked.");
+}
+
+TEST(Escrow, APickBeyondTheAllowanceIsAWarningWithItsException) {
+  EscrowCase c(10, 2'000, 5);
+  const Escrow e = escrow(c.master, c.outcome, /*used=*/6, "pick", 1'000);
+  EXPECT_TRUE(e.use.exceeded);
+  EXPECT_EQ(e.use.remaining, 4);
+  EXPECT_EQ(c.outcome.feedback, Feedback::warning);  // still recorded
+  EXPECT_TRUE(c.outcome.accepted());
+  EXPECT_NE(c.outcome.message.find("Beyond this device's pick allowance (4 left)"), std::string::npos)
+      << c.outcome.message;
+  ASSERT_TRUE(e.exception.has_value());
+  EXPECT_EQ(e.exception->kind, "allowance_exceeded");
+  EXPECT_EQ(e.exception->time_ms, 1'000);
+  EXPECT_EQ(e.exception->mode, "pick");
+  EXPECT_EQ(e.exception->scanned, "5 x 09506000134352 lot L1 from A-01-01-1");
+  EXPECT_EQ(e.exception->evidence, c.outcome.movement->evidence);
+}
+
+TEST(Escrow, AnExpiredOrMissingGrantLeavesNothing) {
+  EscrowCase expired(10, 1'000, 1);
+  const Escrow e = escrow(expired.master, expired.outcome, 0, "pick", 1'000);
+  EXPECT_TRUE(e.use.expired);
+  EXPECT_TRUE(e.use.exceeded);
+  ASSERT_TRUE(e.exception.has_value());
+  EXPECT_NE(e.exception->expected.find("expired"), std::string::npos) << e.exception->expected;
+
+  EscrowCase other_bin(10, 2'000, 1);
+  other_bin.outcome.movement->from.location.code = "B-02-01-1";
+  const Escrow none = escrow(other_bin.master, other_bin.outcome, 0, "pick", 1'000);
+  EXPECT_EQ(none.use.grant, nullptr);
+  EXPECT_TRUE(none.use.exceeded);
+  ASSERT_TRUE(none.exception.has_value());
+  EXPECT_NE(none.exception->expected.find("(no allowance)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tally::scanner

@@ -3,17 +3,24 @@
 // open-time refusals (which must leave the file byte-identical) and a full
 // disk provoked through the max_page_count fault-injection seam.
 #include "tally/journal/journal.hpp"
+#include "tally/journal/worker.hpp"
 #include "tally/wire/movement_json.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace tally::journal {
 namespace {
@@ -887,6 +894,156 @@ TEST_F(JournalTest, DiskFullIsReportedAndWritesNothing) {
   auto next = j->append(entry_with_move());
   ASSERT_TRUE(next.ok()) << next.error().message;
   EXPECT_EQ(next->seq, before.last_seq + 1);
+}
+
+
+// ------------------------------------------------------------ the worker
+// journal::Worker (worker.hpp): the journal on its own thread, the sync
+// client's Outbox. Real journal files; every call waits for its answer.
+
+namespace worker_test {
+
+template <typename T>
+T wait_for(std::future<T>& f) {
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  return f.get();
+}
+
+// Posts an append and waits for it; the job runs on the worker thread.
+bool append_on(Worker& w, Entry e) {
+  std::promise<bool> done;
+  auto f = done.get_future();
+  EXPECT_TRUE(w.post([&done, e = std::move(e)](Journal& j) { done.set_value(j.append(e).ok()); }));
+  return wait_for(f);
+}
+
+}  // namespace worker_test
+
+TEST_F(JournalTest, WorkerServesTheOutboxAndTellsTheListenerAfterEachAppend) {
+  using namespace worker_test;
+  Worker w(open_ok(), 16);
+  std::mutex m;
+  std::vector<edge::OutboxState> told;
+  w.set_append_listener([&](edge::OutboxState s) {
+    std::lock_guard lock(m);
+    told.push_back(s);
+  });
+  ASSERT_TRUE(append_on(w, entry_with_move(2)));
+  ASSERT_TRUE(append_on(w, scan_only()));  // no movement: the listener is not told
+  ASSERT_TRUE(append_on(w, entry_with_move(3)));
+  Entry refused = scan_only("B-02-01-1");
+  refused.exception = wrong_bin();
+  ASSERT_TRUE(append_on(w, refused));
+  {
+    std::lock_guard lock(m);
+    ASSERT_EQ(told.size(), 3U);
+    EXPECT_EQ(told[0].last_seq, 1U);
+    EXPECT_EQ(told[1].last_seq, 2U);
+    EXPECT_EQ(told[2].last_exception_id, 1);
+  }
+  EXPECT_EQ(w.status().last_seq, 2U);
+  EXPECT_EQ(w.status().scans, 4);
+
+  std::promise<Result<std::vector<edge::OutboxItem>>> read;
+  auto rf = read.get_future();
+  w.read_outbox(0, 10, [&read](auto r) { read.set_value(std::move(r)); });
+  auto items = wait_for(rf);
+  ASSERT_TRUE(items.ok()) << items.error().message;
+  ASSERT_EQ(items->size(), 2U);
+  EXPECT_EQ((*items)[1].seq, 2U);
+  const auto second = nlohmann::json::parse((*items)[1].json);
+  EXPECT_EQ(second["qty"], 3);
+  EXPECT_EQ(second["prev_hash"], nlohmann::json::parse((*items)[0].json)["hash"]);  // the chain
+
+  std::promise<Result<std::vector<edge::ExceptionItem>>> xs;
+  auto xf = xs.get_future();
+  w.read_exceptions(0, 10, [&xs](auto r) { xs.set_value(std::move(r)); });
+  auto exceptions = wait_for(xf);
+  ASSERT_TRUE(exceptions.ok());
+  ASSERT_EQ(exceptions->size(), 1U);
+  const auto x = nlohmann::json::parse((*exceptions)[0].json);
+  EXPECT_EQ(x["id"], 1);
+  EXPECT_EQ(x["kind"], "wrong_bin");
+  EXPECT_TRUE(x["seq"].is_null());
+
+  // An ack is in the status before its answer arrives, and persists.
+  std::promise<Result<void>> ack;
+  auto af = ack.get_future();
+  w.record_ack(2, [&](Result<void> r) {
+    EXPECT_EQ(w.outbox_state().acked_seq, 2U);
+    ack.set_value(std::move(r));
+  });
+  ASSERT_TRUE(wait_for(af).ok());
+  std::promise<Result<void>> xack;
+  auto xaf = xack.get_future();
+  w.record_exceptions_ack(1, [&xack](Result<void> r) { xack.set_value(std::move(r)); });
+  ASSERT_TRUE(wait_for(xaf).ok());
+  w.stop();
+  auto reopened = open_ok();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->status().acked_seq, 2U);
+  EXPECT_EQ(reopened->status().exceptions_acked, 1);
+}
+
+TEST_F(JournalTest, WorkerStoresMasterDataThroughItsOwnersHandler) {
+  using namespace worker_test;
+  Worker w(open_ok(), 16);
+  const auto store = [&w](const std::string& kind, std::int64_t version, const std::string& text) {
+    std::promise<Result<void>> p;
+    auto f = p.get_future();
+    w.store_master_data(kind, version, text, [&p](Result<void> r) { p.set_value(std::move(r)); });
+    return wait_for(f);
+  };
+  // Without a handler: stored as is when newer, an older version ignored.
+  ASSERT_TRUE(store("catalog", 2, R"({"v":1,"version":2,"items":[]})").ok());
+  ASSERT_TRUE(store("catalog", 1, R"({"v":1,"version":1,"items":[]})").ok());
+  // With one: the handler decides (here it refuses) and nothing is stored.
+  std::atomic<int> asked{0};
+  w.set_master_data_handler([&asked](Journal&, const std::string&, std::int64_t, const std::string&) -> Result<void> {
+    ++asked;
+    return make_error("bad_master_data", "refused by the owner");
+  });
+  const auto refused = store("catalog", 3, "{}");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "bad_master_data");
+  EXPECT_EQ(asked.load(), 1);
+  w.stop();
+  auto j = open_ok();
+  ASSERT_NE(j, nullptr);
+  const auto stored = j->master_data("catalog");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->first, 2);
+}
+
+TEST_F(JournalTest, WorkerRefusesPastItsBoundAndFinishesWhatIsQueuedOnStop) {
+  using namespace worker_test;
+  Worker w(open_ok(), 2);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> started;
+  auto started_f = started.get_future();
+  ASSERT_TRUE(w.post([&started, gate](Journal&) {
+    started.set_value();
+    gate.wait();
+  }));
+  started_f.wait();  // the worker is busy; two may wait
+  std::atomic<int> appended{0};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(w.post([&appended](Journal& j) { appended += j.append(entry_with_move()).ok() ? 1 : 0; }));
+  }
+  EXPECT_FALSE(w.post([](Journal&) {}));  // full
+  std::promise<Result<void>> over;
+  auto of = over.get_future();
+  w.record_ack(1, [&over](Result<void> r) { over.set_value(std::move(r)); });
+  const auto refused = wait_for(of);  // answered at once, on this thread
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "overloaded");
+  EXPECT_TRUE(w.post([](Journal&) {}, /*past_limit=*/true));  // the watchdog's probe
+  release.set_value();
+  w.stop();  // runs the queued appends before it returns
+  EXPECT_EQ(appended.load(), 2);
+  EXPECT_EQ(w.status().last_seq, 2U);
+  EXPECT_FALSE(w.post([](Journal&) {}));  // stopped
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
-// The scan engine of tallyd: owns the workflow session and the journal, and
-// serialises all work on them on one worker thread fed by a bounded queue,
-// so the Asio thread never blocks on SQLite or fsync.
+// The scan engine of tallyd: owns the workflow session and the journal's
+// worker (tally::journal::Worker: one thread, a bounded queue), and posts
+// each scan there as one job, so the Asio thread never blocks on SQLite or
+// fsync. The worker is also the sync client's Outbox (journal_worker()).
 //
-// A scan is handled as: session.handle() on a copy → if accepted, journal
+// A scan is handled as: session.handle() on a copy → the escrow decision
+// (scanner::escrow, fed the device's journaled picks) → if accepted, journal
 // append (scan + movement + session snapshot, one transaction, fsync) →
 // only then the copy becomes the session and the reply says "recorded".
 // If the append fails, the session is left as it was and the reply is an
@@ -22,8 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tally/device/decode_worker.hpp"
-#include "tally/edge/outbox.hpp"
 #include "tally/journal/journal.hpp"
+#include "tally/journal/worker.hpp"
 #include "tally/scanner/result.hpp"
 #include "tally/scanner/session.hpp"
 #include "tally/ui/device_api.hpp"
@@ -51,7 +53,7 @@ struct SyncReport {
   std::function<std::string()> metrics;
 };
 
-class Engine final : public ui::DeviceApi, public edge::Outbox {
+class Engine final : public ui::DeviceApi {
  public:
   // Opens the journal (blocking; call before the event loop serves) and
   // restores the session from its snapshot. Journal errors pass through
@@ -81,32 +83,12 @@ class Engine final : public ui::DeviceApi, public edge::Outbox {
   using DecodeDone = std::function<void(Result<std::vector<scanner::Symbol>>)>;
   bool decode_frame(CapturedFrame frame, DecodeDone done);
 
-  // Stores one complete master-data version received from the ledger
-  // ("catalog", "locations", "tasks") in the journal, atomically, and hands
-  // the parsed form to the session. An older or equal version is ignored
-  // (ok). Queued on the worker; `done` is called there with the result
-  // ("bad_master_data", journal errors, "overloaded").
-  void store_master_data(std::string kind, std::int64_t version, std::string payload,
-                         std::function<void(Result<void>)> done) override;
-
-  // edge::Outbox (the sync client's view of the journal). read_outbox and
-  // record_ack are queued on the worker like scans (bounded work each, so
-  // scans interleave with a draining backlog); the append listener is called
-  // on the worker after each journaled movement.
-  edge::OutboxState outbox_state() const override;
-  void read_outbox(std::uint64_t after, std::size_t limit,
-                   std::function<void(Result<std::vector<edge::OutboxItem>>)> done) override;
-  void record_ack(std::uint64_t applied_through, std::function<void(Result<void>)> done) override;
-  void read_exceptions(std::int64_t after, std::size_t limit,
-                       std::function<void(Result<std::vector<edge::ExceptionItem>>)> done) override;
-  void record_exceptions_ack(std::int64_t through, std::function<void(Result<void>)> done) override;
-  void set_append_listener(std::function<void(edge::OutboxState)> listener) override;
-
-  // The watchdog's liveness check of the worker (tally::service::Watchdog):
-  // queues a no-op behind the queued work, past queue_max (the watchdog has
-  // one in flight at most); `alive` is called on the worker when it runs.
-  // Dropped once stopping.
-  void probe(std::function<void()> alive);
+  // The journal's worker: the sync client's Outbox, the watchdog's probe
+  // (post a no-op past the limit) and the journal status. Master data it
+  // stores ("catalog", "locations", "tasks", "allowances") is checked and
+  // handed to the session on the worker first ("bad_master_data"); an older
+  // or equal version is ignored (ok).
+  journal::Worker& journal_worker();
 
   // Sync client additions to status and metrics (set before serving).
   void set_sync_report(SyncReport report);

@@ -149,6 +149,18 @@ struct AllowanceUse {
 AllowanceUse allowance_use(const MasterData& master, const Movement& pick, std::int64_t used, std::int64_t time_ms);
 // The device exception of a pick beyond its allowance: evidence = the pick's scans.
 DeviceException allowance_exception(const AllowanceUse& use, const Movement& pick, const std::string& mode);
+// The escrow decision on an accepted scan whose movement counts against an
+// allowance (allowance_applies), fed this device's journaled use of the
+// pick's grant (`used`, as allowance_use takes it). A pick beyond what is
+// left is still recorded: `outcome` turns into a warning whose message says
+// so, and `exception` is the allowance_exceeded exception (at time_ms) to
+// journal with the scan.
+struct Escrow {
+  AllowanceUse use;
+  std::optional<DeviceException> exception;
+};
+Escrow escrow(const MasterData& master, Outcome& outcome, std::int64_t used, const std::string& mode,
+              std::int64_t time_ms);
 
 // ISO date (YYYY-MM-DD, UTC) of a Unix time in ms. Pure arithmetic.
 std::string iso_date(std::int64_t time_ms);

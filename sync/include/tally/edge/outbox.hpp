@@ -1,7 +1,8 @@
 // What the edge client needs from the device: the journal's outbox, a place
 // to record the ledger's acks and to store master data, and a wake-up when a
-// movement or a device exception was journaled. Implemented by tally::device::Engine (every call is
-// queued on its journal worker); tests may implement it.
+// movement or a device exception was journaled. Implemented by
+// tally::journal::Worker (every call is a job on the journal's thread);
+// tests may implement it.
 //
 // Every call returns at once; its callback runs exactly once, on any thread
 // (the edge client posts it to its own executor).

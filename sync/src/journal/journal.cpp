@@ -3,7 +3,7 @@
 //
 // Layout of this file: the schema and its migrations, the open-time checks,
 // then appending. The state and statements are Journal::Impl
-// (journal_impl.hpp); reads, acks and master data are journal_reads.cpp.
+// (journal_impl.hpp); reads, acks and master data are reads.cpp.
 #include "tally/journal/journal.hpp"
 
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 // Journal::Impl, the open journal's connection, prepared statements and
 // cached counters, shared by journal.cpp (open, append) and
-// journal_reads.cpp (reads, acks, master data). Private to tally::journal.
+// reads.cpp (reads, acks, master data). Private to tally::journal.
 #pragma once
 
 #include <sqlite3.h>
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "sqlite_util.hpp"
+#include "../sqlite_util.hpp"
 #include "tally/journal/journal.hpp"
 #include "tally/wire/movement_json.hpp"
 
