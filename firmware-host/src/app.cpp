@@ -1,40 +1,29 @@
 #include "tally/device/app.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <span>
 #include <string>
 #include <system_error>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "tally/device/camera.hpp"
 #include "tally/device/config.hpp"
 #include "tally/device/engine.hpp"
 #include "tally/device/feedback.hpp"
-#include "tally/device/hid_decoders.hpp"
-#include "tally/device/serial_scanner.hpp"
-#include "tally/device/usb.hpp"
 #include "tally/edge/edge_client.hpp"
-#include "tally/service/logging.hpp"
+#include "tally/service/startup.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/ui/http_server.hpp"
 #include "camera_status.hpp"
-#include "local_inputs.hpp"
+#include "scanner_inputs.hpp"
 #include "metrics_text.hpp"
-#include "usb_feedback.hpp"
 #include "usb_status.hpp"
 
 namespace tally::device {
@@ -146,36 +135,22 @@ EngineOptions engine_options(const Config& config) {
   return o;
 }
 
-}  // namespace
-
-int run(const std::vector<std::string>& args) {
-  auto loaded = load_config(args);
-  if (!loaded) {
-    std::cerr << "tallyd: " << loaded.error().message << '\n';
-    return 2;
-  }
-  if (loaded->exit_now) {
-    std::cout << loaded->output;
-    return loaded->exit_code;
-  }
-  const Config& config = loaded->config;
-  service::configure_logging("tallyd", config.log_level);
-
-  std::error_code fs_error;
-  std::filesystem::create_directories(config.data_dir, fs_error);
-  if (fs_error) {
-    std::cerr << "tallyd: cannot create data dir " << config.data_dir.string() << ": " << fs_error.message() << '\n';
-    return 3;
-  }
-
-  const EngineOptions options = engine_options(config);
-  auto engine = Engine::open(options);
+// The journal and the session restored from it: the engine, or null after
+// saying why on stderr.
+std::unique_ptr<Engine> open_engine(const Config& config) {
+  auto engine = Engine::open(engine_options(config));
   if (!engine) {
     std::cerr << "tallyd: cannot use journal " << config.journal_path().string() << ": "
               << engine.error().message << " [" << engine.error().code << "]\n";
-    return 3;
+    return nullptr;
   }
+  return std::move(engine).value();
+}
 
+// Serves until SIGINT/SIGTERM: feedback, the HTTP API, MQTT sync, the
+// scanner inputs and the watchdog on one Asio thread, the engine's worker
+// and frame threads beside it. The exit code.
+int serve(const Config& config, Engine& engine) {
   asio::io_context io{1};
   // [feedback]: played from the engine's replies only (after the append).
   auto feedback = Feedback::open(io, config.feedback);
@@ -183,12 +158,10 @@ int run(const std::vector<std::string>& args) {
     std::cerr << "tallyd: " << feedback.error().message << '\n';
     return 2;
   }
-  FeedbackDeviceApi feedback_api(io, **engine, **feedback);
-  // The camera scanners (below, after the server listens) and their HTTP
-  // trigger: the vector outlives the server's use of the API.
-  std::vector<std::shared_ptr<CameraScanner>> cameras;
-  CameraTriggerApi http_api(feedback_api, cameras);
-  FeedbackOutbox sync_outbox(io, (*engine)->journal_worker(), **feedback);
+  FeedbackDeviceApi feedback_api(io, engine, **feedback);
+  ScannerInputs inputs(io, config, feedback_api, **feedback, engine);
+  CameraTriggerApi http_api(feedback_api, inputs.cameras());  // the cameras start after the server
+  FeedbackOutbox sync_outbox(io, engine.journal_worker(), **feedback);
 
   ui::HttpOptions http_options;
   http_options.host = config.http_host;
@@ -210,88 +183,16 @@ int run(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  // USB scanners ([[scanner]] hid-pos / keyboard): reports → UsbScans'
-  // decoders → the engine, like a serial scan.
-  std::unique_ptr<UsbContext> usb_context;
-  std::unique_ptr<UsbFeedback> usb_feedback;  // outlives the manager's transfers
-  std::unique_ptr<UsbScannerManager> usb;
-  UsbScans usb_scans(io, feedback_api, feedback->get(), config.scanners);
-  if (!config.usb_scanners.empty()) {
-    if (auto ctx = UsbContext::open(io.get_executor()); !ctx) {
-      spdlog::warn("USB scanners off: {}", ctx.error().message);
-    } else {
-      usb_context = std::move(*ctx);
-      usb = std::make_unique<UsbScannerManager>(
-          *usb_context, config.usb_scanners,
-          [&usb_scans](const UsbDeviceId& id, std::span<const std::uint8_t> report) {
-            spdlog::debug("usb: {}: report of {} bytes", id.text(), report.size());
-            usb_scans.on_report(id, report);
-          });
-      // [[scanner]] output_reports: feedback also on the scanners' own beeper/LED.
-      usb_feedback = std::make_unique<UsbFeedback>(*usb, config.scanners);
-      (*feedback)->add_output([f = usb_feedback.get()](Pattern p) { f->play(p); });
-      usb->on_connection([&usb_scans, f = usb_feedback.get()](const UsbDeviceId& id, bool connected) {
-        usb_scans.on_connection(id, connected);
-        f->on_connection(id, connected);
-      });
-      if (auto r = usb->start(); !r) spdlog::warn("USB scanners off: {}", r.error().message);
-    }
+  if (auto ec = inputs.start()) {
+    std::cerr << "tallyd: --stdin needs a terminal or a pipe: " << ec.message() << '\n';
+    return 2;
   }
-
-  std::shared_ptr<StdinScans> stdin_scans;
-  if (config.stdin_scans) {
-    stdin_scans = std::make_shared<StdinScans>(io, feedback_api, feedback->get());
-    if (auto ec = stdin_scans->start()) {
-      std::cerr << "tallyd: --stdin needs a terminal or a pipe: " << ec.message() << '\n';
-      return 2;
-    }
-  }
-
-  // [[scanner]] type = "serial": one SerialScanner each (reopens by itself);
-  // type = "camera": one CameraScanner each (frames decoded on the engine's
-  // frame thread). Their scans take the path of a USB scan.
-  std::vector<std::shared_ptr<SerialScanner>> serial_scanners;
-  for (const auto& sc : config.scanners) {
-    if (sc.is_usb()) continue;  // USB: above
-    const std::string prefix = "scanner " + sc.name + ": ";
-    Feedback* fb = feedback->get();
-    Engine* eng = engine->get();
-    const std::string source = sc.type;  // "serial" | "camera"
-    auto scan = [&io, &feedback_api, prefix, source](DecodedScan s) {
-      submit_and_print(io, feedback_api, ui::ScanRequest{std::move(s.text), std::move(s.symbology), source}, prefix);
-    };
-    auto refused = [fb, prefix](const std::string& why) {
-      std::cout << prefix << "[error] " << why << std::endl;
-      fb->play(Pattern::error);
-    };
-    auto status = [prefix](const std::string& what) { std::cout << prefix << what << std::endl; };
-    if (sc.type == "camera") {
-      cameras.push_back(std::make_shared<CameraScanner>(
-          io, sc, system_v4l2(),
-          [eng](CapturedFrame frame, CameraScanner::DecodeDone done) {
-            return eng->decode_frame(std::move(frame), std::move(done));
-          },
-          // A frame that could not be decoded is said, not beeped: the
-          // operator did nothing wrong, and a continuous camera sees many.
-          CameraScanner::Events{.scan = scan,
-                                .status = status,
-                                .refused = [prefix](const std::string& why) {
-                                  std::cout << prefix << "[error] " << why << std::endl;
-                                }}));
-      cameras.back()->start();
-      continue;
-    }
-    serial_scanners.push_back(std::make_shared<SerialScanner>(
-        io, sc, SerialScanner::Events{.scan = scan, .refused = refused, .status = status}));
-    serial_scanners.back()->start();
-  }
-
-  (*engine)->set_sync_report(
-      with_camera_report(with_usb_report(sync_report(sync.get(), config.mqtt_uri), usb.get()), &cameras));
+  engine.set_sync_report(
+      with_camera_report(with_usb_report(sync_report(sync.get(), config.mqtt_uri), inputs.usb()), &inputs.cameras()));
 
   // systemd's watchdog (WatchdogSec=): pinged from this loop, and only while
   // the journal worker answers a queued no-op in time.
-  journal::Worker& journal = (*engine)->journal_worker();
+  journal::Worker& journal = engine.journal_worker();
   service::Watchdog watchdog(
       io.get_executor(),
       [&journal](std::function<void()> alive) {
@@ -306,13 +207,9 @@ int run(const std::vector<std::string>& args) {
     service::notify("STOPPING=1");
     watchdog.stop();
     http.stop();
-    if (stdin_scans) stdin_scans->close();
-    for (auto& s : serial_scanners) s->stop();
-    for (auto& c : cameras) c->stop();
+    inputs.stop();
     (*feedback)->stop();
     if (sync) sync->stop();
-    if (usb) usb->stop();
-    if (usb_context) usb_context->stop();
   });
 
   const auto host = endpoint->address().is_v6() ? "[" + endpoint->address().to_string() + "]"
@@ -325,12 +222,22 @@ int run(const std::vector<std::string>& args) {
 
   io.run();
   if (sync) sync->stop();
-  (*engine)->set_sync_report({});
-  usb.reset();  // waits (bounded) for its cancelled transfers
-  usb_context.reset();
-  (*engine)->stop();  // drains the queue: the in-flight append completes
+  engine.set_sync_report({});
+  inputs.release();  // waits (bounded) for the USB transfers
+  engine.stop();  // drains the queue: the in-flight append completes
   spdlog::info("stopped");
   return 0;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args) {
+  const auto loaded = load_config(args);
+  if (auto code = service::start("tallyd", loaded)) return *code;
+  const Config& config = loaded->config;
+  auto engine = open_engine(config);
+  if (!engine) return 3;
+  return serve(config, *engine);
 }
 
 }  // namespace tally::device

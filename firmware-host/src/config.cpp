@@ -1,5 +1,6 @@
 #include "tally/device/config.hpp"
 #include "tally/mqtt/client.hpp"
+#include "tally/service/command_line.hpp"
 #include "tally/service/config_file.hpp"
 #include "usb_config.hpp"
 
@@ -14,7 +15,6 @@
 #include <sstream>
 #include <type_traits>
 
-#include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
 namespace tally::device {
@@ -528,50 +528,21 @@ Result<void> validate(const Config& c) {
 
 Result<LoadResult> load_config(const std::vector<std::string>& args) {
   LoadResult out;
-  CLI::App app{"tallyd: the Tally edge scanning daemon", "tallyd"};
-  std::string config_file, data_dir, device_id, site, http, mqtt, log_level;
-  app.add_option("--config", config_file, "TOML config file (flags override it)");
-  app.add_option("--data-dir", data_dir, "folder of the journal (journal.db)");
-  app.add_option("--device-id", device_id, "this device's id (MQTT client id, journal owner)");
-  app.add_option("--site", site, "site id");
-  app.add_option("--http", http, "HTTP listen address HOST:PORT (port 0: ephemeral)");
-  app.add_option("--mqtt", mqtt, "MQTT broker URI");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
-  app.add_flag("--stdin", out.config.stdin_scans, "read one scan per line from stdin (keyboard wedge)");
-  app.set_version_flag("--version", std::string("tallyd ") + TALLY_VERSION);
-
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them reversed
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    out.exit_now = true;
-    out.output = app.help();
-    return out;
-  } catch (const CLI::CallForVersion&) {
-    out.exit_now = true;
-    out.output = std::string("tallyd ") + TALLY_VERSION + "\n";
-    return out;
-  } catch (const CLI::ParseError& e) {
-    return bad(e.what());
-  }
+  service::CommandLine cl{"tallyd", "tallyd: the Tally edge scanning daemon", "folder of the journal (journal.db)",
+                          "MQTT broker URI"};
+  std::string device_id, site;
+  cl.app().add_option("--device-id", device_id, "this device's id (MQTT client id, journal owner)");
+  cl.app().add_option("--site", site, "site id");
+  cl.app().add_flag("--stdin", out.config.stdin_scans, "read one scan per line from stdin (keyboard wedge)");
+  if (auto r = cl.parse(args, out); !r) return r.error();
+  if (out.exit_now) return out;  // --help, --version
 
   Config& c = out.config;
   const bool stdin_flag = c.stdin_scans;
-  if (!config_file.empty()) {
-    c.config_file = config_file;
-    if (auto r = load_file(c.config_file, c); !r) return r.error();
-    c.stdin_scans = c.stdin_scans || stdin_flag;
-  }
-  // A flag given (even as "") overrides the file; validate() refuses empties.
-  const auto given = [&app](const char* flag) { return app.count(flag) > 0; };
-  if (given("--data-dir")) c.data_dir = data_dir;
-  if (given("--device-id")) c.device_id = device_id;
-  if (given("--site")) c.site = site;
-  if (given("--mqtt")) c.mqtt_uri = mqtt;
-  if (given("--log-level")) c.log_level = log_level;
-  if (given("--http")) {
-    if (auto r = parse_listen(http, c.http_host, c.http_port); !r) return r.error();
-  }
+  if (auto r = cl.apply(c, load_file); !r) return r.error();
+  c.stdin_scans = c.stdin_scans || stdin_flag;
+  if (cl.given("--device-id")) c.device_id = device_id;
+  if (cl.given("--site")) c.site = site;
   if (auto r = validate(c); !r) return r.error();
   return out;
 }

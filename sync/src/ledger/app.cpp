@@ -47,7 +47,7 @@
 #include "tally/wire/movement_json.hpp"
 #include "tally/wire/protocol.hpp"
 #include "tally/mqtt/client.hpp"
-#include "tally/service/logging.hpp"
+#include "tally/service/startup.hpp"
 #include "tally/service/watchdog.hpp"
 #include "tally/service/work_queue.hpp"
 #include "tally/ui/http_server.hpp"
@@ -581,25 +581,9 @@ class Service final : public ui::LedgerApi {
 }  // namespace
 
 int run(const std::vector<std::string>& args) {
-  auto loaded = load_app_config(args);
-  if (!loaded) {
-    std::cerr << "tally-ledger: " << loaded.error().message << '\n';
-    return 2;
-  }
-  if (loaded->exit_now) {
-    std::cout << loaded->output;
-    return loaded->exit_code;
-  }
+  const auto loaded = load_app_config(args);
+  if (auto code = service::start("tally-ledger", loaded)) return *code;
   const AppConfig& config = loaded->config;
-  service::configure_logging("tally-ledger", config.log_level);
-
-  std::error_code fs_error;
-  std::filesystem::create_directories(config.data_dir, fs_error);
-  if (fs_error) {
-    std::cerr << "tally-ledger: cannot create data dir " << config.data_dir.string() << ": " << fs_error.message()
-              << '\n';
-    return 3;
-  }
   const std::string store_name = config.postgres.empty() ? config.db_path().string() : "PostgreSQL";
   auto store = config.postgres.empty() ? open_sqlite_store(SqliteOptions{config.db_path()})
                                        : open_postgres_store(PostgresOptions{config.postgres});

@@ -11,11 +11,11 @@
 #include <utility>
 #include <sstream>
 
-#include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
 #include "tally/ledger/app.hpp"
 #include "tally/mqtt/client.hpp"
+#include "tally/service/command_line.hpp"
 #include "tally/service/config_file.hpp"
 
 namespace tally::ledger {
@@ -144,57 +144,31 @@ Result<void> validate(const AppConfig& c) {
 
 Result<AppLoad> load_app_config(const std::vector<std::string>& args) {
   AppLoad out;
-  CLI::App app{"tally-ledger: the Tally reference central ledger", "tally-ledger"};
-  std::string config_file, data_dir, http, mqtt, log_level, client_id, catalog, site, postgres;
+  service::CommandLine cl{"tally-ledger", "tally-ledger: the Tally reference central ledger",
+                          "folder of the ledger database (ledger.db)", "MQTT broker URI (empty: no MQTT)"};
+  std::string client_id, catalog, site, postgres;
   std::size_t max_bytes = 0;
-  app.add_option("--config", config_file, "TOML config file (flags override it)");
-  app.add_option("--data-dir", data_dir, "folder of the ledger database (ledger.db)");
-  app.add_option("--postgres", postgres, "PostgreSQL conninfo: use PostgreSQL instead of data-dir/ledger.db");
-  app.add_option("--http", http, "HTTP listen address HOST:PORT (port 0: ephemeral)");
-  app.add_option("--mqtt", mqtt, "MQTT broker URI (empty: no MQTT)");
-  app.add_option("--client-id", client_id, "MQTT client id, unique per ledger instance");
-  app.add_option("--catalog", catalog, "catalog JSON file to load and publish for --site at start");
-  app.add_option("--site", site, "site of --catalog");
-  app.add_option("--max-message-bytes", max_bytes, "larger MQTT messages become dead letters");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
-  bool check = false;
-  app.add_flag("--check-invariants", check,
-               "check that balances equal the movements and every item sums to zero, print violations, exit 0/1");
-  app.set_version_flag("--version", std::string("tally-ledger ") + TALLY_VERSION);
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    out.exit_now = true;
-    out.output = app.help();
-    return out;
-  } catch (const CLI::CallForVersion&) {
-    out.exit_now = true;
-    out.output = std::string("tally-ledger ") + TALLY_VERSION + "\n";
-    return out;
-  } catch (const CLI::ParseError& e) {
-    return bad(e.what());
-  }
+  cl.app().add_option("--postgres", postgres, "PostgreSQL conninfo: use PostgreSQL instead of data-dir/ledger.db");
+  cl.app().add_option("--client-id", client_id, "MQTT client id, unique per ledger instance");
+  cl.app().add_option("--catalog", catalog, "catalog JSON file to load and publish for --site at start");
+  cl.app().add_option("--site", site, "site of --catalog");
+  cl.app().add_option("--max-message-bytes", max_bytes, "larger MQTT messages become dead letters");
+  cl.app().add_flag("--check-invariants", out.config.check_invariants,
+                    "check that balances equal the movements and every item sums to zero, print violations, exit 0/1");
+  if (auto r = cl.parse(args, out); !r) return r.error();
+  if (out.exit_now) return out;  // --help, --version
+
   AppConfig& c = out.config;
-  if (!config_file.empty()) {
-    c.config_file = config_file;
-    if (auto r = load_file(c.config_file, c); !r) return r.error();
-  }
-  const auto given = [&app](const char* flag) { return app.count(flag) > 0; };
-  if (given("--data-dir")) c.data_dir = data_dir;
-  if (given("--postgres")) c.postgres = postgres;
-  if (given("--mqtt")) c.mqtt_uri = mqtt;
-  if (given("--client-id")) c.client_id = client_id;
-  if (given("--catalog")) c.catalog_file = catalog;
-  if (given("--site")) c.site = site;
-  if (given("--log-level")) c.log_level = log_level;
+  const bool check = c.check_invariants;
+  if (auto r = cl.apply(c, load_file); !r) return r.error();
   c.check_invariants = check;
-  if (given("--max-message-bytes")) {
+  if (cl.given("--postgres")) c.postgres = postgres;
+  if (cl.given("--client-id")) c.client_id = client_id;
+  if (cl.given("--catalog")) c.catalog_file = catalog;
+  if (cl.given("--site")) c.site = site;
+  if (cl.given("--max-message-bytes")) {
     if (max_bytes < 1024) return bad("--max-message-bytes must be at least 1024");
     c.max_message_bytes = max_bytes;
-  }
-  if (given("--http")) {
-    if (auto r = parse_listen(http, c.http_host, c.http_port); !r) return r.error();
   }
   if (auto r = validate(c); !r) return r.error();
   return out;
