@@ -187,4 +187,63 @@ Result<ExceptionRecord> exception_after(ExceptionRecord e, const std::string& ac
   return e;
 }
 
+MasterDataRecord next_master_data(const std::optional<MasterDataRecord>& current, const std::string& kind,
+                                  const std::string& scope, const nlohmann::json& payload) {
+  MasterDataRecord rec;
+  rec.kind = kind;
+  rec.scope = scope;
+  rec.version = current ? current->version + 1 : 1;
+  rec.published_chunks = current ? current->published_chunks : 0;
+  nlohmann::json copy = payload;
+  copy["v"] = 1;
+  copy["version"] = rec.version;
+  rec.payload = copy.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return rec;
+}
+
+namespace {
+
+// The balances the movements give (count movements excluded: their
+// adjustments are movements of their own).
+#define TALLY_DERIVED_BALANCES                                                                     \
+  "WITH d(item, lot, location, state, qty) AS ("                                                   \
+  " SELECT item, lot, from_location, from_state, -qty FROM movements WHERE type != 'count'"        \
+  " UNION ALL SELECT item, lot, to_location, to_state, qty FROM movements WHERE type != 'count')," \
+  " s AS (SELECT item, lot, location, state, SUM(qty) AS qty FROM d GROUP BY 1, 2, 3, 4) "
+
+std::string key_text(const std::vector<std::string>& row) {
+  return "item " + row.at(0) + " lot '" + row.at(1) + "' at " + row.at(2) + " (" + row.at(3) + ")";
+}
+
+std::string mismatch(const std::vector<std::string>& row) {
+  return key_text(row) + ": movements sum to " + row.at(4) + ", balance is " + row.at(5);
+}
+
+}  // namespace
+
+const std::vector<InvariantCheck>& invariant_checks() {
+  static const std::vector<InvariantCheck> checks{
+      {"sum_not_zero", "SELECT item, lot, SUM(qty) FROM balances GROUP BY item, lot HAVING SUM(qty) != 0",
+       [](const std::vector<std::string>& row) {
+         return "item " + row.at(0) + " lot '" + row.at(1) + "' sums to " + row.at(2) + ", not 0";
+       }},
+      {"external_state",
+       "SELECT item, lot, location, state FROM balances WHERE (substr(location, 1, 1) = '@') != (state = '')",
+       [](const std::vector<std::string>& row) {
+         return key_text(row) + ": state must be empty exactly for external parties";
+       }},
+      {"balance_mismatch",
+       TALLY_DERIVED_BALANCES "SELECT s.item, s.lot, s.location, s.state, s.qty, COALESCE(b.qty, 0) FROM s LEFT JOIN "
+                              "balances AS b USING (item, lot, location, state) WHERE s.qty != COALESCE(b.qty, 0)",
+       mismatch},
+      {"balance_mismatch",
+       TALLY_DERIVED_BALANCES "SELECT b.item, b.lot, b.location, b.state, 0, b.qty FROM balances AS b LEFT JOIN s "
+                              "USING (item, lot, location, state) WHERE s.qty IS NULL AND b.qty != 0",
+       mismatch},
+  };
+  return checks;
+}
+
+#undef TALLY_DERIVED_BALANCES
+
 }  // namespace tally::ledger::rules

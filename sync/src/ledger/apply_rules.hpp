@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tally/ledger/store.hpp"
 #include "tally/scanner/domain.hpp"
@@ -81,5 +84,20 @@ ExceptionRecord count_exception(const scanner::Movement& count, std::int64_t boo
 Result<void> check_exception_action(const std::string& action, const std::string& owner);
 Result<ExceptionRecord> exception_after(ExceptionRecord current, const std::string& action, const std::string& owner,
                                         const std::string& note, std::int64_t now_ms);
+
+// The record put_master_data stores next for (kind, scope): version one
+// past `current` (1 without), its published chunk count carried over, the
+// payload with "v":1 and that "version" (invalid UTF-8 replaced).
+MasterDataRecord next_master_data(const std::optional<MasterDataRecord>& current, const std::string& kind,
+                                  const std::string& scope, const nlohmann::json& payload);
+
+// Store::check_invariants written once: each check's SQL (the same text in
+// both dialects) and the sentence a row of it makes (its columns as text).
+struct InvariantCheck {
+  const char* kind;  // Violation::kind
+  const char* sql;
+  std::string (*describe)(const std::vector<std::string>& row);
+};
+const std::vector<InvariantCheck>& invariant_checks();
 
 }  // namespace tally::ledger::rules

@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include <memory>
+
+#include "apply_rules.hpp"
 #include "tally/ledger/store.hpp"
 #include "tally/scanner/result.hpp"
 
@@ -76,5 +79,39 @@ Result<std::vector<Result<ApplyOutcome>>> apply_group(TxnSql& db, std::span<cons
   if (auto r = db.commit("commit batches"); !r) return fail(r.error());
   return out;
 }
+
+// The Store methods both stores implement the same way around their own
+// SQL, written once (CRTP): open, a batch and a group of batches in their
+// transaction, an exception's lifecycle step. Derived (befriending this
+// class) is a TxnSql and supplies init(options), apply_in_txn(batch) and
+// update_exception_in_txn(…).
+template <typename Derived, typename Options>
+class TxnStore : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const Options& options) {
+    auto store = std::unique_ptr<Derived>(new Derived());
+    if (auto r = store->init(options); !r) return r.error();
+    return std::unique_ptr<Store>(std::move(store));
+  }
+
+  Result<ApplyOutcome> apply_batch(const Batch& batch) final {
+    return in_transaction(txn(), "commit batch", [&] { return self().apply_in_txn(batch); });
+  }
+
+  Result<std::vector<Result<ApplyOutcome>>> apply_batches(std::span<const Batch> batches) final {
+    return apply_group(txn(), batches, [this](const Batch& batch) { return self().apply_in_txn(batch); });
+  }
+
+  Result<ExceptionRecord> update_exception(std::int64_t id, const std::string& action, const std::string& owner,
+                                           const std::string& note, std::int64_t now_ms) final {
+    if (auto ok = check_exception_action(action, owner); !ok) return ok.error();
+    return in_transaction(txn(), "commit exception",
+                          [&] { return self().update_exception_in_txn(id, action, owner, note, now_ms); });
+  }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+  TxnSql& txn() { return static_cast<Derived&>(*this); }
+};
 
 }  // namespace tally::ledger::rules
