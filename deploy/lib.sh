@@ -12,7 +12,7 @@ TALLY_PACKAGES=(
   libboost-dev libusb-1.0-0-dev libsqlite3-dev sqlite3
   libpaho-mqttpp-dev libpaho-mqtt-dev libzxing-dev libstb-dev libzbar-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev clang clang-tidy libclang-rt-14-dev
   mosquitto mosquitto-clients umockdev libumockdev-dev
   libpq-dev postgresql python3-jsonschema
   chromium

@@ -97,7 +97,7 @@ Result<void> read_decode(const toml::table& t, scanner::DecodeOptions& o) {
   std::int64_t downscale = o.downscale_threshold;
   std::int64_t upscale = o.upscale_fallback_max_pixels;
   std::int64_t upscale_matrix = o.upscale_matrix_max_pixels;
-  for (auto r : {read_key(t, "decode", "try_harder_fallback", o.try_harder_fallback),
+  for (const auto& r : {read_key(t, "decode", "try_harder_fallback", o.try_harder_fallback),
                  read_key(t, "decode", "exhaustive", o.exhaustive), read_key(t, "decode", "max_symbols", max_symbols),
                  read_key(t, "decode", "downscale_threshold", downscale),
                  read_key(t, "decode", "upscale_fallback_max_pixels", upscale),
@@ -174,7 +174,8 @@ Result<void> read_labels(const toml::table& t, scanner::LabelOptions& o) {
         {"purchase_order", &d.purchase_order}, {"asn", &d.asn}, {"order", &d.order}, {"task", &d.task},
         {"other", &d.other}};
     for (const auto& [k, v] : *docs) {
-      const auto* kind = std::find_if(std::begin(kinds), std::end(kinds), [&](const auto& e) { return e.first == k.str(); });
+      const std::string_view key = k.str();  // (clang 14 cannot capture a structured binding)
+      const auto* kind = std::find_if(std::begin(kinds), std::end(kinds), [key](const auto& e) { return e.first == key; });
       if (kind == std::end(kinds)) {
         return bad("unknown config key labels.documents." + std::string(k.str()) +
                    " (purchase_order, asn, order, task, other)");
@@ -270,12 +271,12 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
   };
   sc.name = sc.type + "-" + std::to_string(index);
   std::int64_t max_len = static_cast<std::int64_t>(sc.max_len);
-  for (auto r : {get("name", sc.name), get("aim_prefix", sc.aim_prefix), get("max_len", max_len),
+  for (const auto& r : {get("name", sc.name), get("aim_prefix", sc.aim_prefix), get("max_len", max_len),
                  get("reopen_min_ms", sc.reopen_min_ms), get("reopen_max_ms", sc.reopen_max_ms)}) {
     if (!r) return r.error();
   }
   if (!is_identifier(sc.name)) return bad(at + ".name '" + sc.name + "' must be 1-64 of A-Z a-z 0-9 _ . -");
-  for (auto r : {range("max_len", max_len, 1, 65536), range("reopen_max_ms", sc.reopen_max_ms, 1, 3600000),
+  for (const auto& r : {range("max_len", max_len, 1, 65536), range("reopen_max_ms", sc.reopen_max_ms, 1, 3600000),
                  range("reopen_min_ms", sc.reopen_min_ms, 1, sc.reopen_max_ms)}) {
     if (!r) return r.error();
   }
@@ -285,7 +286,7 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
     auto& p = sc.serial;
     std::int64_t baud = p.baud, size = p.character_size, stop = p.stop_bits;
     std::string suffix = "cr", custom;
-    for (auto r : {get("path", p.path), get("baud", baud), get("character_size", size), get("parity", p.parity),
+    for (const auto& r : {get("path", p.path), get("baud", baud), get("character_size", size), get("parity", p.parity),
                    get("stop_bits", stop), get("flow_control", p.flow_control), get("suffix", suffix),
                    get("suffix_custom", custom)}) {
       if (!r) return r.error();
@@ -329,7 +330,7 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
   if (camera) {
     auto& c = sc.camera;
     std::int64_t width = c.width, height = c.height, buffers = c.buffers, key = c.trigger_key;
-    for (auto r : {get("device", c.device), get("format", c.format), get("width", width), get("height", height),
+    for (const auto& r : {get("device", c.device), get("format", c.format), get("width", width), get("height", height),
                    get("buffers", buffers), get("mode", c.mode), get("repeat_ms", c.repeat_ms),
                    get("trigger", c.trigger), get("trigger_key", key),
                    get("trigger_timeout_ms", c.trigger_timeout_ms)}) {
@@ -343,7 +344,7 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
       return bad(at + ".mode '" + c.mode + "' must be continuous or trigger");
     }
     if (!c.trigger.empty() && c.mode != "trigger") return bad(at + ".trigger needs mode = \"trigger\"");
-    for (auto r : {range("width", width, 16, scanner::kMaxFrameSide), range("height", height, 16, scanner::kMaxFrameSide),
+    for (const auto& r : {range("width", width, 16, scanner::kMaxFrameSide), range("height", height, 16, scanner::kMaxFrameSide),
                    range("buffers", buffers, 2, 32), range("repeat_ms", c.repeat_ms, 0, 3600000),
                    range("trigger_key", key, 0, 0x2ff), range("trigger_timeout_ms", c.trigger_timeout_ms, 1, 60000)}) {
       if (!r) return r.error();
@@ -365,7 +366,7 @@ Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) 
   if (keyboard) {
     auto& k = sc.keyboard;
     std::string gs;
-    for (auto r : {get("layout", k.layout), get("suffix", k.suffix), get("gs_substitute", gs),
+    for (const auto& r : {get("layout", k.layout), get("suffix", k.suffix), get("gs_substitute", gs),
                    get("suffix_timeout_ms", sc.suffix_timeout_ms)}) {
       if (!r) return r.error();
     }
@@ -389,7 +390,7 @@ Result<void> read_feedback(const toml::table& t, FeedbackConfig& f) {
   const toml::table* feedback = *found;
   if (feedback == nullptr) return {};
   std::string leds_dir = f.leds_dir.string();
-  for (auto r : {read_key(t, "feedback", "leds_dir", leds_dir), read_key(t, "feedback", "beeper", f.beeper),
+  for (const auto& r : {read_key(t, "feedback", "leds_dir", leds_dir), read_key(t, "feedback", "beeper", f.beeper),
                  read_key(t, "feedback", "command_timeout_ms", f.command_timeout_ms),
                  read_key(t, "feedback", "acked", f.acked)}) {
     if (!r) return r.error();
@@ -450,7 +451,7 @@ Result<void> load_file(const std::filesystem::path& path, Config& c) {
   std::string data_dir = c.data_dir.string();
   std::string listen;
   std::int64_t queue_max = static_cast<std::int64_t>(c.queue_max);
-  for (auto r : {read_key(t, "device", "id", c.device_id), read_key(t, "device", "site", c.site),
+  for (const auto& r : {read_key(t, "device", "id", c.device_id), read_key(t, "device", "site", c.site),
                  read_key(t, "device", "data_dir", data_dir), read_key(t, "http", "listen", listen),
                  read_key(t, "mqtt", "uri", c.mqtt_uri), read_key(t, "mqtt", "batch_max", c.mqtt_batch_max),
                  read_key(t, "mqtt", "linger_ms", c.mqtt_linger_ms),
@@ -496,7 +497,7 @@ Result<void> validate(const Config& c) {
     }
     return {};
   };
-  for (auto r : {in_range("batch_max", c.mqtt_batch_max, 1, 10000), in_range("linger_ms", c.mqtt_linger_ms, 0, 10000),
+  for (const auto& r : {in_range("batch_max", c.mqtt_batch_max, 1, 10000), in_range("linger_ms", c.mqtt_linger_ms, 0, 10000),
                  in_range("inflight_max", c.mqtt_inflight_max, 1, 1024),
                  in_range("resend_timeout_ms", c.mqtt_resend_timeout_ms, 100, 3600000),
                  in_range("session_expiry_s", c.mqtt_session_expiry_s, 0, 0x7fffffff),

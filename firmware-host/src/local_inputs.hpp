@@ -156,6 +156,7 @@ class UsbScans {
   struct Key {
     std::size_t scanner;
     std::uint8_t bus, address, interface;
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
     auto operator<=>(const Key&) const = default;
   };
   struct Device {

@@ -479,7 +479,7 @@ class Service final : public ui::LedgerApi {
 
   void on_connected(bool session_present) {
     spdlog::info("mqtt connected to {} (session present: {})", config_.mqtt_uri, session_present);
-    client_->subscribe({{kSubscription, 1}, {kExceptionsSubscription, 1}, {kStatusSubscription, 1}}, [](Result<void> r) {
+    client_->subscribe({{kSubscription, 1}, {kExceptionsSubscription, 1}, {kStatusSubscription, 1}}, [](const Result<void>& r) {
       if (!r) spdlog::error("subscribe to {} failed: {}", kSubscription, r.error().message);
     });
     // Republish every master data snapshot (retained; idempotent).

@@ -171,20 +171,22 @@ Result<void> check_exception_action(const std::string& action, const std::string
   return {};
 }
 
-Result<ExceptionRecord> exception_after(ExceptionRecord e, const std::string& action, const std::string& owner,
+Result<ExceptionRecord> exception_after(ExceptionRecord current, const std::string& action, const std::string& owner,
                                         const std::string& note, std::int64_t now_ms) {
   if (auto ok = check_exception_action(action, owner); !ok) return ok.error();
-  if (e.status == "resolved") return make_error("conflict", "exception " + std::to_string(e.id) + " is resolved");
-  if (action == "assign") {
-    e.status = "assigned";
-    e.owner = owner;
-  } else {
-    e.status = "resolved";
-    e.resolved_ms = now_ms;
-    if (!owner.empty()) e.owner = owner;
+  if (current.status == "resolved") {
+    return make_error("conflict", "exception " + std::to_string(current.id) + " is resolved");
   }
-  if (!note.empty()) e.note = note;
-  return e;
+  if (action == "assign") {
+    current.status = "assigned";
+    current.owner = owner;
+  } else {
+    current.status = "resolved";
+    current.resolved_ms = now_ms;
+    if (!owner.empty()) current.owner = owner;
+  }
+  if (!note.empty()) current.note = note;
+  return current;
 }
 
 MasterDataRecord next_master_data(const std::optional<MasterDataRecord>& current, const std::string& kind,

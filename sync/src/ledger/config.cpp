@@ -52,7 +52,7 @@ Result<void> load_file(const std::filesystem::path& path, AppConfig& c) {
   AllowancePolicy& al = c.allowances;
   std::int64_t ttl_s = al.ttl_ms / 1000, active_s = al.active_ms / 1000, margin_s = al.clock_margin_ms / 1000;
   auto per_device = static_cast<std::int64_t>(al.max_per_device);
-  for (auto r : {read_key(t, "ledger", "data_dir", data_dir), read_key(t, "ledger", "postgres", c.postgres),
+  for (const auto& r : {read_key(t, "ledger", "data_dir", data_dir), read_key(t, "ledger", "postgres", c.postgres),
                  read_key(t, "ledger", "queue_max", queue_max),
                  read_key(t, "ledger", "max_message_bytes", max_bytes), read_key(t, "ledger", "group_max", group), read_key(t, "http", "listen", listen),
                  read_key(t, "mqtt", "uri", c.mqtt_uri), read_key(t, "mqtt", "client_id", c.client_id),

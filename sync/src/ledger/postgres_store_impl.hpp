@@ -71,7 +71,7 @@ inline std::int64_t int64(const PGresult* r, int row, int col) {
 
 // A bytea column in the text result format ("\x" + hex).
 inline std::string bytea(const PGresult* r, int row, int col) {
-  const std::string t = text(r, row, col);
+  std::string t = text(r, row, col);
   if (t.size() < 2 || t[0] != '\\' || t[1] != 'x') return t;
   const auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
