@@ -221,7 +221,9 @@ Result<std::map<std::string, std::vector<std::uint8_t>>> read_output_reports(con
   return out;
 }
 
-// One [[scanner]] table; `at` ("scanner[0]") names it in errors.
+// One [[scanner]] table; `at` ("scanner[0]") names it in errors. Long on
+// purpose: one key after the other, each checked where it is read, so a
+// section's keys stay in one place.
 Result<ScannerConfig> read_scanner(const toml::table& table, std::size_t index) {
   const std::string at = "scanner[" + std::to_string(index) + "]";
   ScannerConfig sc;

@@ -153,7 +153,8 @@ std::optional<Error> need_csum(const Ctx& c, std::string_view digits) {
 }
 
 // Validates `data` for `spec` (or an unknown AI when spec is null) and fills
-// in the typed fields.
+// in the typed fields. Long on purpose: the whole check of one element in
+// one place, one case per format kind of the AI table.
 Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::string_view data, const Ctx& c) {
   Gs1Element e;
   e.ai = std::string(ai);

@@ -221,6 +221,8 @@ bool is_self_test(std::string_view text) {
   return split(decode_utf8(text.substr(0, n)), p);
 }
 
+// Long on purpose: one check after the other in the order of the label's
+// parts, each with its fix beside it.
 SelfTestReport diagnose_self_test(std::string_view received, const SelfTestOptions& options) {
   SelfTestReport report;
   std::size_t n = received.size();

@@ -111,6 +111,7 @@ class LedgerRouter final : public Router {
  public:
   LedgerRouter(LedgerApi& api, LedgerRoutesOptions options) : api_(api), options_(options) {}
 
+  // Long on purpose: the ledger API's route table, one route per few lines.
   void handle(HttpRequest req, Respond respond) override {
     auto query = parse_query(req.query);
     if (!query) return respond(bad_request(query.error().message));

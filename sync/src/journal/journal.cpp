@@ -247,6 +247,8 @@ Result<void> migrate(sqlite3* db, int from, const Options& options) {
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Journal::~Journal() = default;
 
+// Long on purpose: the open-time refusals in the order they are checked
+// (each must leave the file untouched), then the migration.
 Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
   const std::string path = options.path.string();
   if (options.device.empty() || options.site.empty()) {
@@ -374,6 +376,8 @@ Result<std::unique_ptr<Journal>> Journal::open(const Options& options) {
 
 // ------------------------------------------------------------------ append
 
+// Long on purpose: the one write transaction of a scan, read top to bottom
+// in the order its rows are written; split up, that order would be hidden.
 Result<std::vector<Appended>> Journal::Impl::append_entries(std::span<const Entry> entries) {
   if (broken) return make_error("journal_io", "journal " + path + ": a failed rollback left it unusable; reopen it");
   if (entries.empty()) return std::vector<Appended>{};

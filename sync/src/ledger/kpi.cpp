@@ -95,6 +95,7 @@ bool is_pick_error(const ExceptionRecord& e) {
   return false;
 }
 
+// Long on purpose: one KPI per paragraph, each formula with its band.
 json compute_kpis(const KpiInput& in, const KpiBands& bands) {
   const std::string ledger_device(kLedgerDevice);
 

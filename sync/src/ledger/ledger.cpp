@@ -571,6 +571,9 @@ Ledger::Prepared Ledger::prepare(const LedgerOptions& options, Inbound message, 
   return p;
 }
 
+// Long on purpose: the messages of one store job (dead letters, batches,
+// statuses) gathered into one group commit and answered in the order they
+// came; split, the bookkeeping between `out` and the groups would spread.
 std::vector<Result<Handled>> Ledger::apply_prepared(std::vector<Prepared>& prepared, std::int64_t now_ms) {
   std::vector<Result<Handled>> out;
   out.reserve(prepared.size());
