@@ -96,8 +96,8 @@ Result<Gs1Data> parse_gs1(std::string_view text, const Gs1Options& options = {})
 
 // The single forms, for callers that know what they hold.
 Result<Gs1Data> parse_element_string(std::string_view text, const Gs1Options& options = {});
-Result<Gs1Data> parse_hri(std::string_view text, const Gs1Options& options = {});
-Result<Gs1Data> parse_digital_link(std::string_view uri, const Gs1Options& options = {});
+Result<Gs1Data> parse_hri(std::string_view s, const Gs1Options& o = {});
+Result<Gs1Data> parse_digital_link(std::string_view s, const Gs1Options& o = {});
 
 // A symbology identifier "]" + letter + modifier character, split off.
 struct SymbologyId {
