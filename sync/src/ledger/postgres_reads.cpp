@@ -165,13 +165,6 @@ Result<std::vector<Violation>> PostgresStore::check_invariants() {
   return out;
 }
 
-Result<std::optional<MasterDataRecord>> PostgresStore::master_data(const std::string& kind, const std::string& scope) {
-  auto all = select_master(kind, scope);
-  if (!all) return all.error();
-  if (all->empty()) return std::optional<MasterDataRecord>();
-  return std::optional<MasterDataRecord>(std::move(all->front()));
-}
-
 Result<std::int64_t> PostgresStore::master_data_version(const std::string& kind, const std::string& scope) {
   auto r =
       run("SELECT version FROM master_data WHERE kind = $1 AND scope = $2", {p(kind), p(scope)}, "master data version");

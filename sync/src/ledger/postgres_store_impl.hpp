@@ -147,8 +147,6 @@ class PostgresStore final : public rules::TxnStore<PostgresStore, PostgresOption
     return rules::in_transaction(*this, "commit master data", [&] { return put_master_in_txn(kind, scope, payload); });
   }
 
-  Result<std::optional<MasterDataRecord>> master_data(const std::string& kind, const std::string& scope) override;
-  Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
 
   Result<std::int64_t> master_data_version(const std::string& kind, const std::string& scope) override;
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,

@@ -206,13 +206,6 @@ Result<std::vector<Violation>> SqliteStore::check_invariants() {
   return out;
 }
 
-Result<std::optional<MasterDataRecord>> SqliteStore::master_data(const std::string& kind, const std::string& scope) {
-  auto all = select_master(kind, scope);
-  if (!all) return all.error();
-  if (all->empty()) return std::optional<MasterDataRecord>();
-  return std::optional<MasterDataRecord>(std::move(all->front()));
-}
-
 Result<std::int64_t> SqliteStore::master_data_version(const std::string& kind, const std::string& scope) {
   Use use(select_master_version_.get());
   bind_text(*use, 1, kind);

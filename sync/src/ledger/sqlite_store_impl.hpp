@@ -77,8 +77,6 @@ class SqliteStore final : public rules::TxnStore<SqliteStore, SqliteOptions>,
   Result<std::vector<Violation>> check_invariants() override;
   Result<MasterDataRecord> put_master_data(const std::string& kind, const std::string& scope,
                                            const nlohmann::json& payload) override;
-  Result<std::optional<MasterDataRecord>> master_data(const std::string& kind, const std::string& scope) override;
-  Result<std::vector<MasterDataRecord>> all_master_data() override { return select_master("", ""); }
 
   Result<std::int64_t> master_data_version(const std::string& kind, const std::string& scope) override;
   Result<void> set_published_chunks(const std::string& kind, const std::string& scope, std::int64_t version,

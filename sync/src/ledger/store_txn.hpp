@@ -12,6 +12,8 @@
 #include <vector>
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "apply_rules.hpp"
 #include "tally/ledger/store.hpp"
@@ -83,8 +85,8 @@ Result<std::vector<Result<ApplyOutcome>>> apply_group(TxnSql& db, std::span<cons
 // The Store methods both stores implement the same way around their own
 // SQL, written once (CRTP): open, a batch and a group of batches in their
 // transaction, an exception's lifecycle step. Derived (befriending this
-// class) is a TxnSql and supplies init(options), apply_in_txn(batch) and
-// update_exception_in_txn(…).
+// class) is a TxnSql and supplies init(options), apply_in_txn(batch),
+// update_exception_in_txn(…) and select_master(kind, scope) ("" for all).
 template <typename Derived, typename Options>
 class TxnStore : public Store {
  public:
@@ -108,6 +110,15 @@ class TxnStore : public Store {
     return in_transaction(txn(), "commit exception",
                           [&] { return self().update_exception_in_txn(id, action, owner, note, now_ms); });
   }
+
+  Result<std::optional<MasterDataRecord>> master_data(const std::string& kind, const std::string& scope) final {
+    auto all = self().select_master(kind, scope);
+    if (!all) return all.error();
+    if (all->empty()) return std::optional<MasterDataRecord>();
+    return std::optional<MasterDataRecord>(std::move(all->front()));
+  }
+
+  Result<std::vector<MasterDataRecord>> all_master_data() final { return self().select_master("", ""); }
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }

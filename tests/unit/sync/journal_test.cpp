@@ -909,11 +909,16 @@ T wait_for(std::future<T>& f) {
   return f.get();
 }
 
-// Posts an append and waits for it; the job runs on the worker thread.
+// Posts an append and waits for it; the job runs on the worker thread and,
+// like the engine's scan job, publishes before it answers.
 bool append_on(Worker& w, Entry e) {
   std::promise<bool> done;
   auto f = done.get_future();
-  EXPECT_TRUE(w.post([&done, e = std::move(e)](Journal& j) { done.set_value(j.append(e).ok()); }));
+  EXPECT_TRUE(w.post([&w, &done, e = std::move(e)](Journal& j) {
+    const bool ok = j.append(e).ok();
+    w.publish();
+    done.set_value(ok);
+  }));
   return wait_for(f);
 }
 
