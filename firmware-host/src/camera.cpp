@@ -428,7 +428,9 @@ void CameraScanner::on_decoded(Result<std::vector<scanner::Symbol>> result) {
       ++stats_.repeats;
       continue;
     }
-    fresh.push_back(DecodedScan{s.text, config_.aim_prefix ? s.aim_id : std::string()});
+    scanner::ScanData data = scanner::scan_data(s);  // as a handheld sends it
+    fresh.push_back(config_.aim_prefix ? DecodedScan{std::move(data.data), std::move(data.aim_id)}
+                                       : DecodedScan{data.without_aim(), std::string()});
   }
   if (stats_.triggered) {
     end_trigger();

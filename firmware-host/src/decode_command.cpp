@@ -12,16 +12,19 @@ namespace tally::device {
 
 namespace {
 
-// {"01":"…","10":"…"} when the symbol carries GS1 data that parses, else null.
-nlohmann::ordered_json gs1_json(const scanner::Symbol& s) {
-  const std::string prefixed = s.aim_id + s.text;
+// The symbol's GS1 data when it parses (read as a handheld would send it:
+// scanner::scan_data), else an error.
+Result<scanner::Gs1Data> gs1_of(const scanner::Symbol& s) {
+  const scanner::ScanData sd = scanner::scan_data(s);
+  const std::string prefixed = sd.aim_id + sd.data;
   const scanner::SymbologyId sid = scanner::split_symbology(prefixed);
-  Result<scanner::Gs1Data> data = make_error("none", "");
-  if (!s.aim_id.empty() && (sid.gs1 || sid.gtin)) {
-    data = scanner::parse_gs1(prefixed);
-  } else if (scanner::looks_like_digital_link(s.text)) {
-    data = scanner::parse_digital_link(s.text);
-  }
+  if (!sd.aim_id.empty() && (sid.gs1 || sid.gtin)) return scanner::parse_gs1(prefixed);
+  if (scanner::looks_like_digital_link(sd.data)) return scanner::parse_digital_link(sd.data);
+  return make_error("none", "no GS1 data");
+}
+
+// {"01":"…","10":"…"} when the symbol carries GS1 data that parses, else null.
+nlohmann::ordered_json gs1_json(const Result<scanner::Gs1Data>& data) {
   if (!data) return nullptr;
   nlohmann::ordered_json obj = nlohmann::ordered_json::object();
   for (const auto& e : data->elements) {
@@ -77,7 +80,9 @@ int run_decode_command(const DecodeCommandOptions& options, std::ostream& out, s
         j["format"] = s.format;
         j["text"] = s.text;
         j["aim_id"] = s.aim_id;
-        j["gs1"] = gs1_json(s);
+        const auto gs1 = gs1_of(s);
+        j["gs1"] = gs1_json(gs1);
+        if (gs1 && !gs1->addon.empty()) j["addon"] = gs1->addon;
         nlohmann::ordered_json corners = nlohmann::ordered_json::array();
         for (const auto& p : s.position) corners.push_back({p.x, p.y});
         j["position"] = std::move(corners);

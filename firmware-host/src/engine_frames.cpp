@@ -81,7 +81,8 @@ ui::FrameReply Engine::Frames::process(const ui::FrameRequest& request) {
   reply.symbols = std::move(*decoded);
   bool failed = false;  // a scan failed: the rest are skipped
   for (const scanner::Symbol& s : reply.symbols) {
-    ui::ScanRequest scan{s.aim_id + s.text, s.aim_id, request.source};
+    scanner::ScanData data = scanner::scan_data(s);  // as a handheld sends it
+    ui::ScanRequest scan{data.aim_id + data.data, data.aim_id, request.source};
     ui::FrameReply::Scan entry{scan.text, scan.symbology, std::nullopt};
     if (failed) {
       // skipped: entry.reply stays empty

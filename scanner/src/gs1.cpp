@@ -519,7 +519,7 @@ SymbologyId split_symbology(std::string_view t) {
   s.rest = t.substr(3);
   for (std::string_view g : {"]C1", "]e0", "]d2", "]Q3", "]J1"})
     if (s.id == g) s.gs1 = true;
-  for (std::string_view g : {"]E0", "]E4", "]I0", "]I1"})
+  for (std::string_view g : {"]E0", "]E3", "]E4", "]I0", "]I1"})
     if (s.id == g) s.gtin = true;
   return s;
 }
@@ -624,6 +624,62 @@ Result<Gs1Data> parse_digital_link(std::string_view s, const Gs1Options& o) {
   return d;
 }
 
+namespace {
+
+// The bare GTIN of an EAN/UPC ("]E0", "]E3", "]E4") or ITF ("]I0", "]I1")
+// symbol, as (01) padded to 14 digits. "]E0": 13 digits (ISO/IEC 15420), or
+// what scanners set to send UPC-A and UPC-E as printed also send under it:
+// 12 digits (UPC-A) or 8 (UPC-E, expanded to its UPC-A). "]E3": the 13
+// digits then a 2- or 5-digit add-on, kept in Gs1Data::addon. "]E4": EAN-8.
+// "]I0"/"]I1": ITF-14.
+Result<Gs1Data> ean_upc_itf(const SymbologyId& sym, std::size_t begin, const Gs1Options& o) {
+  const std::string_view body = sym.rest;
+  const auto n = body.size();
+  const char kind = sym.id[1];
+  const char mod = sym.id[2];
+  std::string_view main = body;
+  std::string_view addon;
+  bool shape = text::all_digits(body);
+  std::string carries;
+  if (kind == 'I') {
+    carries = "an ITF-14 GTIN (14 digits)";
+    shape = shape && n == 14;
+  } else if (mod == '4') {
+    carries = "an EAN-8 (8 digits)";
+    shape = shape && n == 8;
+  } else if (mod == '3') {
+    carries = "an EAN-13 and its add-on (15 or 18 digits)";
+    shape = shape && (n == 15 || n == 18);
+    main = body.substr(0, std::min<std::size_t>(n, 13));
+    addon = body.substr(main.size());
+  } else {
+    carries = "an EAN-13 (13 digits), UPC-A (12) or UPC-E (8)";
+    shape = shape && (n == 13 || n == 12 || n == 8);
+  }
+  if (!shape)
+    return make_error("bad_gs1", "offset " + std::to_string(begin) + ": " + std::string(sym.id) + " carries " +
+                                     carries + ", got \"" + text::quote(body) + "\"");
+  std::string digits(main);
+  if (kind == 'E' && mod == '0' && n == 8) {
+    auto upca = text::upce_to_upca(main);
+    if (!upca)
+      return make_error("bad_gs1", "offset " + std::to_string(begin) + ": UPC-E \"" + std::string(main) +
+                                       "\" has number system " + main[0] + ", only 0 and 1 exist");
+    digits = *upca;
+  }
+  Gs1Data d;
+  d.source_form = "element_string";
+  d.symbology = std::string(sym.id);
+  d.addon = std::string(addon);
+  const std::string gtin = std::string(14 - digits.size(), '0') + digits;
+  auto el = make_element(gs1::find_ai("01"), "01", gtin, Ctx{"01", begin, begin, ref_year(o)});
+  if (!el) return el.error();
+  d.elements.push_back(std::move(*el));
+  return d;
+}
+
+}  // namespace
+
 Result<Gs1Data> parse_gs1(std::string_view text, const Gs1Options& o) {
   if (text.size() > kMaxText) return make_error("bad_gs1", "the text is longer than 4096 bytes");
   const auto sym = split_symbology(text);
@@ -633,21 +689,7 @@ Result<Gs1Data> parse_gs1(std::string_view text, const Gs1Options& o) {
     if (r) r->symbology = std::string(sym.id);
     return r;
   };
-  if (sym.gtin) {
-    const auto n = body.size();
-    const bool shape = text::all_digits(body) && (sym.id[1] == 'E' ? (n == 8 || n == 12 || n == 13) : n == 14);
-    if (!shape)
-      return make_error("bad_gs1", "offset " + std::to_string(begin) + ": " + std::string(sym.id) +
-                                       " carries a GTIN-8/12/13/14, got \"" + text::quote(body) + "\"");
-    Gs1Data d;
-    d.source_form = "element_string";
-    d.symbology = std::string(sym.id);
-    const std::string gtin = std::string(14 - n, '0') + std::string(body);
-    auto el = make_element(gs1::find_ai("01"), "01", gtin, Ctx{"01", begin, begin, ref_year(o)});
-    if (!el) return el.error();
-    d.elements.push_back(std::move(*el));
-    return d;
-  }
+  if (sym.gtin) return ean_upc_itf(sym, begin, o);
   if (!body.empty() && body.front() == '(') {
     auto r = parse_hri(body, o);
     if (!r && begin > 0) return make_error(r.error().code, r.error().message + " (after the " + std::string(sym.id) + " prefix)");

@@ -19,20 +19,22 @@ nlohmann::json to_json(const Gs1Element& e) {
 nlohmann::json to_json(const Gs1Data& d) {
   nlohmann::json els = nlohmann::json::array();
   for (const auto& e : d.elements) els.push_back(to_json(e));
-  return {{"form", d.source_form},
-          {"symbology", d.symbology},
-          {"hri", d.to_hri()},
-          {"elements", std::move(els)},
-          {"warnings", d.warnings}};
+  nlohmann::json j = {{"form", d.source_form},
+                      {"symbology", d.symbology},
+                      {"hri", d.to_hri()},
+                      {"elements", std::move(els)},
+                      {"warnings", d.warnings}};
+  if (!d.addon.empty()) j["addon"] = d.addon;
+  return j;
 }
 
-nlohmann::json to_json(std::string_view input, const Result<Label>& r) {
-  nlohmann::json j = {{"input", std::string(input)}, {"ok", r.ok()}};
-  if (!r.ok()) {
-    j["error"] = {{"code", r.error().code}, {"message", r.error().message}};
+nlohmann::json to_json(std::string_view input, const Result<Label>& label) {
+  nlohmann::json j = {{"input", std::string(input)}, {"ok", label.ok()}};
+  if (!label.ok()) {
+    j["error"] = {{"code", label.error().code}, {"message", label.error().message}};
     return j;
   }
-  const Label& l = *r;
+  const Label& l = *label;
   j["kind"] = std::string(to_string(l.kind));
   j["value"] = l.value;
   j["number"] = l.number;

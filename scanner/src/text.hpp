@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,33 @@ inline bool gs1_check_digit_ok(std::string_view digits) {
     three = !three;
   }
   return (10 - sum % 10) % 10 == digits.back() - '0';
+}
+
+// UPC-E (number system 0 or 1, six digits, check digit) expanded to its
+// UPC-A, 12 digits (GS1 General Specifications §5.2.2.4.2); nullopt when
+// `upce` is not 8 digits with number system 0 or 1. The check digit is
+// carried over, not checked.
+inline std::optional<std::string> upce_to_upca(std::string_view upce) {
+  if (upce.size() != 8 || !all_digits(upce) || (upce[0] != '0' && upce[0] != '1')) return std::nullopt;
+  const std::string_view d = upce.substr(1, 6);
+  std::string body;
+  switch (d[5]) {
+    case '0':
+    case '1':
+    case '2':
+      body = std::string(d.substr(0, 2)) + d[5] + "0000" + std::string(d.substr(2, 3));
+      break;
+    case '3':
+      body = std::string(d.substr(0, 3)) + "00000" + std::string(d.substr(3, 2));
+      break;
+    case '4':
+      body = std::string(d.substr(0, 4)) + "00000" + d[4];
+      break;
+    default:
+      body = std::string(d.substr(0, 5)) + "0000" + d[5];
+      break;
+  }
+  return upce[0] + body + upce[7];
 }
 
 }  // namespace tally::scanner::text

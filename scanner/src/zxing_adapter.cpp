@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "tally/scanner/encode.hpp"
+#include "text.hpp"
 
 namespace tally::scanner::detail {
 
@@ -50,6 +52,53 @@ std::vector<std::pair<std::string, SymbologySet>> all_symbologies() {
   return out;
 }
 
+namespace {
+
+// ZXing-cpp 1.4's EAN/UPC text → the 13 digits of EAN-13 (nullopt: not
+// digits of a known length).
+std::optional<std::string> ean13_digits(const std::string& format, std::string_view main) {
+  using ZXing::BarcodeFormat;
+  if (format == ZXing::ToString(BarcodeFormat::UPCE)) {
+    auto upca = text::upce_to_upca(main);
+    return upca ? std::optional<std::string>("0" + *upca) : std::nullopt;
+  }
+  if (!text::all_digits(main)) return std::nullopt;
+  if (main.size() == 13) return std::string(main);
+  if (main.size() == 12 || main.size() == 8) return std::string(13 - main.size(), '0') + std::string(main);
+  return std::nullopt;
+}
+
+}  // namespace
+
+}  // namespace tally::scanner::detail
+
+namespace tally::scanner {
+
+std::string ScanData::without_aim() const { return aim_id == "]E3" ? data.substr(0, 13) : data; }
+
+ScanData scan_data(const Symbol& s) {
+  using ZXing::BarcodeFormat;
+  ScanData out{s.aim_id, s.text};
+  const bool upc = s.format == ZXing::ToString(BarcodeFormat::UPCA) || s.format == ZXing::ToString(BarcodeFormat::UPCE);
+  const auto space = s.text.find(' ');
+  if ((s.aim_id == "]E3" || s.aim_id == "]E4") && space != std::string::npos) {  // with an add-on
+    const std::string_view addon = std::string_view(s.text).substr(space + 1);
+    auto main = detail::ean13_digits(s.format, std::string_view(s.text).substr(0, space));
+    if (main && (addon.size() == 2 || addon.size() == 5) && text::all_digits(addon))
+      out = ScanData{"]E3", *main + std::string(addon)};
+  } else if (s.aim_id == "]E0" && upc) {
+    if (auto main = detail::ean13_digits(s.format, s.text)) out.data = *main;
+  } else if (s.aim_id == "]e0" && s.text.size() == 14 && text::all_digits(s.text) &&
+             (s.format == ZXing::ToString(BarcodeFormat::DataBar) || s.format == "DataBarLimited")) {
+    out.data = "01" + s.text;  // "DataBarLimited": ZXing-cpp 2's name; 1.4 does not read it
+  }
+  return out;
+}
+
+}  // namespace tally::scanner
+
+namespace tally::scanner::detail {
+
 std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
   const SymbologySet all = linear_symbologies() | matrix_symbologies();
   const SymbologySet formats = settings.formats == 0 ? all : (settings.formats & all);
@@ -64,7 +113,8 @@ std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
       .setTryRotate(settings.try_rotate)
       .setTryDownscale(settings.try_downscale)
       .setDownscaleThreshold(static_cast<std::uint16_t>(std::clamp(settings.downscale_threshold, 0, 65535)))
-      .setMaxNumberOfSymbols(static_cast<std::uint8_t>(max_symbols));
+      .setMaxNumberOfSymbols(static_cast<std::uint8_t>(max_symbols))
+      .setEanAddOnSymbol(ZXing::EanAddOnSymbol::Read);  // kept beside the item (scan_data)
   if (settings.fixed_threshold) hints.setBinarizer(ZXing::Binarizer::FixedThreshold);
   const ZXing::ImageView image(view.data, view.width, view.height, ZXing::ImageFormat::Lum, view.row_stride,
                                view.pix_stride);

@@ -106,6 +106,30 @@ TEST_F(FramesTest, AFrameCompletingAStepAnswers201WithTheMovement) {
   EXPECT_EQ(c.get("/api/v1/status").json()["journal"]["last_seq"], 1);
 }
 
+// A UPC-E and a DataBar seen by the camera book the items a handheld would:
+// ZXing-cpp 1.4 returns the UPC-E's 8 digits and the DataBar's 14 without
+// AI (01); each frame is sent as ISO scan data (scanner::scan_data).
+TEST_F(FramesTest, UpcEAndDataBarFramesBookTheirGtins) {
+  const std::filesystem::path symbols = std::filesystem::path(TALLY_TEST_DATA_DIR) / "symbologies";
+  Daemon d(TALLYD_PATH, args());
+  HttpClient c(d.wait_listening());
+  scan(c, "OP:alice", 200);
+  for (const auto& [file, gtin] : {std::pair{"upce.png", "00012345000065"},
+                                   std::pair{"dbar_omni.png", "09506000134352"},
+                                   std::pair{"upca_addon5.png", "00042100005264"}}) {
+    SCOPED_TRACE(file);
+    scan(c, "CMD:MOVE", 200);
+    scan(c, "A-01-01-1", 200);
+    const auto r = frame(c, slurp(symbols / file));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.json()["scans"].size(), 1u) << r.body;
+    EXPECT_EQ(r.json()["scans"][0]["result"]["code"], "item_counted") << r.body;
+    const auto done = scan(c, "B-02-01-1", 201);
+    ASSERT_TRUE(done.contains("movement")) << done;
+    EXPECT_EQ(done["movement"]["item"]["gtin"], gtin);
+  }
+}
+
 // [decode] reaches the frames path: with formats = ["QRCode"] the GS1-128
 // frame finds nothing; an unknown format name stops tallyd with one line.
 TEST_F(FramesTest, DecodeSectionOfTheConfigIsUsedForFrames) {

@@ -11,7 +11,10 @@
 // "text" is the decoder's text unchanged (GS1 separators are the byte 0x1D,
 // escaped \u001d in JSON). "gs1" maps each AI to its raw data when the
 // symbol carries GS1 data (a GS1 symbology identifier such as ]C1/]d2/]Q3,
-// an EAN/UPC/ITF GTIN, or a GS1 Digital Link URI) that parses; else null.
+// an EAN/UPC/ITF GTIN, or a GS1 Digital Link URI) that parses, read as a
+// handheld would send it (scanner::scan_data: a UPC-E's GTIN is its UPC-A's,
+// a DataBar's 14 digits are AI 01); else null. "addon": the EAN/UPC add-on's
+// 2 or 5 digits, only when the symbol has one.
 // A file that cannot be read or decoded gets one line on stderr:
 //   tally decode: F: <message> [<code>]
 // and the run continues.

@@ -170,6 +170,26 @@ struct Symbol {
   DecodePass pass = DecodePass::fast;  // which pass found it
 };
 
+// What a scanner set to ISO/IEC 15424 transmission sends for this symbol:
+// its AIM identifier and data, the form classify() and parse_gs1() read.
+// ZXing-cpp 1.4 departs from it in three places, mended here so a camera
+// books the same item as a handheld: UPC-A (12 digits) and UPC-E (8 digits)
+// become the 13 digits of EAN-13 under "]E0" (ISO/IEC 15420 Annex B); an
+// add-on follows its main symbol's 13 digits without a space under "]E3"
+// (an EAN-8's too, as the 13 digits "00000" + EAN-8: the same GTIN); a
+// DataBar Omnidirectional/Stacked/Limited, returned as its 14 digits, gets
+// its AI (01) under "]e0". Anything else is passed on unchanged.
+struct ScanData {
+  std::string aim_id;
+  std::string data;
+  // The data to send without the AIM identifier: an add-on cannot be told
+  // from the item without "]E3" (UPC-A + 5 digits has an SSCC's length), so
+  // it is left out; the rest is `data`.
+  std::string without_aim() const;
+  bool operator==(const ScanData&) const = default;
+};
+ScanData scan_data(const Symbol& symbol);
+
 // Decodes every symbol found in the frame (none found: an empty vector).
 // Duplicates (same format and text) are reported once. Error codes:
 // "bad_frame" (see validate_frame), "bad_options", "decode_failed" (the

@@ -5,8 +5,10 @@
 // Forms accepted by parse_gs1() (it picks the form from the text):
 //   - a symbology identifier prefix ("]C1", "]e0", "]d2", "]Q3", "]J1") then
 //     an element string: AI + data, a variable-length field ended by GS
-//     (0x1D) or the end; the AIM prefixes of EAN/UPC ("]E0", "]E4") and
-//     ITF ("]I0", "]I1") carry a bare GTIN, which becomes (01) padded to 14;
+//     (0x1D) or the end; the AIM prefixes of EAN/UPC ("]E0", "]E3", "]E4")
+//     and ITF ("]I0", "]I1") carry a bare GTIN, which becomes (01) padded to
+//     14: a UPC-E (8 digits under "]E0") expanded to its UPC-A first, an
+//     add-on ("]E3": 13 digits + 2 or 5) kept apart in Gs1Data::addon;
 //   - "(AI)data(AI)data…" (HRI; a literal "(" inside data may be written "\(");
 //   - "http(s)://any.domain/…/01/<gtin>/10/<lot>?17=…&3103=…" (Digital Link,
 //     uncompressed; non-AI query parameters are ignored);
@@ -80,6 +82,9 @@ struct Gs1Data {
   std::vector<std::string> warnings;  // lints, e.g. "AI 37 requires AI 00"
   std::string source_form;            // "element_string", "hri" or "digital_link"
   std::string symbology;              // the AIM prefix given ("]C1"), or ""
+  // The 2- or 5-digit add-on of an EAN/UPC symbol ("]E3"): an issue number
+  // or a price, beside the item and never part of its key. "" when none.
+  std::string addon;
 
   // The first element with this AI, or nullptr.
   const Gs1Element* find(std::string_view ai) const;
@@ -104,7 +109,7 @@ struct SymbologyId {
   std::string_view id;    // "]C1", or empty when there is none
   std::string_view rest;  // the text after it
   // The identifier says the data is a GS1 element string (]C1 ]e0 ]d2 ]Q3 ]J1)
-  // or a bare EAN/UPC/ITF GTIN (]E0 ]E4 ]I0 ]I1 — GTIN-8/12/13/14).
+  // or a bare EAN/UPC/ITF GTIN (]E0 ]E3 ]E4 ]I0 ]I1 — GTIN-8/12/13/14).
   bool gs1 = false;
   bool gtin = false;
 };
