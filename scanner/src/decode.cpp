@@ -255,6 +255,13 @@ Result<std::vector<Symbol>> decode(const Frame& frame, const DecodeOptions& opti
   const SymbologySet formats = options.formats == 0
                                    ? (detail::linear_symbologies() | detail::matrix_symbologies())
                                    : options.formats;
+  // The rescue passes (fixed threshold, upscaled) leave DataBar out: each
+  // linear read without a find costs a second ZXing call for DataBar
+  // (zxing_adapter.hpp), and those passes were made for thin and glared
+  // EAN/UPC and Code 128 bars.
+  const SymbologySet rescue_linear = formats & detail::linear_symbologies() &
+                                     ~(static_cast<SymbologySet>(Symbology::databar) |
+                                       static_cast<SymbologySet>(Symbology::databar_expanded));
   std::vector<Symbol> found;
   try {
     ZxSettings fast;  // no try-harder, no rotation, no downscale
@@ -267,8 +274,7 @@ Result<std::vector<Symbol>> decode(const Frame& frame, const DecodeOptions& opti
       // threshold ZXing uses for them fails where one fixed threshold reads.
       ZxSettings fixed = slow_settings(options);
       fixed.fixed_threshold = true;
-      read_pass(view, formats & detail::linear_symbologies(), fixed, options.max_symbols, DecodePass::threshold,
-                found);
+      read_pass(view, rescue_linear, fixed, options.max_symbols, DecodePass::threshold, found);
     }
     if (found.empty() && options.try_harder_fallback && options.upscale_fallback_max_pixels > 0 &&
         static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(frame.height) <=
@@ -282,13 +288,13 @@ Result<std::vector<Symbol>> decode(const Frame& frame, const DecodeOptions& opti
       const bool matrix_too = static_cast<std::size_t>(frame.width) * static_cast<std::size_t>(frame.height) <=
                               static_cast<std::size_t>(std::max(0, options.upscale_matrix_max_pixels));
       std::vector<Symbol> big;
-      read_pass(uv, matrix_too ? formats : (formats & detail::linear_symbologies()), ZxSettings{},
+      read_pass(uv, rescue_linear | (matrix_too ? formats & detail::matrix_symbologies() : 0), ZxSettings{},
                 options.max_symbols, DecodePass::upscale, big);
       if (big.empty() && options.threshold_fallback) {
         ZxSettings fixed;
         fixed.try_harder = true;
         fixed.fixed_threshold = true;
-        read_pass(uv, formats & detail::linear_symbologies(), fixed, options.max_symbols, DecodePass::upscale, big);
+        read_pass(uv, rescue_linear, fixed, options.max_symbols, DecodePass::upscale, big);
       }
       for (Symbol& s : big) {
         for (Point& p : s.position) p = Point{p.x / 2, p.y / 2};

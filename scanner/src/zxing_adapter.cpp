@@ -99,14 +99,10 @@ ScanData scan_data(const Symbol& s) {
 
 namespace tally::scanner::detail {
 
-std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
-  const SymbologySet all = linear_symbologies() | matrix_symbologies();
-  const SymbologySet formats = settings.formats == 0 ? all : (settings.formats & all);
-  int max_symbols = std::clamp(settings.max_symbols, 1, 255);
-  // Issue 740 guard: multi-symbol reads of linear codes merge per-line
-  // results with an asserting operator== in 1.4.0 (see the header).
-  if ((formats & linear_symbologies()) != 0) max_symbols = 1;
+namespace {
 
+std::vector<Symbol> read_once(const ZXing::ImageView& image, const ZxSettings& settings, SymbologySet formats,
+                              int max_symbols, int min_line_count) {
   ZXing::DecodeHints hints;
   hints.setFormats(to_zx(formats))
       .setTryHarder(settings.try_harder)
@@ -115,9 +111,8 @@ std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
       .setDownscaleThreshold(static_cast<std::uint16_t>(std::clamp(settings.downscale_threshold, 0, 65535)))
       .setMaxNumberOfSymbols(static_cast<std::uint8_t>(max_symbols))
       .setEanAddOnSymbol(ZXing::EanAddOnSymbol::Read);  // kept beside the item (scan_data)
+  if (min_line_count > 0) hints.setMinLineCount(static_cast<std::uint8_t>(min_line_count));
   if (settings.fixed_threshold) hints.setBinarizer(ZXing::Binarizer::FixedThreshold);
-  const ZXing::ImageView image(view.data, view.width, view.height, ZXing::ImageFormat::Lum, view.row_stride,
-                               view.pix_stride);
   const ZXing::Results results = ZXing::ReadBarcodes(image, hints);
 
   std::vector<Symbol> out;
@@ -132,6 +127,27 @@ std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
     for (std::size_t i = 0; i < 4; ++i) s.position[i] = Point{pos[i].x, pos[i].y};
     out.push_back(std::move(s));
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings) {
+  const SymbologySet all = linear_symbologies() | matrix_symbologies();
+  const SymbologySet formats = settings.formats == 0 ? all : (settings.formats & all);
+  const ZXing::ImageView image(view.data, view.width, view.height, ZXing::ImageFormat::Lum, view.row_stride,
+                               view.pix_stride);
+  if ((formats & linear_symbologies()) == 0)
+    return read_once(image, settings, formats, std::clamp(settings.max_symbols, 1, 255), 0);
+  // Issue 740 guard, linear formats: one symbol per call (see the header),
+  // and DataBar in a call of its own, after the others found nothing, that
+  // ends at its first line: a DataBar line can carry a line count of more
+  // than one, and meeting an earlier line of the same symbol asserts.
+  const SymbologySet databar = static_cast<SymbologySet>(ZXing::BarcodeFormat::DataBar) |
+                               static_cast<SymbologySet>(ZXing::BarcodeFormat::DataBarExpanded);
+  std::vector<Symbol> out;
+  if ((formats & ~databar) != 0) out = read_once(image, settings, formats & ~databar, 1, 0);
+  if (out.empty() && (formats & databar) != 0) out = read_once(image, settings, formats & databar, 1, 1);
   return out;
 }
 

@@ -40,7 +40,11 @@ struct ZxSettings {
 // (issue 740: Result::operator== `lineCount() == 1` when merging per-line
 // results). zxing_read() therefore reads at most ONE symbol whenever the
 // formats include linear ones; decode.cpp finds further linear symbols by
-// masking the ones found and reading again.
+// masking the ones found and reading again. A DataBar line may come with a
+// line count above one, so even one symbol per call aborts when a later
+// line of a DataBar meets an earlier one (ZXing's rss14 samples turned by
+// 90° or 180°): DataBar is read in a call of its own that stops at its first
+// line (minLineCount 1), only when the other linear formats found nothing.
 std::vector<Symbol> zxing_read(const LumView& view, ZxSettings settings);
 
 // Masks of ZXing's linear / matrix symbologies.
