@@ -12,19 +12,17 @@
 #include <string>
 #include <utility>
 
+#include "gs1_element.hpp"
 #include "gs1_lint.hpp"
 #include "gs1_table.hpp"
 #include "text.hpp"
 
 namespace tally::scanner {
 
+namespace gs1 {
 namespace {
 
-using gs1::AiSpec;
-using gs1::Kind;
-
 constexpr char kGS = '\x1D';
-constexpr std::size_t kMaxText = 4096;  // longer than any GS1 symbol holds
 constexpr std::string_view kCset82 =
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 
@@ -33,6 +31,8 @@ bool cset82(char c) { return c != '\0' && kCset82.find(c) != std::string_view::n
 std::string where(std::string_view ai, std::size_t off) {
   return "AI " + std::string(ai) + " at offset " + std::to_string(off) + ": ";
 }
+
+}  // namespace
 
 Error fail(std::string code, std::string_view ai, std::size_t off, const std::string& what) {
   return make_error(std::move(code), where(ai, off) + what);
@@ -44,6 +44,8 @@ std::string show_char(char c) {
   const auto u = static_cast<unsigned char>(c);
   return std::string("byte 0x") + kHex[u >> 4] + kHex[u & 0xF];
 }
+
+namespace {
 
 int two(std::string_view s, std::size_t i) { return (s[i] - '0') * 10 + (s[i + 1] - '0'); }
 
@@ -84,13 +86,6 @@ std::string pad(int v, int width) {
   if (static_cast<int>(s.size()) < width) s.insert(0, static_cast<std::size_t>(width) - s.size(), '0');
   return s;
 }
-
-struct Ctx {
-  std::string_view ai;
-  std::size_t off;       // of the AI
-  std::size_t data_off;  // of the data
-  int ref_year;
-};
 
 // YYMMDD at d[0..6) → ISO date; DD = 00 is the last day of the month when dd0.
 Result<std::string> date6(const Ctx& c, std::string_view d, bool dd0) {
@@ -152,9 +147,10 @@ std::optional<Error> need_csum(const Ctx& c, std::string_view digits) {
                   std::to_string(expect));
 }
 
-// Validates `data` for `spec` (or an unknown AI when spec is null) and fills
-// in the typed fields. Long on purpose: the whole check of one element in
-// one place, one case per format kind of the AI table.
+}  // namespace
+
+// Long on purpose: the whole check of one element in one place, one case per
+// format kind of the AI table.
 Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::string_view data, const Ctx& c) {
   Gs1Element e;
   e.ai = std::string(ai);
@@ -273,15 +269,26 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
   return e;
 }
 
-// Duplicates (error when the values differ), then the AI association rules
-// as warnings (gs1_lint.cpp).
-std::optional<Error> lint(Gs1Data& d) {
-  if (const Gs1Element* conflict = gs1::lint(d))
+std::optional<Error> check_message(Gs1Data& d) {
+  if (const Gs1Element* conflict = lint(d))
     return fail("bad_gs1", conflict->ai, conflict->offset, "repeated with a different value");
   return std::nullopt;
 }
 
 int ref_year(const Gs1Options& o) { return o.reference_year > 0 ? o.reference_year : current_year(); }
+
+}  // namespace gs1
+
+namespace {
+
+using gs1::AiSpec;
+using gs1::Ctx;
+using gs1::fail;
+using gs1::kGS;
+using gs1::kMaxText;
+using gs1::make_element;
+using gs1::ref_year;
+using gs1::show_char;
 
 // ---- element strings -------------------------------------------------------
 
@@ -381,7 +388,7 @@ Result<Gs1Data> element_string(std::string_view text, std::size_t begin, std::st
   if (!els) return els.error();
   if (els->empty()) return make_error("bad_gs1", "offset " + std::to_string(begin) + ": no GS1 data");
   d.elements = std::move(*els);
-  if (auto err = lint(d)) return *err;
+  if (auto err = gs1::check_message(d)) return *err;
   return d;
 }
 
@@ -395,86 +402,6 @@ std::size_t hri_ai_at(std::string_view s, std::size_t p) {
   const std::size_t len = k - p - 1;
   if (len < 2 || k >= s.size() || s[k] != ')') return 0;
   return len;
-}
-
-// ---- Digital Link -------------------------------------------------------
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-Result<std::string> percent_decode(std::string_view s, std::size_t off) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    const int h = i + 2 < s.size() ? hex(s[i + 1]) : -1;
-    const int l = h >= 0 ? hex(s[i + 2]) : -1;
-    if (l < 0)
-      return make_error("bad_digital_link", "offset " + std::to_string(off + i) + ": bad percent-encoding");
-    out.push_back(static_cast<char>(h * 16 + l));
-    i += 2;
-  }
-  return out;
-}
-
-constexpr std::string_view kPrimaryKeys[] = {"00",  "01",  "253",  "255",  "401",  "402",  "414", "417",
-                                             "8003", "8004", "8006", "8010", "8013", "8017", "8018"};
-
-bool primary_key(std::string_view ai) {
-  return std::find(std::begin(kPrimaryKeys), std::end(kPrimaryKeys), ai) != std::end(kPrimaryKeys);
-}
-
-bool ai_like(std::string_view s) { return s.size() >= 2 && s.size() <= 4 && text::all_digits(s); }
-
-struct Segment {
-  std::string_view text;
-  std::size_t off;
-};
-
-// Scheme and authority checked; the path (without query/fragment) split.
-std::optional<std::size_t> dl_path_start(std::string_view s) {
-  std::size_t p = 0;
-  if (text::starts_with_ci(s, "https://"))
-    p = 8;
-  else if (text::starts_with_ci(s, "http://"))
-    p = 7;
-  else
-    return std::nullopt;
-  const auto slash = s.find('/', p);
-  if (slash == std::string_view::npos || slash == p) return std::nullopt;
-  for (std::size_t i = p; i < slash; ++i)
-    if (s[i] <= ' ' || s[i] >= 0x7F || s[i] == '?' || s[i] == '#') return std::nullopt;
-  return slash;
-}
-
-std::vector<Segment> path_segments(std::string_view s, std::size_t start, std::size_t end) {
-  std::vector<Segment> segs;
-  std::size_t b = start + 1;
-  while (b <= end) {
-    auto e = s.find('/', b);
-    if (e == std::string_view::npos || e > end) e = end;
-    segs.push_back({s.substr(b, e - b), b});
-    b = e + 1;
-  }
-  if (!segs.empty() && segs.back().text.empty()) segs.pop_back();  // trailing '/'
-  return segs;
-}
-
-// Index of the segment holding the primary key AI, or npos.
-std::size_t dl_key_index(const std::vector<Segment>& segs) {
-  for (std::size_t i = 0; i < segs.size(); ++i) {
-    if (!primary_key(segs[i].text) || (segs.size() - i) % 2 != 0) continue;
-    bool pairs = true;
-    for (std::size_t k = i; k < segs.size(); k += 2) pairs = pairs && ai_like(segs[k].text);
-    if (pairs) return i;
-  }
-  return std::string_view::npos;
 }
 
 }  // namespace
@@ -524,14 +451,6 @@ SymbologyId split_symbology(std::string_view t) {
   return s;
 }
 
-bool looks_like_digital_link(std::string_view t) {
-  if (t.size() > kMaxText) return false;
-  const auto start = dl_path_start(t);
-  if (!start) return false;
-  const auto end = std::min(t.find_first_of("?#"), t.size());
-  if (end < *start) return false;
-  return dl_key_index(path_segments(t, *start, end)) != std::string_view::npos;
-}
 
 Result<Gs1Data> parse_element_string(std::string_view text, const Gs1Options& o) {
   if (text.size() > kMaxText) return make_error("bad_gs1", "the text is longer than 4096 bytes");
@@ -568,61 +487,10 @@ Result<Gs1Data> parse_hri(std::string_view s, const Gs1Options& o) {
     d.elements.push_back(std::move(*el));
     p = r;
   }
-  if (auto err = lint(d)) return *err;
+  if (auto err = gs1::check_message(d)) return *err;
   return d;
 }
 
-Result<Gs1Data> parse_digital_link(std::string_view s, const Gs1Options& o) {
-  if (s.size() > kMaxText) return make_error("bad_digital_link", "the URI is longer than 4096 bytes");
-  const auto start = dl_path_start(s);
-  if (!start) return make_error("bad_digital_link", "not an http(s) URI with a host and a path");
-  const auto frag = std::min(s.find('#'), s.size());
-  const auto qpos = std::min(s.find('?'), frag);
-  if (qpos < *start) return make_error("bad_digital_link", "not an http(s) URI with a host and a path");
-  for (std::size_t i = 0; i < frag; ++i)
-    if (s[i] <= ' ' || s[i] >= 0x7F)
-      return make_error("bad_digital_link",
-                        "offset " + std::to_string(i) + ": " + show_char(s[i]) + " is not allowed in a URI");
-  const auto segs = path_segments(s, *start, qpos);
-  const auto key = dl_key_index(segs);
-  if (key == std::string_view::npos)
-    return make_error("bad_digital_link", "no GS1 primary key (01, 00, 414, …) followed by its value in the path");
-  Gs1Data d;
-  d.source_form = "digital_link";
-  const int year = ref_year(o);
-  auto add = [&](std::string_view ai, std::string_view raw_value, std::size_t off,
-                 std::size_t value_off) -> std::optional<Error> {
-    auto value = percent_decode(raw_value, value_off);
-    if (!value) return value.error();
-    std::string v = std::move(*value);
-    const AiSpec* spec = gs1::find_ai(ai);
-    if (ai == "01" && (v.size() == 8 || v.size() == 12 || v.size() == 13) && text::all_digits(v))
-      v.insert(0, 14 - v.size(), '0');  // GTIN-8/12/13 in a URI are padded to 14
-    if (spec == nullptr && o.unknown_ai == UnknownAiPolicy::error) return fail("unknown_ai", ai, off, "unknown AI");
-    auto el = make_element(spec, ai, v, Ctx{ai, off, value_off, year});
-    if (!el) return el.error();
-    if (spec == nullptr)
-      d.warnings.push_back("unknown AI " + std::string(ai) + " at offset " + std::to_string(off) +
-                           ": kept as raw data");
-    d.elements.push_back(std::move(*el));
-    return std::nullopt;
-  };
-  for (std::size_t i = key; i + 1 < segs.size(); i += 2)
-    if (auto err = add(segs[i].text, segs[i + 1].text, segs[i].off, segs[i + 1].off)) return *err;
-  if (qpos < frag) {
-    std::size_t b = qpos + 1;
-    while (b <= frag) {
-      auto e = std::min(s.find('&', b), frag);
-      const auto param = s.substr(b, e - b);
-      const auto eq = param.find('=');
-      if (eq != std::string_view::npos && ai_like(param.substr(0, eq)))
-        if (auto err = add(param.substr(0, eq), param.substr(eq + 1), b, b + eq + 1)) return *err;
-      b = e + 1;
-    }
-  }
-  if (auto err = lint(d)) return *err;
-  return d;
-}
 
 namespace {
 

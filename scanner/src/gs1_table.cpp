@@ -138,6 +138,10 @@ constexpr std::array kTable = {
 };
 // clang-format on
 
+constexpr DlSpec kDictionary[] = {
+#include "gs1_dictionary.inc"
+};
+
 bool digits(std::string_view s) {
   for (char c : s)
     if (c < '0' || c > '9') return false;
@@ -164,6 +168,13 @@ const AiSpec* find_ai(std::string_view ai) {
   std::size_t n = 0;
   const AiSpec* spec = lookup(ai, n);
   return spec != nullptr && n == ai.size() ? spec : nullptr;
+}
+
+const DlSpec* dl_spec(std::string_view ai) {
+  if (!digits(ai)) return nullptr;
+  for (const DlSpec& d : kDictionary)
+    if (ai.size() == d.first.size() && ai >= d.first && ai <= d.last) return &d;
+  return nullptr;
 }
 
 std::size_t unknown_ai_length(std::string_view s) {

@@ -292,10 +292,10 @@ TEST(Gs1DigitalLink, PathAndQueryAis) {
   EXPECT_TRUE(d.warnings.empty()) << d.warnings.front();
   // Any domain, a path prefix, GTIN-13 padded, http, fragment ignored.
   EXPECT_EQ(ok("http://shop.example.com/p/x/01/9506000134352#top").to_hri(), "(01)09506000134352");
-  EXPECT_EQ(ok("HTTPS://EXAMPLE.COM/01/09506000134352/").to_hri(), "(01)09506000134352");
+  EXPECT_EQ(ok("HTTPS://EXAMPLE.COM/01/09506000134352").to_hri(), "(01)09506000134352");
   // Percent-decoding.
   EXPECT_EQ(ok("https://e.com/01/09506000134352/10/AB%2FC%2dD").find("10")->raw, "AB/C-D");
-  EXPECT_EQ(ok("https://e.com/01/09506000134352?10=L%2B1").find("10")->raw, "L+1");
+  EXPECT_EQ(ok("https://e.com/01/09506000134352/10/L%2B1").find("10")->raw, "L+1");
   // Location and SSCC keys.
   EXPECT_EQ(ok("https://example.com/414/9506000000008/254/A-01-02").to_hri(), "(414)9506000000008(254)A-01-02");
   EXPECT_EQ(ok("https://example.com/00/106141411234567897").to_hri(), "(00)106141411234567897");
@@ -320,6 +320,45 @@ TEST(Gs1DigitalLink, BadUris) {
             "AI 17 at offset 32: month 13");
   EXPECT_EQ(parse_digital_link("https://e.com/01/09506000134352/10/A B", opts()).error().code, "bad_digital_link");
   EXPECT_EQ(parse_digital_link("https://e.com/01/09506000134352/10/A%20B", opts()).error().code, "bad_gs1");
+}
+
+// The GS1 Digital Link standard's rules, as the GS1 Syntax Engine applies them.
+TEST(Gs1DigitalLink, StandardRules) {
+  struct Refused {
+    const char* uri;
+    const char* says;
+  };
+  for (const Refused& c : {
+           Refused{"Https://e.com/01/09506000134352", "scheme \"Https\""},
+           Refused{"https://e.com/01/09506000134352/", "the path ends in '/'"},
+           Refused{"https://e.com/01/09506000134352?10=ABC", "AI 10 at offset 32: is a key qualifier of AI 01"},
+           Refused{"https://e.com/01/09506000134352/21/S1/10/L", "AI 10 at offset 38: not a key qualifier of AI 01"},
+           Refused{"https://e.com/01/09506000134352/22/X/235/Y", "(in order: 22 10 21, or 235)"},
+           Refused{"https://e.com/414/9506000000008/10/L", "not a key qualifier of AI 414"},
+           Refused{"https://e.com/01/09506000134352?21=S1", "AI 21 at offset 32: is not a Digital Link data attribute"},
+           Refused{"https://e.com/01/09506000134352?3103=000+12", "offset 40: '+' in a query value"},
+           Refused{"https://e.com/01/09506000134352/10/A<B", "offset 36: '<' is not allowed in a URI"},
+           Refused{"https://e.com/01/09506000134352/10/A{B}", "'{' is not allowed"},
+           Refused{"https://e.com/01/09506000134352?17=261231&17=261231", "AI 17 at offset 42: appears twice"},
+           Refused{"https://e.com/01/09506000134352?17=", "AI 17 at offset 32: no value"},
+           Refused{"https://id.gs1.org/AQnYUc1gnVUB", "compressed GS1 Digital Link URI: not supported"},
+       }) {
+    SCOPED_TRACE(c.uri);
+    const auto r = parse_digital_link(c.uri, opts());
+    ASSERT_FALSE(r.ok()) << r->to_hri();
+    EXPECT_EQ(r.error().code, "bad_digital_link");
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
+  }
+  // The primary key is the rightmost one: what comes before it is the stem.
+  const Gs1Data d = ok("https://e.com/01/09506000134352/00/106141411234567897");
+  EXPECT_EQ(d.to_hri(), "(00)106141411234567897");
+  // Each qualifier optional, in order; the other sequence of 01 alone.
+  EXPECT_EQ(ok("https://e.com/01/09506000134352/22/V1/21/S1").to_hri(), "(01)09506000134352(22)V1(21)S1");
+  EXPECT_EQ(ok("https://e.com/01/09506000134352/235/TPX9").to_hri(), "(01)09506000134352(235)TPX9");
+  EXPECT_EQ(ok("https://e.com/414/9506000000008/254/A1?17=261231").to_hri(), "(414)9506000000008(254)A1(17)261231");
+  // A compressed URI goes to the Digital Link parser (and its clear refusal).
+  EXPECT_TRUE(looks_like_digital_link("https://id.gs1.org/AQnYUc1gnVUB"));
+  EXPECT_FALSE(looks_like_digital_link("https://example.com/products"));
 }
 
 bool has_warning(const Gs1Data& d, const std::string& w) {
