@@ -1,6 +1,7 @@
 // Fuzz target: GS1 element strings and HRI (parse_gs1 picks the form).
 // Invariants: no crash/UB; an error has a code and a message; parsed data
-// round-trips through to_hri() and to_element_string().
+// round-trips through to_hri() and to_element_string(); an EAN/UPC/ITF
+// identifier gives one GTIN-14 and an add-on only under ]E3.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -41,6 +42,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       continue;
     }
     TALLY_FUZZ_CHECK(!r->elements.empty());
+    // EAN/UPC/ITF identifiers carry one GTIN-14, an add-on only under ]E3.
+    const auto sym = tally::scanner::split_symbology(text);
+    if (sym.gtin) {
+      TALLY_FUZZ_CHECK(r->elements.size() == 1 && r->elements[0].ai == "01" && r->elements[0].raw.size() == 14);
+      TALLY_FUZZ_CHECK(r->addon.empty() == (sym.id != "]E3") && (r->addon.empty() || r->addon.size() == 2 ||
+                                                                 r->addon.size() == 5));
+    }
     if (!all_known(*r)) continue;
     auto hri = tally::scanner::parse_hri(r->to_hri(), o);
     TALLY_FUZZ_CHECK(hri.ok() && same(*r, *hri));
