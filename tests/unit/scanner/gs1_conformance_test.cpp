@@ -1,13 +1,14 @@
-// Conformance with the GS1 Barcode Syntax Engine: its own Digital Link test
-// vectors (tests/data/gs1/dl_vectors.csv, derived by
-// scanner/gs1/engine_vectors.py) as a table of verdicts and results. Every
-// difference is listed below with its reason (and in docs/DOMAIN.md).
+// Conformance with the GS1 Barcode Syntax Engine: its own test vectors
+// (tests/data/gs1/*_vectors.csv, derived by scanner/gs1/engine_vectors.py)
+// as tables of verdicts and results: Digital Link (every difference has a
+// reason, docs/DOMAIN.md), element strings and HRI.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
-#include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tally/scanner/gs1.hpp"
@@ -39,8 +40,8 @@ std::vector<std::string> csv_fields(const std::string& line) {
   return out;
 }
 
-std::vector<Vector> vectors() {
-  std::ifstream in(std::string(TALLY_TEST_DATA_DIR) + "/gs1/dl_vectors.csv");
+std::vector<Vector> vectors(const std::string& file) {
+  std::ifstream in(std::string(TALLY_TEST_DATA_DIR) + "/gs1/" + file);
   std::vector<Vector> rows;
   std::string line;
   while (std::getline(in, line)) {
@@ -59,47 +60,79 @@ std::string engine_form(const Gs1Data& d) {
   return s;
 }
 
-// Where Tally decides otherwise, and why (docs/DOMAIN.md "Digital Link").
-const std::map<std::string, std::string>& known_differences() {
-  static const std::map<std::string, std::string> kDiffs = {};
-  return kDiffs;
+enum class Form : std::uint8_t { digital_link, element_string, hri };
+
+// How many vectors of `file` Tally agrees with, of how many compared; the
+// others are printed. The engine refuses AIs outside its dictionary unless
+// told to (mode unknown_ais), so Tally is asked with UnknownAiPolicy::error
+// in the default mode. Tally's req=/ex= lints are warnings, not refusals.
+// Digital Link: Tally reads GTIN-8/12/13 in a URI as GTIN-14, as the engine
+// does with permitZeroSuppressedGTINinDLuris, so a URI tested in both modes
+// counts in that one; "gtin"-style convenience names are not read (off in
+// the engine too) and AIs outside the dictionary are refused in a URI
+// (docs/DOMAIN.md says why).
+std::pair<int, int> agreement(const std::string& file, Form form) {
+  const auto rows = vectors(file);
+  std::set<std::string> zero_suppressed;
+  for (const Vector& v : rows)
+    if (v.mode == "zero_suppressed") zero_suppressed.insert(v.uri);
+  int compared = 0;
+  int agree = 0;
+  for (const Vector& v : rows) {
+    if (form == Form::digital_link && (v.mode == "convenience" || v.mode == "unknown_ais" ||
+                                       (v.mode == "default" && zero_suppressed.count(v.uri) != 0)))
+      continue;
+    Gs1Options o;
+    o.reference_year = 2026;
+    o.gs_substitutes.clear();
+    // In a URI every AI is one of the dictionary, so there the policy only
+    // decides whether one Tally's table lacks (8019) is kept unchecked, as
+    // by Tally's default.
+    o.unknown_ai =
+        v.mode == "unknown_ais" || form == Form::digital_link ? UnknownAiPolicy::warn : UnknownAiPolicy::error;
+    std::string input = v.uri;
+    Result<Gs1Data> r = make_error("none", "");
+    if (form == Form::element_string) {  // the engine's '^' is FNC1: first a symbology identifier, then GS
+      if (!input.empty() && input.front() == '^') input.replace(0, 1, "]C1");
+      std::replace(input.begin(), input.end(), '^', '\x1D');
+      r = parse_element_string(input, o);
+    } else {
+      r = form == Form::hri ? parse_hri(input, o) : parse_digital_link(input, o);
+    }
+    ++compared;
+    const bool accepted = r.ok();
+    if (accepted == (v.verdict == "accept") && (!accepted || v.expected.empty() || engine_form(*r) == v.expected)) {
+      ++agree;
+      continue;
+    }
+    const std::string tally = accepted ? "accept " + engine_form(*r) : "refuse (" + r.error().message + ")";
+    std::printf("  differs: %s [%s]: engine %s %s, Tally %s\n", v.uri.c_str(), v.mode.c_str(), v.verdict.c_str(),
+                v.expected.c_str(), tally.c_str());
+  }
+  return {agree, compared};
 }
 
 TEST(Gs1Conformance, DigitalLinkVectorsOfTheSyntaxEngine) {
-  const auto rows = vectors();
-  ASSERT_GT(rows.size(), 100U);
-  int compared = 0;
-  int agree = 0;
-  // Tally reads GTIN-8/12/13 in a URI as GTIN-14, as the engine does with
-  // permitZeroSuppressedGTINinDLuris: a URI tested in both modes counts in
-  // that one (docs/DOMAIN.md says why).
-  std::map<std::string, bool> zero_suppressed;
-  for (const Vector& v : rows)
-    if (v.mode == "zero_suppressed") zero_suppressed[v.uri] = true;
-  for (const Vector& v : rows) {
-    if (v.mode == "convenience") continue;  // "gtin"-style path names: not supported (off in the engine too)
-    if (v.mode == "unknown_ais") continue;  // AIs outside the dictionary: Tally refuses them in a URI
-    if (v.mode == "default" && zero_suppressed.count(v.uri) != 0) continue;
-    ++compared;
-    Gs1Options o;
-    o.reference_year = 2026;
-    const auto r = parse_digital_link(v.uri, o);
-    const bool accepted = r.ok();
-    const bool same = accepted == (v.verdict == "accept") && (!accepted || engine_form(*r) == v.expected);
-    const auto known = known_differences().find(v.uri);
-    if (same) {
-      ++agree;
-      EXPECT_EQ(known, known_differences().end()) << v.uri << ": agrees now, drop it from the known differences";
-    } else {
-      EXPECT_NE(known, known_differences().end())
-          << v.uri << " [" << v.mode << "]: engine " << v.verdict << " " << v.expected << ", Tally "
-          << (accepted ? "accept " + engine_form(*r) : "refuse (" + r.error().message + ")");
-    }
-  }
-  const double pct = 100.0 * agree / compared;
-  RecordProperty("agreement_pct", std::to_string(pct));
-  std::printf("Digital Link vectors of the GS1 Syntax Engine: %d of %d agree (%.1f %%)\n", agree, compared, pct);
-  EXPECT_GE(pct, 98.0);
+  const auto [agree, total] = agreement("dl_vectors.csv", Form::digital_link);
+  std::printf("Digital Link vectors of the GS1 Syntax Engine: %d of %d agree\n", agree, total);
+  EXPECT_GT(total, 100);
+  EXPECT_EQ(agree, total);  // any difference is printed above
+}
+
+TEST(Gs1Conformance, ElementStringAndHriVectorsOfTheSyntaxEngine) {
+  const auto [es_agree, es_total] = agreement("element_string_vectors.csv", Form::element_string);
+  const auto [hri_agree, hri_total] = agreement("hri_vectors.csv", Form::hri);
+  std::printf("Syntax Engine vectors: element strings %d of %d agree, HRI %d of %d\n", es_agree, es_total, hri_agree,
+              hri_total);
+  EXPECT_GT(es_total, 70);
+  EXPECT_GT(hri_total, 20);
+  EXPECT_EQ(hri_agree, hri_total);
+  // A ratchet until the AI table is generated from the dictionary (issue
+  // 19): of the 15 differences, 13 are AIs missing from the table (8111,
+  // 8001, 7007, 7230, 423), one a wedge string without FNC1 that Tally
+  // reads on purpose, one an unknown AI the engine refuses even when told
+  // to permit them.
+  EXPECT_GE(es_agree, 64);
 }
 
 }  // namespace
