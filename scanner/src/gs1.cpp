@@ -191,9 +191,10 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
     case Kind::text:
       if (auto err = need_cset82(c, data)) return *err;
       break;
-    case Kind::date: {
+    case Kind::date:
+    case Kind::date_exact: {
       if (auto err = need_digits(c, data)) return *err;
-      auto d = date6(c, data, true);
+      auto d = date6(c, data, spec->kind == Kind::date);
       if (!d) return d.error();
       e.date_iso = std::move(*d);
       break;
@@ -264,6 +265,29 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
     case Kind::itip:
       if (auto err = need_digits(c, data)) return *err;
       if (auto err = need_csum(c, data.substr(0, 14))) return *err;
+      break;
+    case Kind::date_range: {  // the first date kept; the second checked
+      if (auto err = need_digits(c, data)) return *err;
+      if (len != 6 && len != 12) return fail("bad_gs1", ai, c.off, "a date or two (6 or 12 digits), " + std::to_string(len) + " found");
+      auto d = date6(c, data, false);
+      if (!d) return d.error();
+      if (len == 12)
+        if (auto to = date6(c, data.substr(6), false); !to) return to.error();
+      e.date_iso = std::move(*d);
+      break;
+    }
+    case Kind::countries:
+      if (auto err = need_digits(c, data)) return *err;
+      if (len % 3 != 0) return fail("bad_gs1", ai, c.off, "country codes are 3 digits each");
+      break;
+    case Kind::base64url:
+      for (std::size_t i = 0; i < len; ++i) {
+        const char ch = data[i];
+        const bool pad = ch == '=' && data.find_first_not_of('=', i) == std::string_view::npos;
+        if (!text::is_alnum(ch) && ch != '-' && ch != '_' && !pad)
+          return fail("bad_gs1", ai, c.off,
+                      show_char(ch) + " at offset " + std::to_string(c.data_off + i) + " is not in GS1 CSET 64");
+      }
       break;
   }
   return e;

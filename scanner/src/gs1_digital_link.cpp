@@ -103,7 +103,7 @@ std::vector<Segment> path_segments(std::string_view s, std::size_t start, std::s
 // over /AI/value pairs of known AIs; npos when none.
 std::size_t dl_key_index(const std::vector<Segment>& segs) {
   for (std::size_t k = segs.size(); k >= 2; k -= 2) {
-    const gs1::DlSpec* spec = gs1::dl_spec(segs[k - 2].text);
+    const gs1::DictEntry* spec = gs1::dictionary_entry(segs[k - 2].text);
     if (spec == nullptr) return std::string_view::npos;
     if (spec->primary_key) return k - 2;
   }
@@ -139,7 +139,7 @@ void split(std::string_view s, char sep, F&& f) {
 // sequences: each qualifier optional, the given ones in the sequence's order.
 bool key_qualifiers_ok(const std::vector<std::string>& ais) {
   if (ais.empty()) return false;
-  const gs1::DlSpec* key = gs1::dl_spec(ais.front());
+  const gs1::DictEntry* key = gs1::dictionary_entry(ais.front());
   if (key == nullptr || !key->primary_key) return false;
   if (ais.size() == 1) return true;
   bool ok = false;
@@ -158,7 +158,7 @@ bool key_qualifiers_ok(const std::vector<std::string>& ais) {
   return ok;
 }
 
-std::string qualifier_text(const gs1::DlSpec& key) {
+std::string qualifier_text(const gs1::DictEntry& key) {
   std::string out;
   split(key.qualifiers, '|', [&](std::string_view sequence) {
     if (!out.empty()) out += ", or ";
@@ -230,7 +230,7 @@ Result<Gs1Data> parse_digital_link(std::string_view s, const Gs1Options& o) {
   for (std::size_t i = key; i + 1 < segs.size(); i += 2) {
     path_ais.emplace_back(segs[i].text);
     if (!key_qualifiers_ok(path_ais)) {
-      const gs1::DlSpec& k = *gs1::dl_spec(path_ais.front());
+      const gs1::DictEntry& k = *gs1::dictionary_entry(path_ais.front());
       return fail("bad_digital_link", segs[i].text, segs[i].off,
                   "not a key qualifier of AI " + path_ais.front() + " here (in order: " + qualifier_text(k) + ")");
     }
@@ -250,7 +250,7 @@ Result<Gs1Data> parse_digital_link(std::string_view s, const Gs1Options& o) {
         error = bad_at(off + eq + 1 + plus, "'+' in a query value is a space, which GS1 data cannot hold (%2B is '+')");
         return;
       }
-      const gs1::DlSpec* spec = gs1::dl_spec(name);
+      const gs1::DictEntry* spec = gs1::dictionary_entry(name);
       if (spec == nullptr) {  // numeric names are AIs in a Digital Link
         error = fail("unknown_ai", name, off, "a numeric query parameter that is not a GS1 AI");
         return;

@@ -50,10 +50,18 @@ const Gs1Element* lint(Gs1Data& d) {
     split(spec->req, ' ', [&](std::string_view group) {
       bool ok = false;
       std::string names;
-      split(group, ',', [&](std::string_view alt) {
-        for (const auto& o : els)
-          if (&o != &e && ai_matches(alt, o.ai)) ok = true;
-        names += (names.empty() ? "" : ", ") + std::string(alt);
+      split(group, ',', [&](std::string_view alt) {  // "01+21": 01 and 21 together
+        bool all = true;
+        std::string name;
+        split(alt, '+', [&](std::string_view one) {
+          bool found = false;
+          for (const auto& o : els)
+            if (&o != &e && ai_matches(one, o.ai)) found = true;
+          all = all && found;
+          name += (name.empty() ? "" : " with ") + std::string(one);
+        });
+        ok = ok || all;
+        names += (names.empty() ? "" : ", ") + name;
       });
       if (!ok)
         warn("AI " + e.ai + " requires " + (names.find(',') == std::string::npos ? "AI " : "one of AI ") + names);

@@ -1,144 +1,19 @@
-// GS1 Application Identifiers known to Tally. Source: GS1 General
-// Specifications §3 (AI definitions) and the GS1 Barcode Syntax Dictionary
-// (lengths, predefined-length flag, req=/ex= association rules, titles).
+// The GS1 Application Identifier table, made once from the GS1 Barcode
+// Syntax Dictionary (gs1_dictionary.inc). The dictionary says each AI's
+// format; Tally reads from it the kind of check it runs (kind_of below) and
+// the typed value it keeps (a date, a decimal with its unit, a count).
 #include "gs1_table.hpp"
 
 #include <array>
+#include <deque>
+#include <string>
+#include <vector>
 
 namespace tally::scanner::gs1 {
 
 namespace {
 
-using K = Kind;
-
-constexpr std::string_view kKey = "01,02,8006,8026";  // req of most trade item attributes
-
-// clang-format off
-constexpr std::array kTable = {
-  // ai     kind            min max  pre   fam   n  title                        unit  req             ex
-  AiSpec{"00",  K::digits_csum, 18, 18, true,  false, 0, "SSCC",                     "", "",              ""},
-  AiSpec{"01",  K::digits_csum, 14, 14, true,  false, 0, "GTIN",                     "", "",              "02,255,37"},
-  AiSpec{"02",  K::digits_csum, 14, 14, true,  false, 0, "CONTENT",                  "", "37",            "01"},
-  AiSpec{"10",  K::text,         1, 20, false, false, 0, "BATCH/LOT",                "", kKey,            ""},
-  AiSpec{"11",  K::date,         6,  6, true,  false, 0, "PROD DATE",                "", kKey,            ""},
-  AiSpec{"12",  K::date,         6,  6, true,  false, 0, "DUE DATE",                 "", "8020",          ""},
-  AiSpec{"13",  K::date,         6,  6, true,  false, 0, "PACK DATE",                "", kKey,            ""},
-  AiSpec{"15",  K::date,         6,  6, true,  false, 0, "BEST BEFORE or BEST BY",   "", kKey,            ""},
-  AiSpec{"16",  K::date,         6,  6, true,  false, 0, "SELL BY",                  "", kKey,            ""},
-  AiSpec{"17",  K::date,         6,  6, true,  false, 0, "USE BY or EXPIRY",         "", "01,02,255,8006,8026", ""},
-  AiSpec{"20",  K::digits,       2,  2, true,  false, 0, "VARIANT",                  "", kKey,            ""},
-  AiSpec{"21",  K::text,         1, 20, false, false, 0, "SERIAL",                   "", "01,8006",       "235"},
-  AiSpec{"22",  K::text,         1, 20, false, false, 0, "CPV",                      "", "01",            ""},
-  AiSpec{"235", K::text,         1, 28, false, false, 0, "TPX",                      "", "01",            ""},
-  AiSpec{"240", K::text,         1, 30, false, false, 0, "ADDITIONAL ID",            "", kKey,            ""},
-  AiSpec{"241", K::text,         1, 30, false, false, 0, "CUST. PART No.",           "", kKey,            ""},
-  AiSpec{"242", K::digits,       1,  6, false, false, 0, "MTO VARIANT",              "", kKey,            ""},
-  AiSpec{"243", K::text,         1, 20, false, false, 0, "PCN",                      "", "01",            ""},
-  AiSpec{"250", K::text,         1, 30, false, false, 0, "SECONDARY SERIAL",         "", "01,8006 21",    ""},
-  AiSpec{"251", K::text,         1, 30, false, false, 0, "REF. TO SOURCE",           "", "01,8006",       ""},
-  AiSpec{"253", K::gdti,        13, 30, false, false, 0, "GDTI",                     "", "",              ""},
-  AiSpec{"254", K::text,         1, 20, false, false, 0, "GLN EXTENSION COMPONENT",  "", "414",           ""},
-  AiSpec{"255", K::gcn,         13, 25, false, false, 0, "GCN",                      "", "",              "01,02,415,8006,8020,8026"},
-  AiSpec{"30",  K::count,        1,  8, false, false, 0, "VAR. COUNT",               "", "01,02",         ""},
-  AiSpec{"310", K::measure,      6,  6, true,  true,  5, "NET WEIGHT (kg)",       "kg", "01,02", ""},
-  AiSpec{"311", K::measure,      6,  6, true,  true,  5, "LENGTH (m)",             "m", "01,02", ""},
-  AiSpec{"312", K::measure,      6,  6, true,  true,  5, "WIDTH (m)",              "m", "01,02", ""},
-  AiSpec{"313", K::measure,      6,  6, true,  true,  5, "HEIGHT (m)",             "m", "01,02", ""},
-  AiSpec{"314", K::measure,      6,  6, true,  true,  5, "AREA (m2)",             "m2", "01,02", ""},
-  AiSpec{"315", K::measure,      6,  6, true,  true,  5, "NET VOLUME (l)",         "l", "01,02", ""},
-  AiSpec{"316", K::measure,      6,  6, true,  true,  5, "NET VOLUME (m3)",       "m3", "01,02", ""},
-  AiSpec{"320", K::measure,      6,  6, true,  true,  5, "NET WEIGHT (lb)",       "lb", "01,02", ""},
-  AiSpec{"321", K::measure,      6,  6, true,  true,  5, "LENGTH (in)",           "in", "01,02", ""},
-  AiSpec{"322", K::measure,      6,  6, true,  true,  5, "LENGTH (ft)",           "ft", "01,02", ""},
-  AiSpec{"323", K::measure,      6,  6, true,  true,  5, "LENGTH (yd)",           "yd", "01,02", ""},
-  AiSpec{"324", K::measure,      6,  6, true,  true,  5, "WIDTH (in)",            "in", "01,02", ""},
-  AiSpec{"325", K::measure,      6,  6, true,  true,  5, "WIDTH (ft)",            "ft", "01,02", ""},
-  AiSpec{"326", K::measure,      6,  6, true,  true,  5, "WIDTH (yd)",            "yd", "01,02", ""},
-  AiSpec{"327", K::measure,      6,  6, true,  true,  5, "HEIGHT (in)",           "in", "01,02", ""},
-  AiSpec{"328", K::measure,      6,  6, true,  true,  5, "HEIGHT (ft)",           "ft", "01,02", ""},
-  AiSpec{"329", K::measure,      6,  6, true,  true,  5, "HEIGHT (yd)",           "yd", "01,02", ""},
-  AiSpec{"330", K::measure,      6,  6, true,  true,  5, "GROSS WEIGHT (kg)",     "kg", "00,01", ""},
-  AiSpec{"331", K::measure,      6,  6, true,  true,  5, "LENGTH (m), log",        "m", "00,01", ""},
-  AiSpec{"332", K::measure,      6,  6, true,  true,  5, "WIDTH (m), log",         "m", "00,01", ""},
-  AiSpec{"333", K::measure,      6,  6, true,  true,  5, "HEIGHT (m), log",        "m", "00,01", ""},
-  AiSpec{"334", K::measure,      6,  6, true,  true,  5, "AREA (m2), log",        "m2", "00,01", ""},
-  AiSpec{"335", K::measure,      6,  6, true,  true,  5, "VOLUME (l), log",        "l", "00,01", ""},
-  AiSpec{"336", K::measure,      6,  6, true,  true,  5, "VOLUME (m3), log",      "m3", "00,01", ""},
-  AiSpec{"337", K::measure,      6,  6, true,  true,  5, "KG PER m2",          "kg/m2", "01",    ""},
-  AiSpec{"340", K::measure,      6,  6, true,  true,  5, "GROSS WEIGHT (lb)",     "lb", "00,01", ""},
-  AiSpec{"341", K::measure,      6,  6, true,  true,  5, "LENGTH (in), log",      "in", "00,01", ""},
-  AiSpec{"342", K::measure,      6,  6, true,  true,  5, "LENGTH (ft), log",      "ft", "00,01", ""},
-  AiSpec{"343", K::measure,      6,  6, true,  true,  5, "LENGTH (yd), log",      "yd", "00,01", ""},
-  AiSpec{"344", K::measure,      6,  6, true,  true,  5, "WIDTH (in), log",       "in", "00,01", ""},
-  AiSpec{"345", K::measure,      6,  6, true,  true,  5, "WIDTH (ft), log",       "ft", "00,01", ""},
-  AiSpec{"346", K::measure,      6,  6, true,  true,  5, "WIDTH (yd), log",       "yd", "00,01", ""},
-  AiSpec{"347", K::measure,      6,  6, true,  true,  5, "HEIGHT (in), log",      "in", "00,01", ""},
-  AiSpec{"348", K::measure,      6,  6, true,  true,  5, "HEIGHT (ft), log",      "ft", "00,01", ""},
-  AiSpec{"349", K::measure,      6,  6, true,  true,  5, "HEIGHT (yd), log",      "yd", "00,01", ""},
-  AiSpec{"350", K::measure,      6,  6, true,  true,  5, "AREA (in2)",           "in2", "01,02", ""},
-  AiSpec{"351", K::measure,      6,  6, true,  true,  5, "AREA (ft2)",           "ft2", "01,02", ""},
-  AiSpec{"352", K::measure,      6,  6, true,  true,  5, "AREA (yd2)",           "yd2", "01,02", ""},
-  AiSpec{"353", K::measure,      6,  6, true,  true,  5, "AREA (in2), log",      "in2", "00,01", ""},
-  AiSpec{"354", K::measure,      6,  6, true,  true,  5, "AREA (ft2), log",      "ft2", "00,01", ""},
-  AiSpec{"355", K::measure,      6,  6, true,  true,  5, "AREA (yd2), log",      "yd2", "00,01", ""},
-  AiSpec{"356", K::measure,      6,  6, true,  true,  5, "NET WEIGHT (t oz)",   "oz t", "01,02", ""},
-  AiSpec{"357", K::measure,      6,  6, true,  true,  5, "NET VOLUME (oz)",       "oz", "01,02", ""},
-  AiSpec{"360", K::measure,      6,  6, true,  true,  5, "NET VOLUME (qt)",       "qt", "01,02", ""},
-  AiSpec{"361", K::measure,      6,  6, true,  true,  5, "NET VOLUME (gal.)",    "gal", "01,02", ""},
-  AiSpec{"362", K::measure,      6,  6, true,  true,  5, "VOLUME (qt), log",      "qt", "00,01", ""},
-  AiSpec{"363", K::measure,      6,  6, true,  true,  5, "VOLUME (gal.), log",   "gal", "00,01", ""},
-  AiSpec{"364", K::measure,      6,  6, true,  true,  5, "VOLUME (in3)",         "in3", "01,02", ""},
-  AiSpec{"365", K::measure,      6,  6, true,  true,  5, "VOLUME (ft3)",         "ft3", "01,02", ""},
-  AiSpec{"366", K::measure,      6,  6, true,  true,  5, "VOLUME (yd3)",         "yd3", "01,02", ""},
-  AiSpec{"367", K::measure,      6,  6, true,  true,  5, "VOLUME (in3), log",    "in3", "00,01", ""},
-  AiSpec{"368", K::measure,      6,  6, true,  true,  5, "VOLUME (ft3), log",    "ft3", "00,01", ""},
-  AiSpec{"369", K::measure,      6,  6, true,  true,  5, "VOLUME (yd3), log",    "yd3", "00,01", ""},
-  // 37: the dictionary's "req=00 req=02,8026" is 00 AND (02 or 8026), not "00 optional".
-  AiSpec{"37",  K::count,        1,  8, false, false, 0, "COUNT",                    "", "00 02,8026",    ""},
-  AiSpec{"390", K::amount,       1, 15, false, true,  9, "AMOUNT",                   "", "255,8020",      "391n,394n,8111"},
-  AiSpec{"391", K::amount_iso,   4, 18, false, true,  9, "AMOUNT",                   "", "8020",          ""},
-  AiSpec{"392", K::amount,       1, 15, false, true,  9, "PRICE",                    "", "01 30,31nn,32nn,35nn,36nn", "393n"},
-  AiSpec{"393", K::amount_iso,   4, 18, false, true,  9, "PRICE",                    "", "30,31nn,32nn,35nn,36nn", ""},
-  AiSpec{"400", K::text,         1, 30, false, false, 0, "ORDER NUMBER",             "", "",              ""},
-  AiSpec{"401", K::text,         1, 30, false, false, 0, "GINC",                     "", "",              ""},
-  AiSpec{"402", K::digits_csum, 17, 17, false, false, 0, "GSIN",                     "", "",              ""},
-  AiSpec{"403", K::text,         1, 30, false, false, 0, "ROUTE",                    "", "00",            ""},
-  AiSpec{"410", K::digits_csum, 13, 13, true,  false, 0, "SHIP TO LOC",              "", "",              ""},
-  AiSpec{"411", K::digits_csum, 13, 13, true,  false, 0, "BILL TO",                  "", "",              ""},
-  AiSpec{"412", K::digits_csum, 13, 13, true,  false, 0, "PURCHASE FROM",            "", "",              ""},
-  AiSpec{"413", K::digits_csum, 13, 13, true,  false, 0, "SHIP FOR LOC",             "", "",              ""},
-  AiSpec{"414", K::digits_csum, 13, 13, true,  false, 0, "LOC No.",                  "", "",              ""},
-  AiSpec{"415", K::digits_csum, 13, 13, true,  false, 0, "PAY TO",                   "", "8020",          ""},
-  AiSpec{"416", K::digits_csum, 13, 13, true,  false, 0, "PROD/SERV LOC",            "", "",              ""},
-  AiSpec{"417", K::digits_csum, 13, 13, true,  false, 0, "PARTY",                    "", "",              ""},
-  AiSpec{"420", K::text,         1, 20, false, false, 0, "SHIP TO POST",             "", "",              "421"},
-  AiSpec{"421", K::post_iso,     4, 12, false, false, 0, "SHIP TO POST",             "", "",              ""},
-  AiSpec{"422", K::country,      3,  3, false, false, 0, "ORIGIN",                   "", kKey,            ""},
-  AiSpec{"7003", K::datetime,   10, 10, false, false, 0, "EXPIRY TIME",              "", "01,02",         ""},
-  AiSpec{"8003", K::grai,       14, 30, false, false, 0, "GRAI",                     "", "",              ""},
-  AiSpec{"8004", K::text,        1, 30, false, false, 0, "GIAI",                     "", "",              ""},
-  AiSpec{"8006", K::itip,       18, 18, false, false, 0, "ITIP",                     "", "",              "01,37"},
-  AiSpec{"8008", K::datetime,    8, 12, false, false, 0, "PROD TIME",                "", "01,02",         ""},
-  AiSpec{"8012", K::text,        1, 20, false, false, 0, "VERSION",                  "", "01,8006",       ""},
-  AiSpec{"8017", K::digits_csum, 18, 18, false, false, 0, "GSRN - PROVIDER",         "", "",              "8018"},
-  AiSpec{"8018", K::digits_csum, 18, 18, false, false, 0, "GSRN - RECIPIENT",        "", "",              "8017"},
-  AiSpec{"8020", K::text,        1, 25, false, false, 0, "REF No.",                  "", "415",           ""},
-  AiSpec{"8026", K::itip,       18, 18, false, false, 0, "ITIP CONTENT",             "", "37",            "02,8006"},
-  AiSpec{"8200", K::text,        1, 70, false, false, 0, "PRODUCT URL",              "", "01",            ""},
-  AiSpec{"90",  K::text,         1, 30, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"91",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"92",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"93",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"94",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"95",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"96",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"97",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"98",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-  AiSpec{"99",  K::text,         1, 90, false, false, 0, "INTERNAL",                 "", "",              ""},
-};
-// clang-format on
-
-constexpr DlSpec kDictionary[] = {
+constexpr DictEntry kDictionary[] = {
 #include "gs1_dictionary.inc"
 };
 
@@ -148,13 +23,138 @@ bool digits(std::string_view s) {
   return true;
 }
 
+// One component of a format: "[N3],iso3166" is an optional N3 with its linter.
+struct Component {
+  char cset = 'N';  // N, X, Y or Z
+  std::size_t min = 0;
+  std::size_t max = 0;
+  bool optional = false;
+  std::string linters;  // ",iso3166"
+};
+
+std::vector<Component> components(std::string_view format) {
+  std::vector<Component> out;
+  std::size_t b = 0;
+  while (b < format.size()) {
+    std::size_t e = format.find(' ', b);
+    if (e == std::string_view::npos) e = format.size();
+    std::string tok(format.substr(b, e - b));
+    b = e + 1;
+    Component c;
+    c.optional = !tok.empty() && tok.front() == '[';
+    std::erase(tok, '[');
+    std::erase(tok, ']');
+    const auto comma = tok.find(',');
+    c.linters = comma == std::string::npos ? "" : tok.substr(comma);
+    const std::string type = tok.substr(0, comma);
+    c.cset = type.front();
+    if (type.compare(1, 2, "..") == 0) {
+      c.min = 1;
+      c.max = static_cast<std::size_t>(std::stoi(type.substr(3)));
+    } else {
+      c.min = c.max = static_cast<std::size_t>(std::stoi(type.substr(1)));
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+bool has(const Component& c, std::string_view linter) {
+  return (c.linters + ",").find("," + std::string(linter) + ",") != std::string::npos;
+}
+
+// The kind of check for an AI of this format. The AIs whose value is a
+// decimal (31nn–36nn, 390n–395n) or a count (30, 37) are named; the rest is
+// read from the components and their linters.
+Kind kind_of(std::string_view ai, const std::vector<Component>& comps) {
+  const std::string_view a3 = ai.substr(0, std::min<std::size_t>(3, ai.size()));
+  if (ai == "30" || ai == "37") return Kind::count;
+  if (ai.size() == 4 && a3 >= "310" && a3 <= "369") return Kind::measure;
+  if (a3 == "390" || a3 == "392") return Kind::amount;
+  if (a3 == "391" || a3 == "393") return Kind::amount_iso;
+  if (a3 == "394" || a3 == "395") return Kind::measure;
+  if (ai == "253") return Kind::gdti;
+  if (ai == "255") return Kind::gcn;
+  if (ai == "8003") return Kind::grai;
+  if (ai == "8006" || ai == "8026") return Kind::itip;
+  if (ai == "421") return Kind::post_iso;
+  const Component& first = comps.front();
+  if (comps.size() >= 2 && (has(first, "yymmdd") || has(first, "yymmd0")) && has(comps[1], "hhmi"))
+    return Kind::datetime;
+  if (comps.size() >= 2 && has(first, "yymmdd") && has(comps[1], "hh")) return Kind::datetime;
+  if (comps.size() == 2 && has(first, "yymmdd") && has(comps[1], "yymmdd")) return Kind::date_range;
+  if (comps.size() == 1 && has(first, "yymmd0")) return Kind::date;
+  if (comps.size() == 1 && has(first, "yymmdd")) return Kind::date_exact;
+  if (has(first, "iso3166")) return comps.size() == 1 ? Kind::country : Kind::countries;
+  if (comps.size() == 1 && first.cset == 'N' && has(first, "csum")) return Kind::digits_csum;
+  if (comps.size() == 1 && first.cset == 'Z') return Kind::base64url;
+  for (const Component& c : comps)
+    if (c.cset != 'N') return Kind::text;
+  return Kind::digits;
+}
+
+// "NET WEIGHT (kg)" → "kg"; "AREA (m²), log" → "m2"; "KG PER m²" → "kg/m2".
+std::string unit_of(std::string_view title) {
+  if (title == "KG PER m²") return "kg/m2";
+  const auto open = title.find('(');
+  const auto close = title.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return {};
+  std::string u(title.substr(open + 1, close - open - 1));
+  for (const auto& [from, to] : std::array<std::pair<std::string_view, std::string_view>, 5>{
+           {{"²", "2"}, {"³", "3"}, {" (US)", ""}, {"tr oz", "oz t"}, {".", ""}}}) {
+    for (auto at = u.find(from); at != std::string::npos; at = u.find(from)) u.replace(at, from.size(), to);
+  }
+  return u;
+}
+
+struct Table {
+  std::vector<AiSpec> specs;
+  std::deque<std::string> strings;  // AIs of expanded ranges, units: stable storage for the views
+
+  Table() {
+    for (const DictEntry& e : kDictionary) {
+      const auto comps = components(e.format);
+      std::size_t min = 0;
+      std::size_t max = 0;
+      for (const Component& c : comps) {
+        min += c.optional ? 0 : c.min;
+        max += c.max;
+      }
+      const Kind kind = kind_of(e.first, comps);
+      const bool decimal = kind == Kind::measure || kind == Kind::amount || kind == Kind::amount_iso;
+      std::string_view unit;
+      if (kind == Kind::measure) unit = strings.emplace_back(unit_of(e.title));
+      auto add = [&](std::string_view ai, bool family, int max_n) {
+        specs.push_back(AiSpec{ai, kind, static_cast<std::uint8_t>(min), static_cast<std::uint8_t>(max), e.predefined,
+                               family, static_cast<std::uint8_t>(max_n), e.title, unit, e.req, e.ex, e.format});
+      };
+      if (decimal && e.first != e.last) {  // 3100-3105: the family 310, n up to 5
+        add(strings.emplace_back(e.first.substr(0, 3)), true, e.last[3] - '0');
+      } else if (e.first != e.last) {  // 91-99, 7030-7039: each AI on its own
+        for (int v = std::stoi(std::string(e.first)); v <= std::stoi(std::string(e.last)); ++v) {
+          std::string ai = std::to_string(v);
+          ai.insert(0, e.first.size() - ai.size(), '0');
+          add(strings.emplace_back(std::move(ai)), false, 0);
+        }
+      } else {
+        add(e.first, false, 0);
+      }
+    }
+  }
+};
+
+const Table& table() {
+  static const Table kTable;
+  return kTable;
+}
+
 }  // namespace
 
-std::span<const AiSpec> ai_table() { return kTable; }
+std::span<const AiSpec> ai_table() { return table().specs; }
 
 const AiSpec* lookup(std::string_view s, std::size_t& ai_len) {
   ai_len = 0;
-  for (const AiSpec& spec : kTable) {
+  for (const AiSpec& spec : table().specs) {
     const std::size_t n = spec.family ? 4 : spec.ai.size();
     if (s.size() < n || !digits(s.substr(0, n))) continue;
     if (s.substr(0, spec.ai.size()) != spec.ai) continue;
@@ -170,12 +170,14 @@ const AiSpec* find_ai(std::string_view ai) {
   return spec != nullptr && n == ai.size() ? spec : nullptr;
 }
 
-const DlSpec* dl_spec(std::string_view ai) {
+const DictEntry* dictionary_entry(std::string_view ai) {
   if (!digits(ai)) return nullptr;
-  for (const DlSpec& d : kDictionary)
+  for (const DictEntry& d : kDictionary)
     if (ai.size() == d.first.size() && ai >= d.first && ai <= d.last) return &d;
   return nullptr;
 }
+
+std::span<const DictEntry> dictionary() { return kDictionary; }
 
 std::size_t unknown_ai_length(std::string_view s) {
   if (s.size() < 2) return 2;

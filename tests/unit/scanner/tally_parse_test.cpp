@@ -71,7 +71,7 @@ TEST(TallyParse, WarningsAndOptions) {
   ASSERT_EQ(r.lines.size(), 1U);
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.lines[0]["number"], 24);
-  EXPECT_EQ(r.lines[0]["warnings"][0], "AI 37 requires AI 00");
+  EXPECT_EQ(r.lines[0]["warnings"][0], "AI 37 requires one of AI 00 with 02, 00 with 8026");
   r = parse({"--unknown-ai", "error", "(01)09506000134352(89)X"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.lines[0]["error"]["code"], "unknown_ai");
