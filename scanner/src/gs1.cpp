@@ -276,6 +276,8 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
       e.date_iso = std::move(*d);
       break;
     }
+    case Kind::cset39:  // run_linters checks each character
+      break;
     case Kind::countries:
       if (auto err = need_digits(c, data)) return *err;
       if (len % 3 != 0) return fail("bad_gs1", ai, c.off, "country codes are 3 digits each");
@@ -290,6 +292,7 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
       }
       break;
   }
+  if (auto err = run_linters(*spec, data, c)) return *err;
   return e;
 }
 

@@ -29,6 +29,8 @@ std::string show_char(char c);
 // Validates `data` for `spec` (or an unknown AI when spec is null) and fills
 // in the typed fields.
 Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::string_view data, const Ctx& c);
+// The dictionary's linters on each component of `data` (gs1_linters.cpp).
+std::optional<Error> run_linters(const AiSpec& spec, std::string_view data, const Ctx& c);
 // Duplicates (error when the values differ), then the AI association rules
 // as warnings (gs1_lint.cpp).
 std::optional<Error> check_message(Gs1Data& d);

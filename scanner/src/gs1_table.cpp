@@ -23,41 +23,6 @@ bool digits(std::string_view s) {
   return true;
 }
 
-// One component of a format: "[N3],iso3166" is an optional N3 with its linter.
-struct Component {
-  char cset = 'N';  // N, X, Y or Z
-  std::size_t min = 0;
-  std::size_t max = 0;
-  bool optional = false;
-  std::string linters;  // ",iso3166"
-};
-
-std::vector<Component> components(std::string_view format) {
-  std::vector<Component> out;
-  std::size_t b = 0;
-  while (b < format.size()) {
-    std::size_t e = format.find(' ', b);
-    if (e == std::string_view::npos) e = format.size();
-    std::string tok(format.substr(b, e - b));
-    b = e + 1;
-    Component c;
-    c.optional = !tok.empty() && tok.front() == '[';
-    std::erase(tok, '[');
-    std::erase(tok, ']');
-    const auto comma = tok.find(',');
-    c.linters = comma == std::string::npos ? "" : tok.substr(comma);
-    const std::string type = tok.substr(0, comma);
-    c.cset = type.front();
-    if (type.compare(1, 2, "..") == 0) {
-      c.min = 1;
-      c.max = static_cast<std::size_t>(std::stoi(type.substr(3)));
-    } else {
-      c.min = c.max = static_cast<std::size_t>(std::stoi(type.substr(1)));
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
-}
 
 bool has(const Component& c, std::string_view linter) {
   return (c.linters + ",").find("," + std::string(linter) + ",") != std::string::npos;
@@ -88,6 +53,7 @@ Kind kind_of(std::string_view ai, const std::vector<Component>& comps) {
   if (has(first, "iso3166")) return comps.size() == 1 ? Kind::country : Kind::countries;
   if (comps.size() == 1 && first.cset == 'N' && has(first, "csum")) return Kind::digits_csum;
   if (comps.size() == 1 && first.cset == 'Z') return Kind::base64url;
+  if (comps.size() == 1 && first.cset == 'Y') return Kind::cset39;
   for (const Component& c : comps)
     if (c.cset != 'N') return Kind::text;
   return Kind::digits;
@@ -149,6 +115,33 @@ const Table& table() {
 }
 
 }  // namespace
+
+std::vector<Component> components(std::string_view format) {
+  std::vector<Component> out;
+  std::size_t b = 0;
+  while (b < format.size()) {
+    std::size_t e = format.find(' ', b);
+    if (e == std::string_view::npos) e = format.size();
+    std::string tok(format.substr(b, e - b));
+    b = e + 1;
+    Component c;
+    c.optional = !tok.empty() && tok.front() == '[';
+    std::erase(tok, '[');
+    std::erase(tok, ']');
+    const auto comma = tok.find(',');
+    c.linters = comma == std::string::npos ? "" : tok.substr(comma);
+    const std::string type = tok.substr(0, comma);
+    c.cset = type.front();
+    if (type.compare(1, 2, "..") == 0) {
+      c.min = 1;
+      c.max = static_cast<std::size_t>(std::stoi(type.substr(3)));
+    } else {
+      c.min = c.max = static_cast<std::size_t>(std::stoi(type.substr(1)));
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
 
 std::span<const AiSpec> ai_table() { return table().specs; }
 

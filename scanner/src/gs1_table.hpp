@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tally::scanner::gs1 {
 
@@ -32,6 +34,7 @@ enum class Kind : std::uint8_t {
   itip,         // 8006/8026: N14 check digit + N4
   countries,    // 423/425: N3 ISO 3166, one to five times
   base64url,    // Z: GS1 CSET 64 (A-Z a-z 0-9 - _, '=' padding at the end)
+  cset39,       // Y: GS1 CSET 39, checked with the linters (gs1_linters.cpp)
 };
 
 struct AiSpec {
@@ -52,6 +55,17 @@ struct AiSpec {
 };
 
 std::span<const AiSpec> ai_table();
+
+// One component of an AI's format: "[N3],iso3166" is an optional N3 whose
+// linter is iso3166.
+struct Component {
+  char cset = 'N';  // N (digits), X (CSET 82), Y (CSET 39), Z (CSET 64)
+  std::size_t min = 0;
+  std::size_t max = 0;
+  bool optional = false;
+  std::string linters;  // ",iso3166", each name after a comma
+};
+std::vector<Component> components(std::string_view format);
 
 // The spec of the AI the digits `s` start with, and the AI's length (2–4).
 // nullptr when no AI in the table matches.

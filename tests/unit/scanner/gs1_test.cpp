@@ -361,6 +361,43 @@ TEST(Gs1DigitalLink, StandardRules) {
   EXPECT_FALSE(looks_like_digital_link("https://example.com/products"));
 }
 
+// The Syntax Dictionary's linters, one AI each (gs1_linters.cpp).
+TEST(Gs1Linters, EachRefusesWhatItShouldAndNamesWhere) {
+  for (const char* good : {"(8007)GB82WEST12345698765432", "(3912)9781234", "(8026)095060001343520102",
+                           "(4309)02790858483015297971", "(8013)1987654Ad4X4bL5ttr2310c2K", "(422)276",
+                           "(4307)DE", "(8010)ABC-123/#", "(4321)1", "(8001)12341234512319", "(7040)1ABC",
+                           "(7030)999ABC", "(7258)1/3", "(8030)Ab-_9="}) {
+    const auto r = parse_hri(good, opts());
+    EXPECT_TRUE(r.ok()) << good << ": " << r.error().message;
+  }
+  struct Bad {
+    const char* hri;
+    const char* message;
+  };
+  for (const Bad& b : {
+           Bad{"(8007)GB83WEST12345698765432", "AI 8007 at offset 0: the IBAN's check digits do not match (offset 6)"},
+           Bad{"(8007)XX82WEST12345698765432", "\"XX\" is not an IBAN country"},
+           Bad{"(3912)0001234", "AI 3912 at offset 0: 000 is not an ISO 4217 currency code (offset 6)"},
+           Bad{"(8026)095060001343520302", "piece 03 of 02 (offset 20)"},
+           Bad{"(4309)18000000013015297971", "latitude beyond 90 degrees"},
+           Bad{"(4309)02790858483600000001", "longitude beyond 180 degrees (offset 16)"},
+           Bad{"(8013)1987654Ad4X4bL5ttr2310c2L", "check character pair does not match"},
+           Bad{"(422)999", "999 is not an ISO 3166 country code"},
+           Bad{"(4307)XX", "XX is not an ISO 3166 country code"},
+           Bad{"(8010)abc", "'a' at offset 6 is not in GS1 CSET 39"},
+           Bad{"(4321)2", "must be 0 or 1"},
+           Bad{"(8001)00001234512319", "must not be 0 (offset 6)"},
+           Bad{"(7258)3/1", "a position in a sequence"},
+           Bad{"(8030)Ab=c", "'=' at offset 8 is not in GS1 CSET 64"},
+       }) {
+    SCOPED_TRACE(b.hri);
+    const auto r = parse_hri(b.hri, opts());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, "bad_gs1");
+    EXPECT_NE(r.error().message.find(b.message), std::string::npos) << r.error().message;
+  }
+}
+
 bool has_warning(const Gs1Data& d, const std::string& w) {
   for (const auto& x : d.warnings)
     if (x == w) return true;
