@@ -5,9 +5,10 @@
     scanner/gs1/engine_vectors.py dl             PATH/dl.c "VERSION" > tests/data/gs1/dl_vectors.csv
     scanner/gs1/engine_vectors.py hri            PATH/ai.c "VERSION" > tests/data/gs1/hri_vectors.csv
     scanner/gs1/engine_vectors.py element_string PATH/ai.c "VERSION" > tests/data/gs1/element_string_vectors.csv
+    scanner/gs1/engine_vectors.py scan_data      PATH/scandata.c "VERSION" > tests/data/gs1/scan_data_vectors.csv
 
-Each test call (test_parseDLuri, test_parseAIdata, test_processAIdata)
-becomes a row: the engine mode it ran in (default, zero_suppressed: GTIN-8/12/13 padded in URIs;
+Each test call (test_parseDLuri, test_parseAIdata, test_processAIdata,
+test_testProcessScanData) becomes a row: the engine mode it ran in (default, zero_suppressed: GTIN-8/12/13 padded in URIs;
 convenience: "gtin"-style alphas; unknown_ais: AIs outside the dictionary
 permitted), its verdict (accept/refuse), the input and
 the element string the engine makes of it ('^' = FNC1; element-string
@@ -63,6 +64,7 @@ TESTS = {
     "dl": ("dl.c", "void test_dl_parseDLuri(void)", "test_parseDLuri", "digital_link"),
     "hri": ("ai.c", "void test_ai_parseAIdata(void)", "test_parseAIdata", "hri"),
     "element_string": ("ai.c", "void test_ai_processAIdata(void)", "test_processAIdata", "element_string"),
+    "scan_data": ("scandata.c", "void test_scandata_processScanData(void)", "test_testProcessScanData", "scan_data"),
 }
 
 

@@ -136,5 +136,43 @@ TEST(Gs1Conformance, ElementStringAndHriVectorsOfTheSyntaxEngine) {
   EXPECT_GE(100.0 * (es_agree + hri_agree + dl_agree) / (es_total + hri_total + dl_total), 98.0);
 }
 
+// Scan data (AIM identifier + data), where Tally reads GS1 data: the GS1
+// identifiers and EAN/UPC. Other identifiers carry plain data that Tally
+// classifies without the GS1 parser; composite components ("|]e0…") are
+// not read. The engine refuses ]E0 with 12 digits; Tally reads them as
+// UPC-A (docs/DOMAIN.md).
+TEST(Gs1Conformance, ScanDataVectorsOfTheSyntaxEngine) {
+  int compared = 0;
+  int agree = 0;
+  for (const Vector& v : vectors("scan_data_vectors.csv")) {
+    const SymbologyId sym = split_symbology(v.uri);
+    if ((!sym.gs1 && !sym.gtin) || v.uri.find('|') != std::string::npos) continue;
+    Gs1Options o;
+    o.reference_year = 2026;
+    o.gs_substitutes.clear();
+    o.unknown_ai = UnknownAiPolicy::error;
+    const auto r = parse_gs1(v.uri, o);
+    ++compared;
+    bool same = r.ok() == (v.verdict == "accept");
+    if (same && r.ok()) {
+      const std::string gtin = r->find("01") != nullptr ? r->find("01")->raw : "";
+      same = sym.gtin ? gtin.size() >= v.expected.size() && gtin.ends_with(v.expected) &&
+                            gtin.find_first_not_of('0') >= gtin.size() - v.expected.size()
+                      : engine_form(*r) == v.expected;
+    }
+    if (same) {
+      ++agree;
+    } else {
+      const std::string tally = r.ok() ? "accept " + engine_form(*r) : "refuse (" + r.error().message + ")";
+      std::printf("  differs: %s: engine %s %s, Tally %s\n", v.uri.c_str(), v.verdict.c_str(), v.expected.c_str(),
+                  tally.c_str());
+    }
+  }
+  std::printf("Scan data vectors of the GS1 Syntax Engine (GS1 and EAN/UPC identifiers): %d of %d agree\n", agree,
+              compared);
+  EXPECT_GT(compared, 20);
+  EXPECT_GE(agree, compared - 1);  // "]E0123456789012": UPC-A, on purpose
+}
+
 }  // namespace
 }  // namespace tally::scanner
