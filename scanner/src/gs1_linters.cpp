@@ -2,8 +2,8 @@
 // AI's data (gs1_element.hpp run_linters). Written from the dictionary's
 // descriptions of them; the code lists are generated (gs1_code_lists.inc).
 // Not run: gcppos1/gcppos2 (need GS1's company prefix table), couponcode,
-// couponposoffer, packagetype, mediatype; csum and the date and time
-// linters are the checks of the AI's kind (gs1.cpp make_element).
+// couponposoffer; csum and the date and time linters are the checks of the
+// AI's kind (gs1.cpp make_element).
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -120,6 +120,12 @@ std::optional<std::string> lint_one(std::string_view linter, std::string_view v)
     return listed(kIso4217, v) ? std::nullopt
                                : std::optional<std::string>(std::string(v) + " is not an ISO 4217 currency code");
   if (linter == "iban") return iban(v);
+  if (linter == "packagetype")
+    return listed(kPackageTypes, v) ? std::nullopt
+                                    : std::optional<std::string>(std::string(v) + " is not a package type code");
+  if (linter == "mediatype")
+    return listed(kMediaTypes, v) ? std::nullopt
+                                  : std::optional<std::string>(std::string(v) + " is not an AIDC media type");
   if (linter == "csumalpha")
     return check_pair_ok(v) ? std::nullopt : std::optional<std::string>("check character pair does not match");
   if (linter == "hyphen")
