@@ -27,6 +27,14 @@ bool listed(const std::array<std::string_view, N>& list, std::string_view code) 
   return std::binary_search(list.begin(), list.end(), code);
 }
 
+// "<v> is not <what>" unless `v` is in the sorted `list`.
+template <std::size_t N>
+std::optional<std::string> in_list(const std::array<std::string_view, N>& list, std::string_view v,
+                                   std::string_view what) {
+  if (listed(list, v)) return std::nullopt;
+  return std::string(v) + " is not " + std::string(what);
+}
+
 constexpr std::string_view kCset82 =
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 constexpr std::string_view kCset39 = "#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -110,22 +118,12 @@ std::optional<std::string> lint_one(std::string_view linter, std::string_view v)
     return digits() && number(v) <= 3600000000 ? std::nullopt
                                                : std::optional<std::string>("longitude beyond 180 degrees");
   if (linter == "iso3166" || linter == "iso3166999")
-    return listed(kIso3166, v) || (linter == "iso3166999" && v == "999")
-               ? std::nullopt
-               : std::optional<std::string>(std::string(v) + " is not an ISO 3166 country code");
-  if (linter == "iso3166alpha2")
-    return listed(kIso3166Alpha2, v) ? std::nullopt
-                                     : std::optional<std::string>(std::string(v) + " is not an ISO 3166 country code");
-  if (linter == "iso4217")
-    return listed(kIso4217, v) ? std::nullopt
-                               : std::optional<std::string>(std::string(v) + " is not an ISO 4217 currency code");
+    return v == "999" && linter == "iso3166999" ? std::nullopt : in_list(kIso3166, v, "an ISO 3166 country code");
+  if (linter == "iso3166alpha2") return in_list(kIso3166Alpha2, v, "an ISO 3166 country code");
+  if (linter == "iso4217") return in_list(kIso4217, v, "an ISO 4217 currency code");
   if (linter == "iban") return iban(v);
-  if (linter == "packagetype")
-    return listed(kPackageTypes, v) ? std::nullopt
-                                    : std::optional<std::string>(std::string(v) + " is not a package type code");
-  if (linter == "mediatype")
-    return listed(kMediaTypes, v) ? std::nullopt
-                                  : std::optional<std::string>(std::string(v) + " is not an AIDC media type");
+  if (linter == "packagetype") return in_list(kPackageTypes, v, "a package type code");
+  if (linter == "mediatype") return in_list(kMediaTypes, v, "an AIDC media type");
   if (linter == "csumalpha")
     return check_pair_ok(v) ? std::nullopt : std::optional<std::string>("check character pair does not match");
   if (linter == "hyphen")
