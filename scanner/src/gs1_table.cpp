@@ -170,8 +170,6 @@ const DictEntry* dictionary_entry(std::string_view ai) {
   return nullptr;
 }
 
-std::span<const DictEntry> dictionary() { return kDictionary; }
-
 std::size_t unknown_ai_length(std::string_view s) {
   if (s.size() < 2) return 2;
   const int a = s[0] - '0';

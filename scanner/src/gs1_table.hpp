@@ -92,8 +92,6 @@ struct DictEntry {
 // The dictionary's entry of an AI ("3103" finds 3100-3105), or nullptr.
 const DictEntry* dictionary_entry(std::string_view ai);
 
-// Every row of the dictionary, in its order.
-std::span<const DictEntry> dictionary();
 
 // Length of an AI not in the table, guessed from its first two digits the
 // way the GS1 AI ranges are laid out (2, 3 or 4).
