@@ -45,6 +45,14 @@ std::string show_char(char c) {
   return std::string("byte 0x") + kHex[u >> 4] + kHex[u & 0xF];
 }
 
+std::optional<Error> need_digits(const Ctx& c, std::string_view d, std::size_t from) {
+  for (std::size_t i = from; i < d.size(); ++i)
+    if (!text::is_digit(d[i]))
+      return fail("bad_gs1", c.ai, c.off,
+                  show_char(d[i]) + " at offset " + std::to_string(c.data_off + i) + " where a digit is required");
+  return std::nullopt;
+}
+
 namespace {
 
 int two(std::string_view s, std::size_t i) { return (s[i] - '0') * 10 + (s[i + 1] - '0'); }
@@ -114,14 +122,6 @@ std::string place_decimal(std::string_view d, int n) {
   whole = nz == std::string::npos ? "0" : whole.substr(nz);
   if (n == 0) return whole;
   return whole + "." + digits.substr(digits.size() - un);
-}
-
-std::optional<Error> need_digits(const Ctx& c, std::string_view d, std::size_t from = 0) {
-  for (std::size_t i = from; i < d.size(); ++i)
-    if (!text::is_digit(d[i]))
-      return fail("bad_gs1", c.ai, c.off,
-                  show_char(d[i]) + " at offset " + std::to_string(c.data_off + i) + " where a digit is required");
-  return std::nullopt;
 }
 
 std::optional<Error> need_cset82(const Ctx& c, std::string_view d, std::size_t from = 0) {

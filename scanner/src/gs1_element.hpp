@@ -26,6 +26,8 @@ struct Ctx {
 Error fail(std::string code, std::string_view ai, std::size_t off, const std::string& what);
 // 'x' for a printable character, "byte 0xNN" otherwise.
 std::string show_char(char c);
+// The first character of d[from..] that is not a digit, as an error.
+std::optional<Error> need_digits(const Ctx& c, std::string_view d, std::size_t from = 0);
 // Validates `data` for `spec` (or an unknown AI when spec is null) and fills
 // in the typed fields.
 Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::string_view data, const Ctx& c);

@@ -163,6 +163,8 @@ std::optional<Error> run_linters(const AiSpec& spec, std::string_view data, cons
     if (pos >= data.size()) break;  // optional components left out
     const std::size_t len = comp.min == comp.max ? std::min(comp.max, data.size() - pos) : data.size() - pos;
     const std::string_view part = data.substr(pos, len);
+    if (comp.cset == 'N')  // a numeric part of an AI whose kind checks text (4330: N6 [X1])
+      if (auto err = need_digits(c, data.substr(0, pos + len), pos)) return *err;
     if (comp.cset == 'Y')
       for (std::size_t i = 0; i < part.size(); ++i)
         if (kCset39.find(part[i]) == std::string_view::npos)
