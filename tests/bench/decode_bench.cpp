@@ -7,6 +7,7 @@
 // mean decode time per frame, "read_pct" the share of degraded frames whose
 // truth text was read, "false" the number of reads with a wrong text (and
 // of anything read on a negative frame). Image loading is outside the timing.
+// BM_TallyEmpty / BM_ZxingDefaultsEmpty time the negative frames alone.
 #define ZX_USE_UTF8 1
 #include <benchmark/benchmark.h>
 #include <zbar.h>
@@ -219,6 +220,25 @@ void run_all(benchmark::State& state, Fn&& fn) {
   state.counters["false"] = s.wrong;
 }
 
+// The negative frames alone: what a camera pays for a frame with nothing
+// in it (issue 19's target: at most 0.4x ZXing's defaults).
+template <typename Fn>
+void run_empty(benchmark::State& state, Fn&& fn) {
+  std::size_t n = 0;
+  for (auto _ : state) {
+    n = 0;
+    for (const auto& f : g_frames) {
+      if (!f.truth.empty()) continue;
+      auto texts = fn(f);
+      benchmark::DoNotOptimize(texts.data());
+      ++n;
+    }
+  }
+  const double frames = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  state.counters["us_per_frame"] = benchmark::Counter(frames * 1e-6, benchmark::Counter::kIsRate |
+                                                                          benchmark::Counter::kInvert);
+}
+
 void BM_Tally(benchmark::State& state) {
   run_all(state, [](const TestFrame& f) { return run_tally(f, {}); });
 }
@@ -239,6 +259,14 @@ void BM_ZxingDefaults(benchmark::State& state) {
 void BM_Zbar(benchmark::State& state) {
   Zbar z;
   run_all(state, [&](const TestFrame& f) { return run_zbar(z, f); });
+}
+
+void BM_TallyEmpty(benchmark::State& state) {
+  run_empty(state, [](const TestFrame& f) { return run_tally(f, {}); });
+}
+void BM_ZxingDefaultsEmpty(benchmark::State& state) {
+  const ZXing::DecodeHints h;
+  run_empty(state, [&](const TestFrame& f) { return run_zxing(f, h); });
 }
 
 // Paired: Tally (max_symbols = 1) and the same ZXing calls made directly,
@@ -272,6 +300,8 @@ BENCHMARK(BM_ZxingFast)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ZxingDefaults)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Zbar)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TallyOverheadPaired)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TallyEmpty)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ZxingDefaultsEmpty)->Unit(benchmark::kMillisecond);
 
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
@@ -340,6 +370,9 @@ int main(int argc, char** argv) {
     std::printf("Tally overhead over the same ZXing calls (paired): %+.1f %%%s\n", ov,
                 ov > 5.0 ? "  (above the 5 % target)" : "");
   }
+  if (const double empty_base = get("BM_ZxingDefaultsEmpty", "us_per_frame"); empty_base > 0)
+    std::printf("empty frames: tally %.0f us, zxing defaults %.0f us, ratio %.2f (target <= 0.4)\n",
+                get("BM_TallyEmpty", "us_per_frame"), empty_base, get("BM_TallyEmpty", "us_per_frame") / empty_base);
   std::printf("detection: tally %.1f %% vs zxing defaults %.1f %% vs zbar %.1f %%\n", get("BM_Tally", "read_pct"),
               get("BM_ZxingDefaults", "read_pct"), get("BM_Zbar", "read_pct"));
   return 0;
