@@ -255,9 +255,6 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
       if (auto err = need_digits(c, data)) return *err;
       if (auto err = need_csum(c, data.substr(0, 13))) return *err;
       break;
-    case Kind::country:
-      if (auto err = need_digits(c, data)) return *err;
-      break;
     case Kind::post_iso:
       if (auto err = need_digits(c, data.substr(0, 3))) return *err;
       if (auto err = need_cset82(c, data, 3)) return *err;
@@ -277,10 +274,6 @@ Result<Gs1Element> make_element(const AiSpec* spec, std::string_view ai, std::st
       break;
     }
     case Kind::cset39:  // run_linters checks each character
-      break;
-    case Kind::countries:
-      if (auto err = need_digits(c, data)) return *err;
-      if (len % 3 != 0) return fail("bad_gs1", ai, c.off, "country codes are 3 digits each");
       break;
     case Kind::base64url:
       for (std::size_t i = 0; i < len; ++i) {

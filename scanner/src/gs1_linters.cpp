@@ -159,9 +159,13 @@ std::optional<std::string> lint_one(std::string_view linter, std::string_view v)
 
 std::optional<Error> run_linters(const AiSpec& spec, std::string_view data, const Ctx& c) {
   std::size_t pos = 0;
-  for (const Component& comp : components(spec.format)) {
+  for (const Component& comp : spec.parts) {
     if (pos >= data.size()) break;  // optional components left out
     const std::size_t len = comp.min == comp.max ? std::min(comp.max, data.size() - pos) : data.size() - pos;
+    if (len < comp.min)  // 423: a third country code of 1 digit
+      return fail("bad_gs1", c.ai, c.off,
+                  "the component at offset " + std::to_string(c.data_off + pos) + " has " + std::to_string(len) +
+                      " of its " + std::to_string(comp.min) + " characters");
     const std::string_view part = data.substr(pos, len);
     if (comp.cset == 'N')  // a numeric part of an AI whose kind checks text (4330: N6 [X1])
       if (auto err = need_digits(c, data.substr(0, pos + len), pos)) return *err;

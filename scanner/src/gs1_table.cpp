@@ -23,6 +23,34 @@ bool digits(std::string_view s) {
   return true;
 }
 
+// The components of a format: "[N3],iso3166" is an optional N3 whose linter
+// is iso3166.
+std::vector<Component> components(std::string_view format) {
+  std::vector<Component> out;
+  std::size_t b = 0;
+  while (b < format.size()) {
+    std::size_t e = format.find(' ', b);
+    if (e == std::string_view::npos) e = format.size();
+    std::string tok(format.substr(b, e - b));
+    b = e + 1;
+    Component c;
+    c.optional = !tok.empty() && tok.front() == '[';
+    std::erase(tok, '[');
+    std::erase(tok, ']');
+    const auto comma = tok.find(',');
+    c.linters = comma == std::string::npos ? "" : tok.substr(comma);
+    const std::string type = tok.substr(0, comma);
+    c.cset = type.front();
+    if (type.compare(1, 2, "..") == 0) {
+      c.min = 1;
+      c.max = static_cast<std::size_t>(std::stoi(type.substr(3)));
+    } else {
+      c.min = c.max = static_cast<std::size_t>(std::stoi(type.substr(1)));
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
 
 bool has(const Component& c, std::string_view linter) {
   return (c.linters + ",").find("," + std::string(linter) + ",") != std::string::npos;
@@ -50,7 +78,6 @@ Kind kind_of(std::string_view ai, const std::vector<Component>& comps) {
   if (comps.size() == 2 && has(first, "yymmdd") && has(comps[1], "yymmdd")) return Kind::date_range;
   if (comps.size() == 1 && has(first, "yymmd0")) return Kind::date;
   if (comps.size() == 1 && has(first, "yymmdd")) return Kind::date_exact;
-  if (has(first, "iso3166")) return comps.size() == 1 ? Kind::country : Kind::countries;
   if (comps.size() == 1 && first.cset == 'N' && has(first, "csum")) return Kind::digits_csum;
   if (comps.size() == 1 && first.cset == 'Z') return Kind::base64url;
   if (comps.size() == 1 && first.cset == 'Y') return Kind::cset39;
@@ -75,11 +102,12 @@ std::string unit_of(std::string_view title) {
 
 struct Table {
   std::vector<AiSpec> specs;
-  std::deque<std::string> strings;  // AIs of expanded ranges, units: stable storage for the views
+  std::deque<std::string> strings;           // AIs of expanded ranges, units: stable storage for the views
+  std::deque<std::vector<Component>> parts;  // each row's format, parsed once
 
   Table() {
     for (const DictEntry& e : kDictionary) {
-      const auto comps = components(e.format);
+      const std::vector<Component>& comps = parts.emplace_back(components(e.format));
       std::size_t min = 0;
       std::size_t max = 0;
       for (const Component& c : comps) {
@@ -92,7 +120,7 @@ struct Table {
       if (kind == Kind::measure) unit = strings.emplace_back(unit_of(e.title));
       auto add = [&](std::string_view ai, bool family, int max_n) {
         specs.push_back(AiSpec{ai, kind, static_cast<std::uint8_t>(min), static_cast<std::uint8_t>(max), e.predefined,
-                               family, static_cast<std::uint8_t>(max_n), e.title, unit, e.req, e.ex, e.format});
+                               family, static_cast<std::uint8_t>(max_n), e.title, unit, e.req, e.ex, e.format, comps});
       };
       if (decimal && e.first != e.last) {  // 3100-3105: the family 310, n up to 5
         add(strings.emplace_back(e.first.substr(0, 3)), true, e.last[3] - '0');
@@ -115,33 +143,6 @@ const Table& table() {
 }
 
 }  // namespace
-
-std::vector<Component> components(std::string_view format) {
-  std::vector<Component> out;
-  std::size_t b = 0;
-  while (b < format.size()) {
-    std::size_t e = format.find(' ', b);
-    if (e == std::string_view::npos) e = format.size();
-    std::string tok(format.substr(b, e - b));
-    b = e + 1;
-    Component c;
-    c.optional = !tok.empty() && tok.front() == '[';
-    std::erase(tok, '[');
-    std::erase(tok, ']');
-    const auto comma = tok.find(',');
-    c.linters = comma == std::string::npos ? "" : tok.substr(comma);
-    const std::string type = tok.substr(0, comma);
-    c.cset = type.front();
-    if (type.compare(1, 2, "..") == 0) {
-      c.min = 1;
-      c.max = static_cast<std::size_t>(std::stoi(type.substr(3)));
-    } else {
-      c.min = c.max = static_cast<std::size_t>(std::stoi(type.substr(1)));
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
-}
 
 std::span<const AiSpec> ai_table() { return table().specs; }
 

@@ -29,12 +29,20 @@ enum class Kind : std::uint8_t {
   gdti,         // 253: N13 check digit + [X..17]
   gcn,          // 255: N13 check digit + [N..12]
   grai,         // 8003: "0" + N13 check digit + [X..16]
-  country,      // 422: N3 ISO 3166
   post_iso,     // 421: N3 ISO 3166 + X..9
   itip,         // 8006/8026: N14 check digit + N4
-  countries,    // 423/425: N3 ISO 3166, one to five times
   base64url,    // Z: GS1 CSET 64 (A-Z a-z 0-9 - _, '=' padding at the end)
   cset39,       // Y: GS1 CSET 39, checked with the linters (gs1_linters.cpp)
+};
+
+// One component of an AI's format: "[N3],iso3166" is an optional N3 whose
+// linter is iso3166.
+struct Component {
+  char cset = 'N';  // N (digits), X (CSET 82), Y (CSET 39), Z (CSET 64)
+  std::size_t min = 0;
+  std::size_t max = 0;
+  bool optional = false;
+  std::string linters;  // ",iso3166", each name after a comma
 };
 
 struct AiSpec {
@@ -52,20 +60,10 @@ struct AiSpec {
   std::string_view req;
   std::string_view ex;  // alternatives separated by ','
   std::string_view format;  // the dictionary's, e.g. "N1,zero N13,csum,gcppos1 [X..16]"
+  std::span<const Component> parts;  // `format` parsed
 };
 
 std::span<const AiSpec> ai_table();
-
-// One component of an AI's format: "[N3],iso3166" is an optional N3 whose
-// linter is iso3166.
-struct Component {
-  char cset = 'N';  // N (digits), X (CSET 82), Y (CSET 39), Z (CSET 64)
-  std::size_t min = 0;
-  std::size_t max = 0;
-  bool optional = false;
-  std::string linters;  // ",iso3166", each name after a comma
-};
-std::vector<Component> components(std::string_view format);
 
 // The spec of the AI the digits `s` start with, and the AI's length (2–4).
 // nullptr when no AI in the table matches.
@@ -91,7 +89,6 @@ struct DictEntry {
 
 // The dictionary's entry of an AI ("3103" finds 3100-3105), or nullptr.
 const DictEntry* dictionary_entry(std::string_view ai);
-
 
 // Length of an AI not in the table, guessed from its first two digits the
 // way the GS1 AI ranges are laid out (2, 3 or 4).

@@ -366,7 +366,8 @@ TEST(Gs1Linters, EachRefusesWhatItShouldAndNamesWhere) {
   for (const char* good : {"(8007)GB82WEST12345698765432", "(3912)9781234", "(8026)095060001343520102",
                            "(4309)02790858483015297971", "(8013)1987654Ad4X4bL5ttr2310c2K", "(422)276",
                            "(4307)DE", "(8010)ABC-123/#", "(4321)1", "(8001)12341234512319", "(7040)1ABC",
-                           "(7030)999ABC", "(7258)1/3", "(8030)Ab-_9=", "(7241)80", "(7041)BGE", "(4330)001234-"}) {
+                           "(7030)999ABC", "(7258)1/3", "(8030)Ab-_9=", "(7241)80", "(7041)BGE", "(4330)001234-",
+                           "(423)528276"}) {
     const auto r = parse_hri(good, opts());
     EXPECT_TRUE(r.ok()) << good << ": " << r.error().message;
   }
@@ -391,6 +392,8 @@ TEST(Gs1Linters, EachRefusesWhatItShouldAndNamesWhere) {
            Bad{"(7241)11", "11 is not an AIDC media type"},
            Bad{"(4330)00A234-", "'A' at offset 8 where a digit is required"},
            Bad{"(4330)001234+", "must be '-'"},
+           Bad{"(423)5282761", "AI 423 at offset 0: the component at offset 11 has 1 of its 3 characters"},
+           Bad{"(423)528999", "999 is not an ISO 3166 country code (offset 8)"},
            Bad{"(7041)ZZZ", "ZZZ is not a package type code"},
            Bad{"(8030)Ab=c", "'=' at offset 8 is not in GS1 CSET 64"},
        }) {
