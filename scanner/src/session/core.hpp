@@ -9,7 +9,7 @@
 namespace tally::scanner::workflow {
 
 // One scan on `s` (session.cpp). On error the caller discards `s`.
-Outcome handle(State& s, const Scan& scan);
+Outcome handle(State& s, const Scan& scan_in);
 // Rebuilds the derived state from base + evidence. False if the evidence
 // does not replay cleanly (corrupt snapshot) (session.cpp).
 bool replay(State& s);

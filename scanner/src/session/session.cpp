@@ -181,9 +181,23 @@ Outcome handle_signed(State& s, const Scan& scan) {
   return o;
 }
 
+// What the reader sent: a scanner or camera that split its AIM identifier
+// off into `symbology` (USB, serial, camera with aim_prefix) gets it back in
+// front of the text, as classify() needs it: "]E0" + "01234565" is a UPC-E
+// (GTIN 00012345000065), "01234565" alone a GTIN-8. Text that carries its
+// own identifier, and format names, are left as they are.
+Scan as_sent(const Scan& scan) {
+  const SymbologyId id = split_symbology(scan.symbology);
+  if (id.id.empty() || !id.rest.empty() || scan.text.starts_with(']')) return scan;
+  Scan full = scan;
+  full.text = scan.symbology + scan.text;
+  return full;
+}
+
 }  // namespace
 
-Outcome handle(State& s, const Scan& scan) {
+Outcome handle(State& s, const Scan& scan_in) {
+  const Scan scan = as_sent(scan_in);
   const std::int64_t timeout = s.options.idle_timeout_ms;
   if (timeout <= 0 || s.operator_id.empty() || s.last_scan_ms == 0 || scan.time_ms - s.last_scan_ms <= timeout)
     return handle_signed(s, scan);

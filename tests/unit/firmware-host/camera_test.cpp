@@ -213,6 +213,40 @@ TEST_F(CameraTest, ContinuousYuyvFrameIsAScanThatCompletesAMove) {
   EXPECT_EQ(done.status, 201u) << done.body;
 }
 
+// A camera sends what a handheld set to ISO transmission would: ZXing's
+// "01234565 12" (a UPC-E and its issue-number add-on) becomes "]E3" + the 13
+// digits of its UPC-A + the add-on; without the AIM id the add-on is left
+// out, since it cannot be told from the item. Either way the move books the
+// UPC-E's GTIN, not its 8 printed digits.
+TEST_F(CameraTest, AnAddOnIsSentAsAHandheldSendsItAndNeverBecomesTheItem) {
+  const auto upce_addon = std::filesystem::path(TALLY_TEST_DATA_DIR) / "symbologies" / "upce_addon2.png";
+  for (const bool aim_prefix : {true, false}) {
+    SCOPED_TRACE(aim_prefix ? "aim_prefix" : "no aim_prefix");
+    config_.camera.format = "grey";
+    config_.aim_prefix = aim_prefix;
+    scans_.clear();
+    start();
+    EXPECT_EQ(scan("OP:alice").status, 200u);
+    EXPECT_EQ(scan("CMD:MOVE").status, 200u);
+    EXPECT_EQ(scan("A-01-01-1").status, 200u);
+    auto img = load_image_file(upce_addon.string());
+    ASSERT_TRUE(img) << img.error().message;
+    const auto before = camera_->stats().decoded;
+    ASSERT_TRUE(device_.capture(*img));
+    run_until([&] { return camera_->stats().decoded > before; });
+    ASSERT_EQ(scans_.size(), 1u);
+    EXPECT_EQ(scans_[0], aim_prefix ? (DecodedScan{"001234500006512", "]E3"}) : (DecodedScan{"0012345000065", ""}));
+    run_until([&] { return replies_.size() == scans_.size(); });
+    const auto done = scan("B-02-01-1");
+    ASSERT_EQ(done.status, 201u) << done.body;
+    EXPECT_EQ(done.body["movement"]["item"]["gtin"], "00012345000065");
+    camera_->stop();
+    io_.poll();
+    camera_.reset();
+    replies_.clear();
+  }
+}
+
 TEST_F(CameraTest, GreyFramesRepeatSuppressionAndAFrameWithoutACode) {
   config_.camera.format = "grey";
   start();

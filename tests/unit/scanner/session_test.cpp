@@ -123,6 +123,32 @@ TEST_F(SessionTest, LogoutSignsOutButNotWithAnOpenStep) {
 
 // --- modes ---------------------------------------------------------------
 
+// A USB or serial scanner with its AIM identifier split off into the
+// symbology: the session reads the scan as sent, so the UPC-E "01234565"
+// under "]E0" is the GTIN of its UPC-A, not the GTIN-8 its digits spell.
+// The replayed evidence keeps the identifier (the restored step agrees).
+TEST_F(SessionTest, TheSymbologySplitOffTheTextIsReadWithIt) {
+  move_mode();
+  ok("A-01-01-1");
+  EXPECT_TRUE(s.handle(Scan{"01234565", "]E0", "usb:1", ++now}).accepted());
+  auto restored = Session::restore(options(), s.snapshot());
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  const Movement m = completes("B-02-01-1");
+  EXPECT_EQ(m.item.gtin, "00012345000065");
+  const Outcome again = restored->handle(Scan{"B-02-01-1", "", "test", ++now});
+  ASSERT_TRUE(again.movement);
+  EXPECT_EQ(again.movement->item.gtin, "00012345000065");
+  // Text that carries its own identifier, and a format name, stay as they are.
+  move_mode();
+  ok("A-01-01-1");
+  EXPECT_TRUE(s.handle(Scan{"]E001234565", "]E0", "frames", ++now}).accepted());
+  EXPECT_EQ(completes("B-02-01-1").item.gtin, "00012345000065");
+  move_mode();
+  ok("A-01-01-1");
+  EXPECT_TRUE(s.handle(Scan{kItemB, "DataBar", "camera", ++now}).accepted());
+  EXPECT_EQ(completes("B-02-01-1").item.gtin, kItemB);
+}
+
 TEST_F(SessionTest, ModeCommands) {
   ok("OP:alice");
   EXPECT_EQ(ok("CMD:MOVE").code, "mode_changed");

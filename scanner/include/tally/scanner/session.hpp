@@ -42,7 +42,9 @@ namespace tally::scanner {
 
 struct Scan {
   std::string text;
-  std::string symbology;  // AIM id or format name when the reader knows it
+  // AIM id or format name when the reader knows it. An AIM id split off the
+  // text ("]E0" + "01234565") is read with it again (a UPC-E, not a GTIN-8).
+  std::string symbology;
   std::string source;     // "stdin", "http", "usb:…"
   std::int64_t time_ms = 0;
 };
